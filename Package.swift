@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ConvEmerge",
+    products: [
+        .executable(name: "convemerge", targets: ["convemerge"]),
+        .library(name: "ConvEmerge", targets: ["ConvEmerge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CGSL", pkgConfig: "gsl",
+                       providers: [.apt(["libgsl-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3",
+                       providers: [.apt(["libfftw3-dev"])]),
+        .target(
+            name: "ConvEmerge",
+            dependencies: ["CGSL", "CFFTW"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(
+            name: "convemerge",
+            dependencies: [
+                "ConvEmerge",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ConvEmergeTests", dependencies: ["ConvEmerge"]),
+    ]
+)

@@ -1,0 +1,77 @@
+import Foundation
+
+/// One class of inputs with its exact second-order statistics and an
+/// O(D log D) sampler. NLGP: x = psi_g(z), z ~ N(0, Sigma); Gaussian clone:
+/// x ~ N(0, C) with C the NLGP's exact covariance.
+/// Derivations: derivations/nlgp-covariance.md, derivations/circulant-sampler.md.
+public final class InputDistribution: @unchecked Sendable {
+    public let spec: InputSpec
+    public let psi: GainFunction
+    /// Sigma, the covariance of the latent Gaussian field z.
+    public let baseCovariance: CirculantOperator
+    /// C, the covariance of the inputs x (identical for the NLGP and its clone).
+    public let covariance: CirculantOperator
+
+    public init(_ spec: InputSpec) throws {
+        self.spec = spec
+        psi = GainFunction(gain: spec.gain)
+        let lattice = spec.lattice
+        baseCovariance = CirculantOperator(lattice: lattice, firstRow: spec.kernel.firstRow(on: lattice))
+        try baseCovariance.requirePositiveSemidefinite(flag: "--xi", what: "the \(spec.kernel.shape.rawValue) kernel with xi = \(spec.kernel.correlationLength), jitter = \(spec.kernel.jitter)")
+        let s = spec.kernel.variance
+        let psi = self.psi
+        covariance = CirculantOperator(lattice: lattice,
+                                       firstRow: baseCovariance.firstRow.map { psi.covariance(latentCovariance: $0, latentVariance: s) })
+        // asin of a PSD kernel is PSD (Schoenberg), so this only catches round-off trouble.
+        try covariance.requirePositiveSemidefinite(flag: "--gain", what: "the input covariance at gain \(spec.gain)")
+    }
+
+    public var lattice: Lattice { spec.lattice }
+    public var size: Int { spec.lattice.size }
+    public var isGaussian: Bool { spec.isGaussianClone || psi.isIdentity }
+
+    /// The operator whose square root colours white noise: Sigma for the NLGP
+    /// (then psi is applied), C for the clone.
+    private var colouringOperator: CirculantOperator { spec.isGaussianClone ? covariance : baseCovariance }
+
+    /// Per-thread scratch for `sample(into:rng:scratch:)`.
+    public func makeScratch() -> SamplerScratch { SamplerScratch(size: size, spectrumCount: 2 * covariance.halfSpectrumCount) }
+
+    /// One input, written into `x` (D doubles): z = F^-1(sqrt(eigenvalues) F(noise)),
+    /// then x = psi(z) for the NLGP.
+    @inline(__always)
+    public func sample(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256, scratch: SamplerScratch) {
+        let operatorForClass = colouringOperator
+        rng.fillGaussian(UnsafeMutableBufferPointer(start: scratch.noise, count: size))
+        operatorForClass.squareRootSpectrum.withUnsafeBufferPointer { root in
+            operatorForClass.applySpectral(root.baseAddress!, scratch.noise, x, workspace: scratch.spectrum)
+        }
+        if !spec.isGaussianClone && !psi.isIdentity {
+            for i in 0..<size { x[i] = psi(x[i]) }
+        }
+    }
+
+    /// n inputs as an (n x D) row-major array.
+    public func sample(count n: Int, rng: inout Xoshiro256) -> [Double] {
+        var out = [Double](repeating: 0, count: n * size)
+        let scratch = makeScratch()
+        out.withUnsafeMutableBufferPointer { buffer in
+            for row in 0..<n { sample(into: buffer.baseAddress! + row * size, rng: &rng, scratch: scratch) }
+        }
+        return out
+    }
+}
+
+/// Buffers reused across draws so the sampler does not allocate.
+public final class SamplerScratch {
+    let noise: UnsafeMutablePointer<Double>
+    let spectrum: UnsafeMutablePointer<Double>
+    init(size: Int, spectrumCount: Int) {
+        noise = .allocate(capacity: size)
+        spectrum = .allocate(capacity: spectrumCount)
+    }
+    deinit {
+        noise.deallocate()
+        spectrum.deallocate()
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// Shape of the base correlation k_xi(d) of the Gaussian field z (SPEC §1).
+public enum KernelShape: String, Codable, CaseIterable, Sendable {
+    /// exp(-d^2 / xi^2), the paper's.
+    case gaussian
+    /// exp(-d / xi), Ising-like.
+    case exponential
+}
+
+/// A translation-invariant base kernel: Sigma_ij = k_xi(d(i,j)) + jitter * delta_ij.
+public struct Kernel: Codable, Hashable, Sendable {
+    public let shape: KernelShape
+    public let correlationLength: Double
+    public let jitter: Double
+
+    public init(shape: KernelShape, correlationLength xi: Double, jitter: Double = 0) throws {
+        try require(xi.isFinite && xi > 0, flag: "--xi", "must be finite and > 0, got \(xi)")
+        try require(jitter.isFinite && jitter >= 0, flag: "--jitter", "must be finite and >= 0, got \(jitter)")
+        self.shape = shape
+        self.correlationLength = xi
+        self.jitter = jitter
+    }
+
+    /// k_xi(d) without the jitter.
+    @inlinable
+    public func value(atDistance d: Double) -> Double {
+        switch shape {
+        case .gaussian: return exp(-(d * d) / (correlationLength * correlationLength))
+        case .exponential: return exp(-d / correlationLength)
+        }
+    }
+
+    /// Sigma_ii = k(0) + jitter.
+    public var variance: Double { 1 + jitter }
+
+    /// First row of Sigma on `lattice` (lattice order).
+    public func firstRow(on lattice: Lattice) -> [Double] {
+        (0..<lattice.size).map { i in
+            value(atDistance: lattice.distanceFromOrigin(i)) + (i == 0 ? jitter : 0)
+        }
+    }
+
+    /// The periodic images make the kernel meaningless once its correlation
+    /// length is comparable to the lattice: we require k(L/2) <= 1/e, which for
+    /// both shapes reads L >= 2 xi.
+    public func validate(on lattice: Lattice) throws {
+        let minimum = 2 * correlationLength
+        try require(Double(lattice.length) >= minimum, flag: "--L",
+                    "must be >= 2*xi = \(minimum) so that the correlation length fits on the lattice, got \(lattice.length)")
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import ConvEmerge
+
+/// Flags shared by every command that describes the inputs (SPEC §1).
+struct InputOptions: ParsableArguments {
+    @Option(name: .customLong("dim"), help: "Lattice dimension: 1 (ring, D = L) or 2 (torus, D = L^2).")
+    var dimension: Int = 1
+
+    @Option(name: .customLong("L"), help: "Sites per side of the lattice (>= 4 and >= 2*xi).")
+    var length: Int = 100
+
+    @Option(help: "Base kernel of the latent field: gaussian exp(-d^2/xi^2) or exponential exp(-d/xi).")
+    var kernel: KernelShape = .gaussian
+
+    @Option(help: "Correlation length xi of the base kernel (> 0).")
+    var xi: Double = 2
+
+    @Option(help: "Gain g of the nonlinearity erf(g z/sqrt 2) (>= 0; 0 is Gaussian, inf gives sign inputs).")
+    var gain: Double = 1
+
+    @Option(help: "Diagonal jitter added to the base kernel (>= 0).")
+    var jitter: Double = 0
+
+    /// The validated input description; `xi` overrides the correlation length.
+    func spec(xi override: Double? = nil, clone: Bool = false) throws -> InputSpec {
+        let lattice = try Lattice(dimension: dimension, length: length)
+        let kernel = try Kernel(shape: self.kernel, correlationLength: override ?? xi, jitter: jitter)
+        return try InputSpec(lattice: lattice, kernel: kernel, gain: gain, isGaussianClone: clone)
+    }
+}
+
+extension KernelShape: ExpressibleByArgument {}

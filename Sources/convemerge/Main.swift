@@ -1,0 +1,37 @@
+import ArgumentParser
+import ConvEmerge
+import Foundation
+
+@main
+struct Convemerge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convemerge",
+        abstract: "Analytical theory of localised receptive fields learned from non-Gaussian inputs.",
+        discussion: """
+        Inputs are the nonlinear Gaussian process NLGP(xi, g) of Ingrosso & Goldt (PNAS 2022) \
+        and its Gaussian clone on a ring or torus. Every run command writes a directory with \
+        manifest.json, .npy arrays (float64) and observables.csv.
+        """,
+        version: ConvEmergeVersion.string,
+        subcommands: [Stats.self, Sample.self, Cumulant.self, Bench.self]
+    )
+
+    /// Every failure a user can cause ends in one line on stderr and exit status 2
+    /// (parse errors included); help and version exit 0.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ConvEmergeError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
+            let message = Convemerge.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            Foundation.exit(2)
+        }
+    }
+}
