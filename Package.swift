@@ -28,5 +28,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ConvEmergeTests", dependencies: ["ConvEmerge"]),
+        // Runs the built `convemerge` binary (found next to the test bundle);
+        // depending on the executable target makes `swift test` build it.
+        .testTarget(name: "CLITests", dependencies: ["ConvEmerge", "convemerge"]),
     ]
 )

@@ -9,11 +9,16 @@ struct Convemerge: ParsableCommand {
         abstract: "Analytical theory of localised receptive fields learned from non-Gaussian inputs.",
         discussion: """
         Inputs are the nonlinear Gaussian process NLGP(xi, g) of Ingrosso & Goldt (PNAS 2022) \
-        and its Gaussian clone on a ring or torus. Every run command writes a directory with \
-        manifest.json, .npy arrays (float64) and observables.csv.
+        and its Gaussian clone on a ring or torus. Arrays are read and written as float64 .npy \
+        files; --json prints machine-readable results. Bad input ends with one line on stderr \
+        naming the flag, and exit status 2.
+
+        Example:
+          convemerge stats --L 64 --xi 3 --gain 2
+          convemerge help sample
         """,
         version: ConvEmergeVersion.string,
-        subcommands: [Stats.self, Sample.self, Cumulant.self, Bench.self]
+        subcommands: [Stats.self, Sample.self, Cumulant.self, Solve.self, Bench.self]
     )
 
     /// Every failure a user can cause ends in one line on stderr and exit status 2

@@ -32,13 +32,13 @@ public final class InputDistribution: @unchecked Sendable {
 
     /// The operator whose square root colours white noise: Sigma for the NLGP
     /// (then psi is applied), C for the clone.
-    private var colouringOperator: CirculantOperator { spec.isGaussianClone ? covariance : baseCovariance }
+    public var colouringOperator: CirculantOperator { spec.isGaussianClone ? covariance : baseCovariance }
 
     /// Per-thread scratch for `sample(into:rng:scratch:)`.
     public func makeScratch() -> SamplerScratch { SamplerScratch(size: size, spectrumCount: 2 * covariance.halfSpectrumCount) }
 
     /// One input, written into `x` (D doubles): z = F^-1(sqrt(eigenvalues) F(noise)),
-    /// then x = psi(z) for the NLGP.
+    /// then x = psi(z) for the NLGP (derivations/circulant-sampler.md).
     @inline(__always)
     public func sample(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256, scratch: SamplerScratch) {
         let operatorForClass = colouringOperator
@@ -46,9 +46,16 @@ public final class InputDistribution: @unchecked Sendable {
         operatorForClass.squareRootSpectrum.withUnsafeBufferPointer { root in
             operatorForClass.applySpectral(root.baseAddress!, scratch.noise, x, workspace: scratch.spectrum)
         }
-        if !spec.isGaussianClone && !psi.isIdentity {
-            for i in 0..<size { x[i] = psi(x[i]) }
-        }
+        applyNonlinearity(x)
+    }
+
+    /// The last step of every sampler, FFT or dense: x = psi(z) for the NLGP;
+    /// nothing for the clone, whose coloured noise already has covariance C.
+    @inline(__always)
+    func applyNonlinearity(_ x: UnsafeMutablePointer<Double>) {
+        guard !spec.isGaussianClone && !psi.isIdentity else { return }
+        let psi = self.psi
+        for i in 0..<size { x[i] = psi(x[i]) }
     }
 
     /// n inputs as an (n x D) row-major array.
@@ -73,5 +80,52 @@ public final class SamplerScratch {
     deinit {
         noise.deallocate()
         spectrum.deallocate()
+    }
+}
+
+/// The O(D^2)-per-draw baseline of the FFT sampler, for benchmarks: it colours
+/// white noise with the lower Cholesky factor of the same operator
+/// (`colouringOperator`: Sigma for the NLGP, C for the clone) and consumes the
+/// random stream exactly like `InputDistribution.sample` (D normals, colour,
+/// then psi), so the two differ only in the square root they use
+/// (derivations/circulant-sampler.md).
+public struct DenseCholeskySampler: @unchecked Sendable {
+    public let distribution: InputDistribution
+    /// L with L L^T = colouring operator, row-major, zeros above the diagonal.
+    public let factor: [Double]
+
+    /// Factors the colouring operator (O(D^3), once). Throws `invalidInput` for
+    /// `--jitter` when it is only semidefinite in floating point (a smooth kernel
+    /// with a long correlation length has eigenvalues at round-off level); the
+    /// FFT sampler needs no such jitter.
+    public init(_ distribution: InputDistribution) throws {
+        self.distribution = distribution
+        let colouring = distribution.colouringOperator
+        do {
+            factor = try DenseLinearAlgebra.cholesky(colouring.denseMatrix(), n: distribution.size)
+        } catch ConvEmergeError.gsl {
+            throw ConvEmergeError.invalidInput(
+                flag: "--jitter",
+                message: "the dense Cholesky baseline needs a positive definite covariance, but its smallest eigenvalue is \(colouring.minimumEigenvalue); use --jitter >= \(1e-10 * colouring.maximumEigenvalue - min(0, colouring.minimumEigenvalue))")
+        }
+    }
+
+    public var size: Int { distribution.size }
+
+    /// One input into `x` (D doubles), allocation-free: noise, x <- L x, psi.
+    @inline(__always)
+    public func sample(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256) {
+        rng.fillGaussian(UnsafeMutableBufferPointer(start: x, count: size))
+        factor.withUnsafeBufferPointer { DenseLinearAlgebra.multiplyLowerTriangular($0.baseAddress!, n: size, x) }
+        distribution.applyNonlinearity(x)
+    }
+
+    /// n inputs as an (n x D) row-major array.
+    public func sample(count n: Int, rng: inout Xoshiro256) -> [Double] {
+        var out = [Double](repeating: 0, count: n * size)
+        out.withUnsafeMutableBufferPointer { buffer in
+            for row in 0..<n { sample(into: buffer.baseAddress! + row * size, rng: &rng) }
+        }
+        return out
     }
 }

@@ -19,6 +19,17 @@ public struct InputSpec: Codable, Hashable, Sendable {
         self.isGaussianClone = isGaussianClone
     }
 
+    private enum CodingKeys: String, CodingKey { case lattice, kernel, gain, isGaussianClone }
+
+    /// Decoding validates like the memberwise initialiser (gain range, L >= 2 xi).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(lattice: container.decode(Lattice.self, forKey: .lattice),
+                      kernel: container.decode(Kernel.self, forKey: .kernel),
+                      gain: container.decode(Double.self, forKey: .gain),
+                      isGaussianClone: container.decode(Bool.self, forKey: .isGaussianClone))
+    }
+
     /// The same spec with another correlation length (the two classes of the `xi` task).
     public func with(correlationLength xi: Double) throws -> InputSpec {
         try InputSpec(lattice: lattice,
@@ -45,7 +56,9 @@ public struct GainFunction: Hashable, Sendable {
 
     public init(gain: Double) {
         self.gain = gain
-        if gain == 0 {
+        // Below g ~ 1e-154, g^2 underflows and gamma would be 0: psi_g equals the
+        // identity to within a relative g^2 there, so take the limit exactly.
+        if gain * gain < 1e-300 {
             gamma = 0
             argumentScale = 0
             outputScale = 1
@@ -54,14 +67,15 @@ public struct GainFunction: Hashable, Sendable {
             argumentScale = .infinity
             outputScale = 1
         } else {
-            let g2 = gain * gain
-            gamma = 2 / Double.pi * asin(g2 / (1 + g2))
+            // g^2/(1+g^2) written so that it does not overflow to inf/inf for huge g
+            // (derivations/nlgp-covariance.md).
+            gamma = 2 / Double.pi * asin(1 / (1 + 1 / (gain * gain)))
             argumentScale = gain / 2.0.squareRoot()
             outputScale = 1 / gamma.squareRoot()
         }
     }
 
-    public var isIdentity: Bool { gain == 0 }
+    public var isIdentity: Bool { argumentScale == 0 }
     public var isSign: Bool { gain.isInfinite }
 
     /// psi_g(z); the identity at g = 0 (the limit), sign(z) at g = inf.
@@ -72,12 +86,12 @@ public struct GainFunction: Hashable, Sendable {
         return erf(argumentScale * z) * outputScale
     }
 
-    /// E[psi(z_i) psi(z_j)] for latent variances s and covariance sigma
-    /// (SPEC §1): (2/(pi gamma)) asin(g^2 sigma / (1 + g^2 s)).
+    /// E[psi(z_i) psi(z_j)] for latent variances s and covariance sigma (the
+    /// arcsine law, derivations/nlgp-covariance.md):
+    /// (2/(pi gamma)) asin(g^2 sigma / (1 + g^2 s)); (2/pi) asin(sigma/s) at g = inf.
     public func covariance(latentCovariance sigma: Double, latentVariance s: Double) -> Double {
-        if gain == 0 { return sigma }
-        if gain.isInfinite { return 2 / Double.pi * asin(max(-1, min(1, sigma / s))) }
-        let g2 = gain * gain
-        return 2 / (Double.pi * gamma) * asin(g2 * sigma / (1 + g2 * s))
+        if isIdentity { return sigma }
+        if isSign { return 2 / Double.pi * asin(max(-1, min(1, sigma / s))) }
+        return 2 / (Double.pi * gamma) * asin(sigma / (1 / (gain * gain) + s))
     }
 }

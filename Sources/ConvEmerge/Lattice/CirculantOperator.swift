@@ -10,10 +10,20 @@ public final class CirculantOperator: @unchecked Sendable {
     /// Eigenvalues on the half spectrum used by the r2c transform (real, since
     /// the first row is symmetric under i -> -i).
     public let halfSpectrum: [Double]
+    /// Half spectrum of C^(1/2); eigenvalues below zero (round-off, rejected
+    /// beyond it by `requirePositiveSemidefinite`) are treated as zero. Computed
+    /// eagerly: samplers read it from several threads at once, and a lazy
+    /// property would race on first use.
+    public let squareRootSpectrum: [Double]
     private let fft: RealFFT
 
     public init(lattice: Lattice, firstRow: [Double]) {
         precondition(firstRow.count == lattice.size, "first row must have D entries")
+        // Only a row even under i -> -i has a real spectrum; the imaginary parts
+        // are dropped below, so an odd component would be lost without a trace.
+        precondition((0..<lattice.size).allSatisfy { i in
+            abs(firstRow[i] - firstRow[lattice.negate(i)]) <= 1e-12 * max(1, abs(firstRow[i]))
+        }, "first row must be symmetric under i -> -i")
         self.lattice = lattice
         self.firstRow = firstRow
         let plans = RealFFT.plans(for: lattice)
@@ -23,6 +33,7 @@ public final class CirculantOperator: @unchecked Sendable {
         }
         fft = plans
         halfSpectrum = (0..<plans.complexCount).map { spectrum[2 * $0] }
+        squareRootSpectrum = halfSpectrum.map { max($0, 0).squareRoot() }
     }
 
     public var size: Int { lattice.size }
@@ -30,7 +41,8 @@ public final class CirculantOperator: @unchecked Sendable {
     public var halfSpectrumCount: Int { fft.complexCount }
 
     /// All D eigenvalues in FFT order (for the torus: row-major over (k_row, k_col)),
-    /// filled in from the half spectrum by Hermitian symmetry.
+    /// filled in from the half spectrum by lambda(-k) = lambda(k)
+    /// (derivations/circulant-diagonalisation.md).
     public var eigenvalues: [Double] {
         let L = lattice.length
         if lattice.dimension == 1 {
@@ -49,7 +61,8 @@ public final class CirculantOperator: @unchecked Sendable {
     /// Scratch space for allocation-free application in hot loops; one per thread.
     public func makeWorkspace() -> [Double] { [Double](repeating: 0, count: 2 * fft.complexCount) }
 
-    /// output = f(Spectrum) * input, computed as IFFT(multiplier * FFT(input)).
+    /// output = f(Spectrum) * input, computed as IFFT(multiplier * FFT(input)):
+    /// the DFT diagonalises every circulant (derivations/circulant-diagonalisation.md).
     /// `multiplier` is a half spectrum; `workspace` has 2 * halfSpectrumCount doubles.
     /// `input` and `output` may alias.
     @inline(__always)
@@ -85,11 +98,8 @@ public final class CirculantOperator: @unchecked Sendable {
         return out
     }
 
-    /// Half spectrum of C^(1/2); eigenvalues below zero (round-off, already
-    /// validated by the caller) are treated as zero.
-    public lazy var squareRootSpectrum: [Double] = halfSpectrum.map { max($0, 0).squareRoot() }
-
-    /// C^(1/2) noise: maps white noise to a field with covariance C.
+    /// C^(1/2) noise: maps white noise to a field with covariance C
+    /// (derivations/circulant-sampler.md).
     public func applySquareRoot(_ noise: [Double]) -> [Double] {
         precondition(noise.count == size)
         var out = [Double](repeating: 0, count: size)

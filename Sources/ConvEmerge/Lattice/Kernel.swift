@@ -22,6 +22,16 @@ public struct Kernel: Codable, Hashable, Sendable {
         self.jitter = jitter
     }
 
+    private enum CodingKeys: String, CodingKey { case shape, correlationLength, jitter }
+
+    /// Decoding validates like `init(shape:correlationLength:jitter:)`.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(shape: container.decode(KernelShape.self, forKey: .shape),
+                      correlationLength: container.decode(Double.self, forKey: .correlationLength),
+                      jitter: container.decode(Double.self, forKey: .jitter))
+    }
+
     /// k_xi(d) without the jitter.
     @inlinable
     public func value(atDistance d: Double) -> Double {

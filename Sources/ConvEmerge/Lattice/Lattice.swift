@@ -14,6 +14,16 @@ public struct Lattice: Codable, Hashable, Sendable {
         self.length = length
     }
 
+    private enum CodingKeys: String, CodingKey { case dimension, length }
+
+    /// Decoding goes through the validating initialiser, so a hand-edited run
+    /// manifest cannot smuggle in a lattice the rest of the library assumes away.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(dimension: container.decode(Int.self, forKey: .dimension),
+                      length: container.decode(Int.self, forKey: .length))
+    }
+
     /// Number of sites D.
     public var size: Int { dimension == 1 ? length : length * length }
 

@@ -1,0 +1,64 @@
+# ConvEmerge: `make run` and `make test` work on a fresh Debian/Ubuntu machine
+# with Swift and python3: missing system packages are installed first.
+# SCRATCH selects the SwiftPM build directory (e.g. `make test SCRATCH=.build-ci`).
+
+SCRATCH ?= .build
+SWIFT_FLAGS := -c release --scratch-path $(SCRATCH)
+BIN := $(SCRATCH)/release/convemerge
+VENV := .venv
+# Root needs no sudo; anyone else gets it if it is there.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+
+.DEFAULT_GOAL := help
+.PHONY: help deps build run test bench venv clean
+
+help:
+	@echo "make run     install what is missing, build (release), print the statistics of the default input model"
+	@echo "make test    install what is missing, build, run all tests"
+	@echo "make bench   FFT methods vs dense baselines (speed-up ratios measured in the same run)"
+	@echo "make build   release build of $(BIN)"
+	@echo "make venv    Python venv in $(VENV) with numpy and matplotlib (for figures; not needed by run/test)"
+	@echo "make clean   remove the build directory $(SCRATCH)"
+
+# Quiet and idempotent: apt runs only when GSL, FFTW, pkg-config or git is missing.
+deps:
+	@missing=""; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	pkg-config --exists gsl 2>/dev/null || missing="$$missing libgsl-dev"; \
+	pkg-config --exists fftw3 2>/dev/null || missing="$$missing libfftw3-dev"; \
+	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
+	if [ -n "$$missing" ]; then \
+		echo "make: installing$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build: deps
+	swift build $(SWIFT_FLAGS)
+
+run: build
+	$(BIN) stats
+
+# Tests use only the public API: without testable imports `swift test` reuses
+# the release build instead of recompiling everything with -enable-testing.
+test: deps
+	swift build $(SWIFT_FLAGS)
+	swift test $(SWIFT_FLAGS) --disable-testable-imports
+
+bench: build
+	$(BIN) bench
+
+# Created on demand by the targets that make figures; python3-venv is installed if venv fails.
+venv: $(VENV)/.ready
+
+$(VENV)/.ready:
+	@python3 -m venv $(VENV) >/dev/null 2>&1 || { \
+		rm -rf $(VENV); echo "make: installing python3-venv"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null && \
+		python3 -m venv $(VENV); }
+	$(VENV)/bin/pip install -q numpy matplotlib
+	@touch $@
+
+clean:
+	rm -rf $(SCRATCH)

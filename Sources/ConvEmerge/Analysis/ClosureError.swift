@@ -1,0 +1,71 @@
+import Foundation
+
+/// How far each closure's right-hand side is from the Monte Carlo reference:
+/// the table a theorist needs before trusting a closure (issue 3, SPEC §3).
+public enum ClosureErrorStudy {
+    /// The two probe directions: a random w and a localised bump, both with |w|^2 = D.
+    public enum Probe: String, Codable, CaseIterable, Sendable { case random, localised }
+
+    public struct Row: Codable, Sendable {
+        public var gain: Double
+        public var probe: Probe
+        public var closure: String
+        /// |v_closure - v_mc| / |v_mc|.
+        public var relativeError: Double
+        /// Relative size of the Monte Carlo noise, sqrt(sum SE_i^2) / |v_mc|: errors
+        /// below about twice this are not resolved at this sample size.
+        public var monteCarloNoise: Double
+    }
+
+    public static func probe(_ probe: Probe, dimension d: Int, lattice: Lattice, seed: UInt64) -> [Double] {
+        var w: [Double]
+        switch probe {
+        case .random:
+            var rng = Xoshiro256(seed: seed)
+            w = (0..<d).map { _ in rng.nextGaussian() }
+        case .localised:
+            w = (0..<d).map { i in exp(-lattice.distanceFromOrigin(i) * lattice.distanceFromOrigin(i) / 2) }
+        }
+        let norm = (w.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        return w.map { $0 * Double(d).squareRoot() / norm }
+    }
+
+    /// The closures compared: gaussian, cumulant (leading and full), conditional.
+    public static let candidates: [(name: String, kind: ClosureKind, method: CumulantMethod)] = [
+        ("gaussian", .gaussian, .leading), ("cumulant-leading", .cumulant, .leading),
+        ("cumulant-full", .cumulant, .full), ("conditional", .conditional, .leading),
+    ]
+
+    /// `makeTask(g)` builds the task at gain g; `samples` inputs per class for the reference.
+    public static func table(gains: [Double], makeTask: (Double) throws -> TaskSpec, neuron: NeuronSpec,
+                             samples: Int, seed: UInt64, includeFull: Bool = true,
+                             progress: ((Double) -> Void)? = nil) throws -> [Row] {
+        var rows: [Row] = []
+        for (index, gain) in gains.enumerated() {
+            let task = try makeTask(gain)
+            let distributions = try task.classes.map(InputDistribution.init)
+            let reference = try ClosureSpec(kind: .montecarlo, monteCarloSamples: samples, monteCarloSeed: seed)
+            let referenceFlow = try GradientFlow(task: task, neuron: neuron, closure: reference, learningRate: 1,
+                                                 distributions: distributions)
+            let flows = try candidates.filter { includeFull || $0.method != .full || $0.kind != .cumulant }.map { candidate in
+                (candidate.name, try GradientFlow(task: task, neuron: neuron,
+                                                  closure: ClosureSpec(kind: candidate.kind, cumulantMethod: candidate.method),
+                                                  learningRate: 1, distributions: distributions))
+            }
+            for probe in Probe.allCases {
+                let w = Self.probe(probe, dimension: task.dimension, lattice: task.lattice, seed: seed &+ 17)
+                let truth = referenceFlow.velocity(w)
+                let noise = referenceFlow.monteCarloStandardError(w)
+                let truthNorm = (truth.reduce(0) { $0 + $1 * $1 }).squareRoot()
+                let noiseNorm = (noise.reduce(0) { $0 + $1 * $1 }).squareRoot()
+                for (name, flow) in flows {
+                    rows.append(Row(gain: gain, probe: probe, closure: name,
+                                    relativeError: Observables.relativeDistance(flow.velocity(w), truth),
+                                    monteCarloNoise: noiseNorm / truthNorm))
+                }
+            }
+            progress?(Double(index + 1) / Double(gains.count))
+        }
+        return rows
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// The two standard discrimination tasks of SPEC §2.
+public enum TaskKind: String, Codable, CaseIterable, Sendable {
+    /// NLGP(xi0, g) vs NLGP(xi1, g); with the Gaussian control both classes are clones.
+    case xi
+    /// NLGP(xi, g) (class 1) vs its Gaussian clone GP(xi, g) (class 0): same
+    /// covariance, only the higher cumulants differ.
+    case clone
+}
+
+/// Two classes of inputs with their priors and regression targets. Theory and
+/// simulation both take this value, so they cannot drift apart.
+public struct TaskSpec: Codable, Hashable, Sendable {
+    public let kind: TaskKind
+    /// Class c's input model, c = 0, 1.
+    public let classes: [InputSpec]
+    /// Prior p_1 of class 1 (p_0 = 1 - p_1).
+    public let prior1: Double
+    /// Targets y_0, y_1.
+    public let targets: [Double]
+    /// Only for the `xi` task: both classes replaced by their Gaussian clones.
+    public let gaussianControl: Bool
+
+    public var priors: [Double] { [1 - prior1, prior1] }
+    public var lattice: Lattice { classes[0].lattice }
+    public var dimension: Int { lattice.size }
+
+    /// The `xi` task: class c has correlation length xi_c; `base` supplies the
+    /// lattice, kernel shape, jitter and gain.
+    public static func xi(base: InputSpec, xi0: Double, xi1: Double, gaussianControl: Bool,
+                          prior1: Double, targets: [Double]) throws -> TaskSpec {
+        let zero = try base.with(correlationLength: xi0).asGaussianClone(gaussianControl)
+        let one = try base.with(correlationLength: xi1).asGaussianClone(gaussianControl)
+        return try TaskSpec(kind: .xi, classes: [zero, one], prior1: prior1, targets: targets, gaussianControl: gaussianControl)
+    }
+
+    /// The `clone` task on `base`'s correlation length: class 0 Gaussian clone, class 1 NLGP.
+    public static func clone(base: InputSpec, prior1: Double, targets: [Double]) throws -> TaskSpec {
+        try TaskSpec(kind: .clone, classes: [base.asGaussianClone(true), base.asGaussianClone(false)],
+                     prior1: prior1, targets: targets, gaussianControl: false)
+    }
+
+    private init(kind: TaskKind, classes: [InputSpec], prior1: Double, targets: [Double], gaussianControl: Bool) throws {
+        try require(prior1.isFinite && prior1 > 0 && prior1 < 1, flag: "--p1", "must be in (0, 1), got \(prior1)")
+        try require(targets.count == 2 && targets.allSatisfy(\.isFinite), flag: "--targets",
+                    "must be two finite numbers y0,y1, got \(targets)")
+        self.kind = kind
+        self.classes = classes
+        self.prior1 = prior1
+        self.targets = targets
+        self.gaussianControl = gaussianControl
+    }
+}
+
+/// A single neuron yhat = sigma(w.x / sqrt D + b) with a fixed bias (SPEC §2).
+public struct NeuronSpec: Codable, Hashable, Sendable {
+    public let activation: ActivationKind
+    public let bias: Double
+
+    public init(activation: ActivationKind, bias: Double) throws {
+        try require(bias.isFinite, flag: "--bias", "must be finite, got \(bias)")
+        self.activation = activation
+        self.bias = bias
+    }
+
+    /// h_c(lambda) = (y_c - sigma(lambda + b)) sigma'(lambda + b), minus the
+    /// derivative of the squared loss for class c.
+    public func errorSignal(target: Double) -> ErrorSignal {
+        ErrorSignal(activation: Activation(activation), bias: bias, target: target)
+    }
+}
+
+extension ErrorSignal {
+    /// The per-input loss (y - sigma(lambda + b))^2 / 2 whose minus derivative this signal is.
+    @inlinable
+    public func loss(_ lambda: Double) -> Double {
+        let error = target - activation.value(lambda + bias)
+        return 0.5 * error * error
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+
+/// How the input expectations in the gradient flow are closed (SPEC §3).
+public enum ClosureKind: String, Codable, CaseIterable, Sendable {
+    /// Stein's lemma on a Gaussian with the true covariance: exact for GP inputs.
+    case gaussian
+    /// First order in the fourth cumulant (consistent Edgeworth expansion).
+    case cumulant
+    /// lambda | x_i Gaussian, x_i with its exact marginal (Lufkin et al.).
+    case conditional
+    /// A fixed Monte Carlo sample of inputs per class: the reference.
+    case montecarlo
+}
+
+/// The full choice of closure, one value for the manifest.
+public struct ClosureSpec: Codable, Hashable, Sendable {
+    public var kind: ClosureKind
+    /// For `cumulant`: how T(w) is evaluated.
+    public var cumulantMethod: CumulantMethod
+    /// For `montecarlo`: inputs per class and the seed of the fixed sample.
+    public var monteCarloSamples: Int
+    public var monteCarloSeed: UInt64
+
+    public init(kind: ClosureKind, cumulantMethod: CumulantMethod = .leading,
+                monteCarloSamples: Int = 20000, monteCarloSeed: UInt64 = 1) throws {
+        try require(monteCarloSamples >= 1 && monteCarloSamples <= 50_000_000, flag: "--mc-samples",
+                    "must be in 1 ... 50000000, got \(monteCarloSamples)")
+        self.kind = kind
+        self.cumulantMethod = cumulantMethod
+        self.monteCarloSamples = monteCarloSamples
+        self.monteCarloSeed = monteCarloSeed
+    }
+}
+
+/// One class's contribution to the gradient flow: g_c(w) = sqrt(D) E_c[x h_c(w.x/sqrt D)],
+/// so that dw/dt = eta sum_c p_c g_c(w) (derivations/gradient-flow.md).
+/// Instances own their scratch space and are used from one thread at a time.
+public protocol ClassExpectation: AnyObject {
+    /// g_c(w), written into `out` (D doubles).
+    func drift(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>)
+    /// E_c[(y_c - sigma(lambda + b))^2] / 2 under the same closure.
+    func loss(_ w: UnsafePointer<Double>) -> Double
+}
+
+/// Builds the closure's per-class expectations for a task and neuron.
+public enum ClosureFactory {
+    public static func make(_ closure: ClosureSpec, task: TaskSpec, neuron: NeuronSpec,
+                            distributions: [InputDistribution]) throws -> [ClassExpectation] {
+        try (0..<2).map { c -> ClassExpectation in
+            let signal = neuron.errorSignal(target: task.targets[c])
+            let distribution = distributions[c]
+            switch closure.kind {
+            case .gaussian:
+                return GaussianClosure(distribution: distribution, signal: signal, cumulant: nil)
+            case .cumulant:
+                let cumulant = distribution.isGaussian ? nil : try FourthCumulant(distribution, method: closure.cumulantMethod)
+                return GaussianClosure(distribution: distribution, signal: signal, cumulant: cumulant)
+            case .conditional:
+                return ConditionalClosure(distribution: distribution, signal: signal)
+            case .montecarlo:
+                // Each class gets its own stream of the seed: common random numbers across runs.
+                var rng = Xoshiro256(seed: closure.monteCarloSeed, stream: c)
+                return MonteCarloClosure(distribution: distribution, signal: signal,
+                                         samples: closure.monteCarloSamples, rng: &rng)
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+
+/// The `gaussian` closure and, with a fourth cumulant, the `cumulant` closure:
+///   g_c(w) = C w (E_G[h'] + kappa4/24 E_G[h^(5)]) + T(w) E_G[h'''] / (6 D),
+///   kappa4 = w.T(w) / D^2, E_G over lambda ~ N(0, q), q = w.C w / D.
+/// Without a cumulant this is Stein's lemma, exact for Gaussian inputs.
+/// Derivations: derivations/stein-gaussian-closure.md, derivations/cumulant-closure.md.
+public final class GaussianClosure: ClassExpectation {
+    let distribution: InputDistribution
+    let signal: ErrorSignal
+    let cumulant: FourthCumulant?
+    let expectation = GaussianExpectation()
+    private let size: Int
+    private let covarianceTimesW: UnsafeMutablePointer<Double>
+    private let cumulantAction: UnsafeMutablePointer<Double>
+    private var fftWorkspace: [Double]
+    private let cumulantWorkspace: CumulantWorkspace?
+
+    public init(distribution: InputDistribution, signal: ErrorSignal, cumulant: FourthCumulant?) {
+        self.distribution = distribution
+        self.signal = signal
+        self.cumulant = cumulant
+        size = distribution.size
+        covarianceTimesW = .allocate(capacity: size)
+        cumulantAction = .allocate(capacity: size)
+        fftWorkspace = distribution.covariance.makeWorkspace()
+        cumulantWorkspace = cumulant?.makeWorkspace()
+    }
+
+    deinit {
+        covarianceTimesW.deallocate()
+        cumulantAction.deallocate()
+    }
+
+    /// Fills C w and T(w) and returns (q, kappa4 of lambda).
+    private func secondAndFourthOrder(_ w: UnsafePointer<Double>) -> (q: Double, kappa4: Double) {
+        fftWorkspace.withUnsafeMutableBufferPointer {
+            distribution.covariance.apply(w, covarianceTimesW, workspace: $0.baseAddress!)
+        }
+        let d = Double(size)
+        var wCw = 0.0
+        for i in 0..<size { wCw += w[i] * covarianceTimesW[i] }
+        guard let cumulant, let cumulantWorkspace else { return (wCw / d, 0) }
+        cumulant.action(w, into: cumulantAction, workspace: cumulantWorkspace)
+        var wTw = 0.0
+        for i in 0..<size { wTw += w[i] * cumulantAction[i] }
+        return (wCw / d, wTw / (d * d))
+    }
+
+    public func drift(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
+        let (q, kappa4) = secondAndFourthOrder(w)
+        let m = expectation.derivativeMoments(of: signal, variance: q, maxOrder: cumulant == nil ? 1 : 5)
+        var covarianceFactor = m[1]
+        if cumulant != nil { covarianceFactor += kappa4 / 24 * m[5] }
+        for i in 0..<size { out[i] = covarianceFactor * covarianceTimesW[i] }
+        if cumulant != nil {
+            let cumulantFactor = m[3] / (6 * Double(size))
+            for i in 0..<size { out[i] += cumulantFactor * cumulantAction[i] }
+        }
+    }
+
+    /// (1/2) E[(y - sigma(lambda + b))^2], with the Edgeworth correction
+    /// kappa4/24 E_G[l''''] when the fourth cumulant is included.
+    public func loss(_ w: UnsafePointer<Double>) -> Double {
+        let (q, kappa4) = secondAndFourthOrder(w)
+        let signal = self.signal
+        let m = expectation.derivativeMoments(of: { signal.loss($0) }, breakpoints: signal.discontinuities,
+                                              transitions: signal.transitions, variance: q, maxOrder: cumulant == nil ? 0 : 4)
+        return cumulant == nil ? m[0] : m[0] + kappa4 / 24 * m[4]
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+
+/// Where the initial weights come from.
+public enum Initialization: Codable, Hashable, Sendable {
+    /// w_i ~ N(0, scale^2), drawn from `seed`.
+    case random(scale: Double, seed: UInt64)
+    /// A .npy file: a length-D vector, or the last row of an (n, D) array
+    /// (so a run can continue from another run's weights.npy).
+    case file(path: String)
+
+    public func weights(dimension d: Int) throws -> [Double] {
+        switch self {
+        case let .random(scale, seed):
+            try require(scale.isFinite && scale > 0, flag: "--init-scale", "must be finite and > 0, got \(scale)")
+            var rng = Xoshiro256(seed: seed)
+            return (0..<d).map { _ in scale * rng.nextGaussian() }
+        case let .file(path):
+            let array = try NpyArray.read(from: path, flag: "--init")
+            let last = array.shape.last ?? 0
+            try require(last == d && array.shape.count <= 2 && !array.values.isEmpty, flag: "--init",
+                        "'\(path)' must hold D = \(d) weights (shape (\(d),) or (n, \(d))), has shape \(array.shape)")
+            let w = Array(array.values.suffix(d))
+            try require(w.allSatisfy(\.isFinite), flag: "--init", "'\(path)' holds non-finite weights")
+            try require(w.contains { $0 != 0 }, flag: "--init", "'\(path)' holds the zero vector, a fixed point of the flow")
+            return w
+        }
+    }
+}
+
+/// Every parameter of a `solve` run: one value decoded from the CLI, written
+/// into the manifest and read back by later commands.
+public struct SolveParameters: Codable, Hashable, Sendable {
+    public var task: TaskSpec
+    public var neuron: NeuronSpec
+    public var closure: ClosureSpec
+    public var integrator: IntegratorSpec
+    public var learningRate: Double
+    public var initialization: Initialization
+
+    public init(task: TaskSpec, neuron: NeuronSpec, closure: ClosureSpec, integrator: IntegratorSpec,
+                learningRate: Double, initialization: Initialization) {
+        self.task = task
+        self.neuron = neuron
+        self.closure = closure
+        self.integrator = integrator
+        self.learningRate = learningRate
+        self.initialization = initialization
+    }
+}
+
+/// manifest.json of a `solve` run.
+public struct SolveManifest: Codable, Sendable {
+    public var command = "solve"
+    public var version = ConvEmergeVersion.string
+    public var status: RunStatus
+    public var message: String
+    public var createdAt: String
+    public var parameters: SolveParameters
+    public var dimension: Int
+    /// File name -> shape and meaning of each array.
+    public var arrays: [String: ArrayDescription]
+    public var rightHandSideEvaluations: Int
+    public var wallSeconds: Double
+    public var finalIpr: Double?
+}
+
+public struct ArrayDescription: Codable, Sendable {
+    public var shape: [Int]
+    public var description: String
+    public init(shape: [Int], description: String) {
+        self.shape = shape
+        self.description = description
+    }
+}
+
+/// The result of `solve`: the trajectory and its observables.
+public struct SolveResult: Sendable {
+    public var parameters: SolveParameters
+    public var trajectory: Trajectory
+    public var observables: CSVTable
+    public var wallSeconds: Double
+    public var finalIPR: Double? { trajectory.weights.last.map(Observables.inverseParticipationRatio) }
+}
+
+/// solve(problem, algorithm) -> solution, then save.
+public enum SolveJob {
+    public static func run(_ parameters: SolveParameters, progress: ((Double) -> Void)? = nil) throws -> SolveResult {
+        let start = Date()
+        let flow = try GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
+                                    learningRate: parameters.learningRate)
+        let initial = try parameters.initialization.weights(dimension: flow.dimension)
+        let trajectory = ODEIntegrator.integrate(flow, from: initial, settings: parameters.integrator, progress: progress)
+        let table = TrajectoryObservables.table(trajectory.times, trajectory.weights, flow: flow)
+        return SolveResult(parameters: parameters, trajectory: trajectory, observables: table,
+                           wallSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// Writes the run directory (also for a diverged run: what was computed is kept).
+    public static func save(_ result: SolveResult, to directory: RunDirectory) throws {
+        let trajectory = result.trajectory
+        let d = result.parameters.task.dimension
+        let n = trajectory.weights.count
+        try directory.write(NpyArray(shape: [n, d], values: trajectory.weights.flatMap { $0 }), as: "weights.npy")
+        try directory.write(NpyArray(shape: [n], values: trajectory.times), as: "times.npy")
+        try directory.write(text: result.observables.text, as: "observables.csv")
+        let manifest = SolveManifest(
+            status: trajectory.status, message: trajectory.message,
+            createdAt: ISO8601DateFormatter().string(from: Date()),
+            parameters: result.parameters, dimension: d,
+            arrays: ["weights.npy": ArrayDescription(shape: [n, d], description: "w at each saved time, lattice order (row-major on the torus)"),
+                     "times.npy": ArrayDescription(shape: [n], description: "saved times t = SGD steps / D")],
+            rightHandSideEvaluations: trajectory.evaluations, wallSeconds: result.wallSeconds,
+            finalIpr: result.finalIPR)
+        try directory.commit(manifest: manifest)
+    }
+}
+
+/// The observables of SPEC §4 along a trajectory, as the columns of observables.csv.
+public enum TrajectoryObservables {
+    public static func columns(for lattice: Lattice) -> [String] {
+        var names = ["t", "ipr", "participation_ratio", "q0", "q1", "loss", "center", "width", "norm"]
+        if lattice.dimension == 2 { names.insert("center_col", at: 7) }
+        return names
+    }
+
+    public static func table(_ times: [Double], _ weights: [[Double]], flow: GradientFlow) -> CSVTable {
+        let lattice = flow.task.lattice
+        var table = CSVTable(columns: columns(for: lattice))
+        for (t, w) in zip(times, weights) {
+            let q = flow.overlaps(w)
+            let norm = (w.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            var row = [t, Observables.inverseParticipationRatio(w), Observables.participationRatio(w), q[0], q[1], flow.loss(w)]
+            row += Observables.center(w, lattice: lattice)
+            row += [Observables.width(w, lattice: lattice), norm]
+            table.append(row)
+        }
+        return table
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import ConvEmerge
+import Foundation
+
+struct Solve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Integrate the reduced gradient-flow ODE of one neuron under a closure of the input statistics.",
+        discussion: """
+        dw/dt = lr * sum_c p_c sqrt(D) E_c[x h_c(w.x/sqrt D)], time in SGD steps / D. Writes DIR/manifest.json, \
+        DIR/weights.npy (n_saves x D), DIR/times.npy and DIR/observables.csv (t, ipr, participation_ratio, q0, q1, \
+        loss, center, width, norm). A diverging run stops, keeps its saves and sets status in the manifest.
+
+        Example (SPEC §3 localisation setting):
+          convemerge solve --L 40 --gain 3 --xi0 0.5 --xi1 2 --closure montecarlo --t-max 150 --out runs/mc
+        """)
+
+    @OptionGroup(title: "Inputs") var input: InputOptions
+    @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
+    @OptionGroup(title: "Closure") var closureOptions: ClosureOptions
+
+    @Option(help: "GSL stepper: rk8pd, rkf45, rkck, rk4, msadams, msbdf (default rk8pd; rkf45 for --closure montecarlo).")
+    var stepper: Stepper?
+    @Option(help: "Relative tolerance of the stepper, in (0, 1) (default 1e-8; 1e-5 for --closure montecarlo).")
+    var rtol: Double?
+    @Option(help: "Absolute tolerance of the stepper, > 0 (default 1e-10; 1e-6 for --closure montecarlo).")
+    var atol: Double?
+    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D (> 0).") var tMax: Double = 150
+    @Option(help: "Number of saved times (>= 2): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
+    @Flag(name: .customLong("linear-saves"), help: "Evenly spaced saves from 0 to t-max.") var linearSaves = false
+    @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
+    @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (length D, or the last row of an (n, D) array).") var initial: String = "random"
+    @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights (> 0).") var initScale: Double = 0.1
+    @Option(help: "Seed of the random initial weights.") var seed: UInt64 = 0
+    @Option(help: "Output run directory.") var out: String
+    @Flag(help: "No progress on stderr.") var quiet = false
+
+    func parameters() throws -> SolveParameters {
+        let defaults = IntegratorSpec.defaults(for: closureOptions.closure)
+        return try SolveParameters(
+            task: taskOptions.taskSpec(input: input),
+            neuron: taskOptions.neuronSpec(),
+            closure: closureOptions.spec(),
+            integrator: IntegratorSpec(stepper: stepper ?? defaults.stepper, relativeTolerance: rtol ?? defaults.relativeTolerance,
+                                       absoluteTolerance: atol ?? defaults.absoluteTolerance, tMax: tMax,
+                                       saves: saves, logSpacedSaves: !linearSaves),
+            learningRate: lr,
+            initialization: initial == "random" ? .random(scale: initScale, seed: seed) : .file(path: initial))
+    }
+
+    func run() throws {
+        let parameters = try parameters()
+        let directory = try RunDirectory(path: out)
+        let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.closure.kind.rawValue)")
+        let result = try SolveJob.run(parameters) { progress?.update($0) }
+        progress?.finish()
+        try SolveJob.save(result, to: directory)
+        let status = result.trajectory.status
+        let ipr = result.finalIPR.map { String(format: "%.4f", $0) } ?? "n/a"
+        print("\(status.rawValue): t = \(result.trajectory.times.last ?? 0), final IPR \(ipr), "
+              + "\(result.trajectory.evaluations) right-hand sides in \(String(format: "%.2f", result.wallSeconds)) s -> \(out)")
+        if status != .completed {
+            FileHandle.standardError.write(Data("warning: \(result.trajectory.message)\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}
+
+/// A one-line progress indicator on stderr, redrawn at most every 0.2 s.
+final class ProgressLine {
+    let label: String
+    var lastDraw = Date.distantPast
+    init(label: String) { self.label = label }
+
+    func update(_ fraction: Double) {
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) > 0.2 || fraction >= 1 else { return }
+        lastDraw = now
+        let width = 30
+        let filled = Int((min(max(fraction, 0), 1) * Double(width)).rounded())
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(String(format: "%5.1f", 100 * fraction))%".utf8))
+    }
+
+    func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
+}

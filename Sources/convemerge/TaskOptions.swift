@@ -1,0 +1,75 @@
+import ArgumentParser
+import ConvEmerge
+
+/// Flags that define the discrimination task and the neuron (SPEC §2), shared by
+/// `solve`, `simulate`, `closure-error`, `instability` and `phase`.
+struct TaskOptions: ParsableArguments {
+    @Option(help: "Task: xi (NLGP xi0 vs NLGP xi1) or clone (NLGP at --xi, class 1, vs its Gaussian clone, class 0).")
+    var task: TaskKind = .xi
+
+    @Option(help: "Correlation length of class 0 for --task xi (> 0).")
+    var xi0: Double = 0.5
+
+    @Option(help: "Correlation length of class 1 for --task xi (> 0).")
+    var xi1: Double = 2
+
+    @Flag(help: "Gaussian control for --task xi: both classes become Gaussian clones (same covariances).")
+    var gaussian = false
+
+    @Option(help: "Prior probability p1 of class 1, in (0, 1).")
+    var p1: Double = 0.5
+
+    @Option(help: "Targets y0,y1 of the two classes.", transform: TaskOptions.parseTargets)
+    var targets: [Double] = [0, 1]
+
+    @Option(help: "Activation sigma of the neuron: relu, erf, tanh, sigmoid, linear, quadratic.")
+    var activation: ActivationKind = .relu
+
+    @Option(help: "Fixed bias b of the neuron: yhat = sigma(w.x/sqrt D + b).")
+    var bias: Double = 0
+
+    static func parseTargets(_ text: String) throws -> [Double] {
+        let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == 2, let y0 = values[0], let y1 = values[1] else {
+            throw ConvEmergeError.invalidInput(flag: "--targets", message: "must be two numbers y0,y1 (e.g. 0,1), got '\(text)'")
+        }
+        return [y0, y1]
+    }
+
+    func taskSpec(input: InputOptions) throws -> TaskSpec {
+        let base = try input.spec()
+        switch task {
+        case .xi:
+            return try TaskSpec.xi(base: base, xi0: xi0, xi1: xi1, gaussianControl: gaussian, prior1: p1, targets: targets)
+        case .clone:
+            try require(!gaussian, flag: "--gaussian", "applies to --task xi only")
+            return try TaskSpec.clone(base: base, prior1: p1, targets: targets)
+        }
+    }
+
+    func neuronSpec() throws -> NeuronSpec { try NeuronSpec(activation: activation, bias: bias) }
+}
+
+/// Flags of the closure, shared by the theory commands.
+struct ClosureOptions: ParsableArguments {
+    @Option(help: "Closure of the input expectations: gaussian, cumulant, conditional, montecarlo.")
+    var closure: ClosureKind = .cumulant
+
+    @Option(help: "Fourth-cumulant action for --closure cumulant: leading (O(D log D)) or full (exact to 1e-10: a tabulated 4-point kernel, O(D x table) per call).")
+    var cumulant: CumulantMethod = .leading
+
+    @Option(name: .customLong("mc-samples"), help: "Inputs per class in the fixed sample of --closure montecarlo (1 ... 5e7).")
+    var monteCarloSamples: Int = 20000
+
+    @Option(name: .customLong("mc-seed"), help: "Seed of the fixed Monte Carlo sample.")
+    var monteCarloSeed: UInt64 = 1
+
+    func spec() throws -> ClosureSpec {
+        try ClosureSpec(kind: closure, cumulantMethod: cumulant, monteCarloSamples: monteCarloSamples, monteCarloSeed: monteCarloSeed)
+    }
+}
+
+extension TaskKind: ExpressibleByArgument {}
+extension ActivationKind: ExpressibleByArgument {}
+extension ClosureKind: ExpressibleByArgument {}
+extension Stepper: ExpressibleByArgument {}

@@ -1,0 +1,89 @@
+import ConvEmerge
+import Foundation
+import XCTest
+
+/// Runs the `convemerge` binary that `swift test` built next to the test bundle.
+enum CLI {
+    struct Outcome {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        var stderrLines: [Substring] { stderr.split(separator: "\n", omittingEmptySubsequences: true) }
+
+        /// The stdout parsed as one JSON object.
+        func json(file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+            let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8))
+            return try XCTUnwrap(object as? [String: Any], "stdout is not a JSON object: \(stdout.prefix(200))", file: file, line: line)
+        }
+    }
+
+    /// The directory of the running test bundle: on Linux the .xctest is itself
+    /// the executable (argv[0]); on macOS it is a bundle loaded by `xctest`.
+    static let executable: URL? = {
+        var directories = Bundle.allBundles.filter { $0.bundlePath.hasSuffix(".xctest") }.map { $0.bundleURL.deletingLastPathComponent() }
+        directories.append(URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent())
+        directories.append(Bundle.main.bundleURL)
+        return directories.map { $0.appendingPathComponent("convemerge") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    static func run(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Outcome {
+        let binary = try XCTUnwrap(executable, "convemerge binary not found next to the test bundle", file: file, line: line)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("convemerge-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        // Files, not pipes: a large stdout cannot block the child.
+        let out = scratch.appendingPathComponent("stdout"), err = scratch.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus,
+                       stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+                       stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+}
+
+/// A fresh directory per test, removed afterwards.
+class CLITestCase: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("convemerge-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    func fileExists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
+
+    /// Succeeds and returns the outcome, or fails the test with the command's stderr.
+    @discardableResult
+    func runOK(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> CLI.Outcome {
+        let outcome = try CLI.run(arguments, file: file, line: line)
+        XCTAssertEqual(outcome.status, 0, "convemerge \(arguments.joined(separator: " ")): \(outcome.stderr)", file: file, line: line)
+        return outcome
+    }
+
+    /// A vector written as a (D,) .npy file.
+    func writeVector(_ values: [Double], named name: String) throws -> String {
+        try NpyArray(shape: [values.count], values: values).write(to: path(name))
+        return path(name)
+    }
+}
+
+/// JSON numbers as Doubles (JSONSerialization may hand back Int for whole numbers).
+func doubles(_ value: Any?) -> [Double] {
+    (value as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.doubleValue }
+}
+
+func double(_ value: Any?) -> Double? { (value as? NSNumber)?.doubleValue }
