@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 .PHONY: help deps build run test bench venv clean
 
 help:
-	@echo "make run     install what is missing, build (release), print the statistics of the default input model"
+	@echo "make run     install what is missing, build (release), print the input statistics and solve the default problem under every closure"
 	@echo "make test    install what is missing, build, run all tests"
 	@echo "make bench   FFT methods vs dense baselines (speed-up ratios measured in the same run)"
 	@echo "make build   release build of $(BIN)"
@@ -38,6 +38,7 @@ build: deps
 
 run: build
 	$(BIN) stats
+	$(BIN) demo --out runs/demo
 
 # Tests use only the public API: without testable imports `swift test` reuses
 # the release build instead of recompiling everything with -enable-testing.

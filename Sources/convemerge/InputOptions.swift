@@ -16,7 +16,7 @@ struct InputOptions: ParsableArguments {
     var xi: Double = 2
 
     @Option(help: "Gain g of the nonlinearity erf(g z/sqrt 2) (>= 0; 0 is Gaussian, inf gives sign inputs).")
-    var gain: Double = 1
+    var gain: Double = 3
 
     @Option(help: "Diagonal jitter added to the base kernel (>= 0).")
     var jitter: Double = 0

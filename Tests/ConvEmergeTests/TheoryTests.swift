@@ -196,3 +196,19 @@ final class TheoryTests: XCTestCase {
         XCTAssertFalse(result.trajectory.message.isEmpty)
     }
 }
+
+extension TheoryTests {
+    /// derivations/conditional-closure.md: the closed-form inner integrals equal quadrature.
+    func testConditionalInnerClosedFormMatchesQuadrature() throws {
+        let expectation = GaussianExpectation()
+        for kind in [ActivationKind.relu, .linear] {
+            let signal = try NeuronSpec(activation: kind, bias: 0.3).errorSignal(target: 0.8)
+            for (mean, variance) in [(0.0, 1.0), (-1.5, 0.2), (2.0, 3.0), (0.1, 1e-4)] {
+                let closed = try XCTUnwrap(signal.closedFormMean(mean: mean, variance: variance))
+                let numeric = expectation.smoothedMean(of: signal, mean: mean, variance: variance)
+                XCTAssertEqual(closed, numeric, accuracy: 1e-11 * max(1, abs(numeric)), "\(kind) at \(mean), \(variance)")
+            }
+        }
+        XCTAssertNil(try NeuronSpec(activation: .tanh, bias: 0).errorSignal(target: 1).closedFormMean(mean: 0, variance: 1))
+    }
+}

@@ -15,6 +15,12 @@ public enum ClosureErrorStudy {
         /// Relative size of the Monte Carlo noise, sqrt(sum SE_i^2) / |v_mc|: errors
         /// below about twice this are not resolved at this sample size.
         public var monteCarloNoise: Double
+        /// The error left after the reference's own noise is removed in quadrature,
+        /// sqrt(max(0, error^2 - noise^2)): for independent noise E|v - v_mc|^2 =
+        /// |v - v_true|^2 + E|v_mc - v_true|^2.
+        public var excessError: Double {
+            (max(0, relativeError * relativeError - monteCarloNoise * monteCarloNoise)).squareRoot()
+        }
     }
 
     public static func probe(_ probe: Probe, dimension d: Int, lattice: Lattice, seed: UInt64) -> [Double] {

@@ -79,3 +79,27 @@ extension ErrorSignal {
         return 0.5 * error * error
     }
 }
+
+extension ErrorSignal {
+    /// E[h(lambda)] for lambda ~ N(mean, variance) in closed form where one exists
+    /// (relu, linear), nil otherwise. With a = lambda + b ~ N(m, s^2), m = mean + b:
+    /// relu: E[(y - a) Theta(a)] = (y - m) Phi(m/s) - s phi(m/s); linear: y - m.
+    /// Derivation: derivations/conditional-closure.md (the inner integral).
+    @inlinable
+    public func closedFormMean(mean: Double, variance: Double) -> Double? {
+        let m = mean + bias
+        switch activation.kind {
+        case .linear:
+            return target - m
+        case .relu:
+            let s = variance.squareRoot()
+            guard s > 0 else { return m > 0 ? target - m : 0 }
+            let z = m / s
+            let cdf = 0.5 * erfc(-z / 2.0.squareRoot())
+            let pdf = exp(-0.5 * z * z) / (2 * Double.pi).squareRoot()
+            return (target - m) * cdf - s * pdf
+        default:
+            return nil
+        }
+    }
+}

@@ -54,7 +54,9 @@ public final class ConditionalClosure: ClassExpectation {
             let conditionalVariance = max(q - covariance * covariance / variance, 0)
             let value = expectation.smoothedMean(of: { u in
                 let x = marginal(u)
-                return x * expectation.smoothedMean(of: signal, mean: slope * x, variance: conditionalVariance)
+                let inner = signal.closedFormMean(mean: slope * x, variance: conditionalVariance)
+                    ?? expectation.smoothedMean(of: signal, mean: slope * x, variance: conditionalVariance)
+                return x * inner
             }, breakpoints: marginalBreakpoints, mean: 0, variance: 1)
             out[i] = d.squareRoot() * value
         }

@@ -1,0 +1,293 @@
+import Foundation
+
+/// The result of `simulate`: per replica, the weights at the save times and the observables.
+public struct SimulationResult: Sendable {
+    public var parameters: SimulationParameters
+    /// Saved times t = steps / D.
+    public var times: [Double]
+    /// Per replica, n_saves x K x D weights flattened (NaN after a replica stopped).
+    public var weights: [[Double]]
+    /// Per replica, n_saves x K readouts v_k.
+    public var readouts: [[Double]]
+    /// Per replica, the observables at the save times.
+    public var observables: [CSVTable]
+    public var status: [RunStatus]
+    public var messages: [String]
+    public var wallSeconds: Double
+
+    public var saveCount: Int { times.count }
+    public var seedCount: Int { weights.count }
+
+    /// Weights averaged over replicas (all share w0): n_saves x K x D.
+    public var meanWeights: [Double] {
+        var mean = [Double](repeating: 0, count: weights[0].count)
+        for replica in weights { for i in mean.indices { mean[i] += replica[i] } }
+        return mean.map { $0 / Double(weights.count) }
+    }
+
+    /// Replica `seed`'s weights of unit `unit` at save `save`.
+    public func weights(seed: Int, save: Int, unit: Int = 0) -> [Double] {
+        let d = parameters.dimension, k = parameters.hiddenUnits
+        let start = (save * k + unit) * d
+        return Array(weights[seed][start..<(start + d)])
+    }
+
+    /// The seed mean of unit `unit` at save `save`.
+    public func meanWeights(save: Int, unit: Int = 0) -> [Double] {
+        var mean = [Double](repeating: 0, count: parameters.dimension)
+        for seed in 0..<seedCount {
+            for (i, value) in self.weights(seed: seed, save: save, unit: unit).enumerated() { mean[i] += value }
+        }
+        return mean.map { $0 / Double(seedCount) }
+    }
+
+    /// Columns of observables.csv: the per-replica tables averaged over replicas.
+    public var meanObservables: CSVTable {
+        var table = CSVTable(columns: observables[0].columns)
+        for row in 0..<observables[0].rows.count {
+            var mean = [Double](repeating: 0, count: table.columns.count)
+            for replica in observables { for j in mean.indices { mean[j] += replica.rows[row][j] } }
+            table.append(mean.map { $0 / Double(observables.count) })
+        }
+        return table
+    }
+
+    /// The run's status: the first replica that did not complete decides.
+    public var overallStatus: RunStatus { status.first { $0 != .completed } ?? .completed }
+
+    /// Total SGD steps of all replicas per wall-clock second.
+    public var stepsPerSecond: Double {
+        Double(parameters.totalSteps * seedCount) / max(wallSeconds, 1e-9)
+    }
+}
+
+/// manifest.json of a `simulate` run.
+public struct SimulationManifest: Codable, Sendable {
+    public var command = "simulate"
+    public var version = ConvEmergeVersion.string
+    public var status: RunStatus
+    public var message: String
+    public var createdAt: String
+    public var parameters: SimulationParameters
+    public var dimension: Int
+    public var arrays: [String: ArrayDescription]
+    public var files: [String: String]
+    public var seedStatus: [RunStatus]
+    public var stepsPerReplica: Int
+    public var wallSeconds: Double
+    public var stepsPerSecond: Double
+    public var threads: Int
+    /// IPR of the seed-mean weights (unit average for K > 1) at the final save.
+    public var finalIpr: Double?
+}
+
+/// simulate(problem) -> solution, then save; the twin of `SolveJob`.
+public enum SimulationJob {
+    /// Runs the replicas in parallel threads (one per seed, as many at once as there are cores).
+    public static func run(_ parameters: SimulationParameters, progress: ((Double) -> Void)? = nil) throws -> SimulationResult {
+        let start = Date()
+        let distributions = try parameters.task.classes.map(InputDistribution.init)
+        let d = parameters.dimension, k = parameters.hiddenUnits
+        let initial = try parameters.initialization.weights(dimension: k * d)
+        let saveSteps = try parameters.saveSteps()
+        let testSet = TestSet(parameters, distributions: distributions)
+        let relay = ProgressRelay(progress, total: Double(parameters.totalSteps * parameters.seeds))
+        let collector = ReplicaCollector(count: parameters.seeds)
+        let initialNorm = (initial.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        let blowUpNorm = 1e8 * max(1, initialNorm)
+
+        DispatchQueue.concurrentPerform(iterations: parameters.seeds) { seed in
+            let replica = SGDReplica(parameters, distributions: distributions, initial: initial, replica: seed)
+            var weights: [Double] = [], readouts: [Double] = []
+            weights.reserveCapacity(saveSteps.count * k * d)
+            var table = CSVTable(columns: ReplicaObservables.columns(for: parameters))
+            var status = RunStatus.completed, message = "completed"
+            for target in saveSteps {
+                if status == .completed {
+                    let before = replica.steps
+                    replica.step(target - replica.steps)
+                    relay.advance(Double(target - before))
+                    let norm = (replica.weights.reduce(0) { $0 + $1 * $1 }).squareRoot()
+                    if !norm.isFinite || !replica.readout.allSatisfy(\.isFinite) {
+                        status = .diverged
+                        message = "replica \(seed): non-finite weights at t = \(Double(target) / Double(d))"
+                    } else if norm > blowUpNorm {
+                        status = .blewUp
+                        message = "replica \(seed): |w| = \(norm) exceeded \(blowUpNorm) at t = \(Double(target) / Double(d))"
+                    }
+                }
+                let t = Double(target) / Double(d)
+                if status == .completed {
+                    weights += replica.weights
+                    readouts += replica.readout
+                    table.append(ReplicaObservables.row(t: t, replica: replica, distributions: distributions, testSet: testSet))
+                } else {
+                    weights += [Double](repeating: .nan, count: k * d)
+                    readouts += [Double](repeating: .nan, count: k)
+                    table.append([t] + [Double](repeating: .nan, count: table.columns.count - 1))
+                }
+            }
+            collector.store(seed, (weights, readouts, table, status, message))
+        }
+        let replicas = collector.results
+        return SimulationResult(parameters: parameters, times: saveSteps.map { Double($0) / Double(d) },
+                                weights: replicas.map(\.weights), readouts: replicas.map(\.readouts),
+                                observables: replicas.map(\.table), status: replicas.map(\.status),
+                                messages: replicas.map(\.message), wallSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// Writes the run directory in the layout of `solve` (also for a diverged run).
+    public static func save(_ result: SimulationResult, to directory: RunDirectory) throws {
+        let p = result.parameters
+        let d = p.dimension, k = p.hiddenUnits, n = result.saveCount, s = result.seedCount
+        let unitShape = p.model == .neuron ? [d] : [k, d]
+        let weightMeaning = p.model == .neuron
+            ? "w per replica and saved time, lattice order (row-major on the torus)"
+            : "w_k per replica, saved time and hidden unit k, lattice order"
+        var arrays: [String: ArrayDescription] = [
+            "weights.npy": ArrayDescription(shape: [s, n] + unitShape, description: weightMeaning),
+            "weights_mean.npy": ArrayDescription(shape: [n] + unitShape,
+                                                 description: "weights averaged over the replicas (all start from the same w0): what the ODE predicts"),
+            "times.npy": ArrayDescription(shape: [n], description: "saved times t = SGD steps / D (solve's save times rounded to whole steps)"),
+        ]
+        try directory.write(NpyArray(shape: [s, n] + unitShape, values: result.weights.flatMap { $0 }), as: "weights.npy")
+        try directory.write(NpyArray(shape: [n] + unitShape, values: result.meanWeights), as: "weights_mean.npy")
+        try directory.write(NpyArray(shape: [n], values: result.times), as: "times.npy")
+        if p.model == .twolayer {
+            arrays["readout.npy"] = ArrayDescription(shape: [s, n, k], description: "trained readout v_k per replica and saved time")
+            try directory.write(NpyArray(shape: [s, n, k], values: result.readouts.flatMap { $0 }), as: "readout.npy")
+        }
+        var files = ["observables.csv": "observables averaged over the replicas, columns " + result.observables[0].columns.joined(separator: ",")]
+        for (seed, table) in result.observables.enumerated() {
+            try directory.write(text: table.text, as: "observables_seed\(seed).csv")
+        }
+        files["observables_seed<k>.csv"] = "observables of replica k (test loss and accuracy on \(p.testSamples) held-out inputs per class)"
+        try directory.write(text: result.meanObservables.text, as: "observables.csv")
+        let finalIpr: Double? = {
+            let mean = result.meanWeights
+            guard n > 0 else { return nil }
+            let last = (0..<k).map { unit in Observables.inverseParticipationRatio(Array(mean[((n - 1) * k + unit) * d..<((n - 1) * k + unit + 1) * d])) }
+            return last.reduce(0, +) / Double(k)
+        }()
+        let manifest = SimulationManifest(
+            status: result.overallStatus,
+            message: result.messages.first { $0 != "completed" } ?? "completed",
+            createdAt: ISO8601DateFormatter().string(from: Date()),
+            parameters: p, dimension: d, arrays: arrays, files: files, seedStatus: result.status,
+            stepsPerReplica: p.totalSteps, wallSeconds: result.wallSeconds, stepsPerSecond: result.stepsPerSecond,
+            threads: min(p.seeds, ProcessInfo.processInfo.activeProcessorCount), finalIpr: finalIpr)
+        try directory.commit(manifest: manifest)
+    }
+}
+
+/// A fixed held-out sample per class (exact sampler, stream 1 of the run's seed),
+/// the same for every replica.
+struct TestSet: Sendable {
+    let inputs: [[Double]]
+    let priors: [Double]
+    let targets: [Double]
+
+    init(_ parameters: SimulationParameters, distributions: [InputDistribution]) {
+        var rng = Xoshiro256(seed: parameters.seed, stream: 1)
+        inputs = distributions.map { $0.sample(count: parameters.testSamples, rng: &rng) }
+        priors = parameters.task.priors
+        targets = parameters.task.targets
+    }
+
+    /// Prior-weighted (1/2)(y - yhat)^2 and the fraction of inputs whose yhat is
+    /// closer to their own class's target than to the other's.
+    func lossAndAccuracy(_ replica: SGDReplica) -> (loss: Double, accuracy: Double) {
+        var loss = 0.0, accuracy = 0.0
+        for c in 0..<2 {
+            let predictions = replica.predictions(inputs[c])
+            let own = targets[c], other = targets[1 - c]
+            var classLoss = 0.0, correct = 0.0
+            for yhat in predictions {
+                classLoss += 0.5 * (own - yhat) * (own - yhat)
+                if abs(yhat - own) < abs(yhat - other) { correct += 1 }
+            }
+            loss += priors[c] * classLoss / Double(predictions.count)
+            accuracy += priors[c] * correct / Double(predictions.count)
+        }
+        return (loss, accuracy)
+    }
+}
+
+/// The columns of observables_seed<k>.csv (SPEC §4).
+enum ReplicaObservables {
+    static func columns(for parameters: SimulationParameters) -> [String] {
+        let lattice = parameters.task.lattice
+        if parameters.model == .neuron {
+            var names = ["t", "ipr", "participation_ratio", "q0", "q1", "test_loss", "test_accuracy", "center", "width", "norm"]
+            if lattice.dimension == 2 { names.insert("center_col", at: 8) }
+            return names
+        }
+        // center_resultant: mean resultant length of the units' centres on the ring
+        // (averaged over axes): 1 when all RFs sit at one place, ~0 when they tile it.
+        return ["t", "ipr", "participation_ratio", "test_loss", "test_accuracy", "width", "center_resultant", "norm"]
+    }
+
+    static func row(t: Double, replica: SGDReplica, distributions: [InputDistribution], testSet: TestSet) -> [Double] {
+        let lattice = replica.parameters.task.lattice
+        let d = replica.dimension, k = replica.units
+        let units = (0..<k).map { Array(replica.weights[$0 * d..<($0 + 1) * d]) }
+        let test = testSet.lossAndAccuracy(replica)
+        if replica.parameters.model == .neuron {
+            let w = units[0]
+            let q = distributions.map { distribution in
+                zip(w, distribution.covariance.apply(w)).reduce(0) { $0 + $1.0 * $1.1 } / Double(d)
+            }
+            var row = [t, Observables.inverseParticipationRatio(w), Observables.participationRatio(w), q[0], q[1], test.loss, test.accuracy]
+            row += Observables.center(w, lattice: lattice)
+            row += [Observables.width(w, lattice: lattice), (w.reduce(0) { $0 + $1 * $1 }).squareRoot()]
+            return row
+        }
+        let mean = { (values: [Double]) in values.reduce(0, +) / Double(values.count) }
+        let centres = units.map { Observables.center($0, lattice: lattice) }
+        var resultant = 0.0
+        for axis in 0..<lattice.dimension {
+            var c = 0.0, s = 0.0
+            for centre in centres where centre[axis].isFinite {
+                let angle = 2 * Double.pi * centre[axis] / Double(lattice.length)
+                c += cos(angle)
+                s += sin(angle)
+            }
+            resultant += (c * c + s * s).squareRoot() / Double(k) / Double(lattice.dimension)
+        }
+        let norms = units.map { $0.reduce(0) { $0 + $1 * $1 } }
+        return [t, mean(units.map(Observables.inverseParticipationRatio)), mean(units.map(Observables.participationRatio)),
+                test.loss, test.accuracy, mean(units.map { Observables.width($0, lattice: lattice) }), resultant,
+                mean(norms).squareRoot()]
+    }
+}
+
+/// Collects the replicas' results from the worker threads.
+private final class ReplicaCollector: @unchecked Sendable {
+    typealias Replica = (weights: [Double], readouts: [Double], table: CSVTable, status: RunStatus, message: String)
+    private let lock = NSLock()
+    private var slots: [Replica?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func store(_ index: Int, _ replica: Replica) {
+        lock.lock(); defer { lock.unlock() }
+        slots[index] = replica
+    }
+    var results: [Replica] { lock.lock(); defer { lock.unlock() }; return slots.map { $0! } }
+}
+
+/// Forwards the fraction of SGD steps done, from any worker thread, serialised.
+private final class ProgressRelay: @unchecked Sendable {
+    private let lock = NSLock()
+    private let report: ((Double) -> Void)?
+    private let total: Double
+    private var done = 0.0
+    init(_ report: ((Double) -> Void)?, total: Double) {
+        self.report = report
+        self.total = max(total, 1)
+    }
+    func advance(_ steps: Double) {
+        guard let report else { return }
+        lock.lock(); defer { lock.unlock() }
+        done += steps
+        report(done / total)
+    }
+}

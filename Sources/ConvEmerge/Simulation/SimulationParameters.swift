@@ -1,0 +1,90 @@
+import Foundation
+
+/// The networks of SPEC §2 that `simulate` trains.
+public enum ModelKind: String, Codable, CaseIterable, Sendable {
+    /// yhat = sigma(w.x / sqrt D + b): the model of `solve`.
+    case neuron
+    /// yhat = (1/K) sum_k sigma(w_k.x / sqrt D + b_k), fixed readout, biases b_k = +b, -b, +b, ...
+    case committee
+    /// yhat = sum_k v_k sigma(w_k.x / sqrt D + b_k), v_k trained (started at 1/K), biases as the committee.
+    case twolayer
+}
+
+/// Every parameter of a `simulate` run: one value decoded from the CLI, written
+/// into the manifest and read back by `compare`. Task, neuron and initialisation
+/// are the very values `solve` takes, so theory and simulation cannot drift apart.
+public struct SimulationParameters: Codable, Hashable, Sendable {
+    public var task: TaskSpec
+    /// Activation and bias b of every hidden unit (unit k of a committee has bias +-b).
+    public var neuron: NeuronSpec
+    public var model: ModelKind
+    /// Hidden units K (1 for the neuron).
+    public var hiddenUnits: Int
+    public var learningRate: Double
+    public var batchSize: Int
+    /// Independent SGD replicas, all started from the same initial weights.
+    public var seeds: Int
+    /// Seeds the replicas' streams (stream k + 2 for replica k, stream 1 for the test set);
+    /// the initial weights come from `initialization` (stream 0 of its own seed, as in `solve`).
+    public var seed: UInt64
+    public var tMax: Double
+    public var saves: Int
+    public var logSpacedSaves: Bool
+    public var initialization: Initialization
+    /// Held-out inputs per class for the test loss and accuracy.
+    public var testSamples: Int
+    public var sampler: SamplerMode
+
+    public init(task: TaskSpec, neuron: NeuronSpec, model: ModelKind = .neuron, hiddenUnits: Int = 1,
+                learningRate: Double, batchSize: Int = 1, seeds: Int = 1, seed: UInt64 = 0,
+                tMax: Double, saves: Int = 100, logSpacedSaves: Bool = true,
+                initialization: Initialization, testSamples: Int = 1000, sampler: SamplerMode = .fast) throws {
+        try require(learningRate.isFinite && learningRate > 0, flag: "--lr", "must be finite and > 0, got \(learningRate)")
+        try require(batchSize >= 1 && batchSize <= 1_000_000, flag: "--batch", "must be in 1 ... 1000000, got \(batchSize)")
+        try require(seeds >= 1 && seeds <= 10_000, flag: "--seeds", "must be in 1 ... 10000, got \(seeds)")
+        try require(hiddenUnits >= 1 && hiddenUnits <= 4096, flag: "--K", "must be in 1 ... 4096, got \(hiddenUnits)")
+        try require(model != .neuron || hiddenUnits == 1, flag: "--K", "must be 1 for --model neuron, got \(hiddenUnits)")
+        try require(testSamples >= 1 && testSamples <= 10_000_000, flag: "--test-samples",
+                    "must be in 1 ... 10000000, got \(testSamples)")
+        try require(tMax.isFinite && tMax > 0, flag: "--t-max", "must be finite and > 0, got \(tMax)")
+        try require(tMax * Double(task.dimension) <= 1e12, flag: "--t-max",
+                    "t-max x D = \(tMax * Double(task.dimension)) SGD steps is more than 1e12")
+        try require(saves >= 2 && saves <= 1_000_000, flag: "--saves", "must be in 2 ... 1000000, got \(saves)")
+        self.task = task
+        self.neuron = neuron
+        self.model = model
+        self.hiddenUnits = hiddenUnits
+        self.learningRate = learningRate
+        self.batchSize = batchSize
+        self.seeds = seeds
+        self.seed = seed
+        self.tMax = tMax
+        self.saves = saves
+        self.logSpacedSaves = logSpacedSaves
+        self.initialization = initialization
+        self.testSamples = testSamples
+        self.sampler = sampler
+    }
+
+    public var dimension: Int { task.dimension }
+    public var totalSteps: Int { Int((tMax * Double(dimension)).rounded()) }
+
+    /// The SGD steps after which weights are saved: `solve`'s save times
+    /// (`IntegratorSpec.saveTimes`) rounded to whole steps, duplicates dropped.
+    /// The saved time is then exactly steps / D.
+    public func saveSteps() throws -> [Int] {
+        let times = try IntegratorSpec(tMax: tMax, saves: saves, logSpacedSaves: logSpacedSaves).saveTimes
+        var steps: [Int] = []
+        for t in times {
+            let step = min(totalSteps, Int((t * Double(dimension)).rounded()))
+            if steps.last != step { steps.append(step) }
+        }
+        return steps
+    }
+
+    /// Fixed bias of unit k: the committee's alternating +-b; the neuron's b.
+    public func bias(ofUnit k: Int) -> Double { k % 2 == 0 ? neuron.bias : -neuron.bias }
+
+    /// Initial readout v_k: 1 for the neuron, 1/K for the committee and the two-layer net.
+    public var initialReadout: Double { model == .neuron ? 1 : 1 / Double(hiddenUnits) }
+}

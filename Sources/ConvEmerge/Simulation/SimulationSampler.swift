@@ -1,0 +1,115 @@
+import Foundation
+
+/// How the simulation draws its inputs.
+public enum SamplerMode: String, Codable, CaseIterable, Sendable {
+    /// Ziggurat normals drawn directly in Fourier space (one c2r FFT per input on a
+    /// ring; forward + backward on a torus) and the tabulated erf: the same
+    /// distribution as `exact` to ~2e-16 in psi (derivations/sgd-noise-scaling.md §5).
+    case fast
+    /// `InputDistribution.sample`: Box-Muller, two FFTs, libm erf. The reference.
+    case exact
+}
+
+/// One thread's sampler for one class: owns its buffers, so each seed replica
+/// makes its own and nothing is shared but the read-only distribution.
+public final class SimulationSampler {
+    public let distribution: InputDistribution
+    public let mode: SamplerMode
+    private let size: Int
+    private let scratch: SamplerScratch
+    private let spectrum: UnsafeMutablePointer<Double>
+    private let noise: UnsafeMutablePointer<Double>
+    /// Per half-spectrum bin, the scale of the real and imaginary draws (ring only).
+    private let realScale: [Double]
+    private let imaginaryScale: [Double]
+    private let fft: RealFFT
+    private let erfTable = FastErf.shared.coefficients
+    private let zigguratTable = Ziggurat.table
+
+    public init(_ distribution: InputDistribution, mode: SamplerMode) {
+        self.distribution = distribution
+        self.mode = mode
+        size = distribution.size
+        scratch = distribution.makeScratch()
+        fft = RealFFT.plans(for: distribution.lattice)
+        spectrum = .allocate(capacity: 2 * fft.complexCount)
+        noise = .allocate(capacity: size)
+        // The DFT of white noise xi ~ N(0, I_D): Xi_0 (and Xi_{D/2}) real with variance D,
+        // the other bins complex with independent parts of variance D/2. The c2r
+        // transform returns D times the inverse DFT, hence z = c2r(sqrt(lambda) Xi / D)
+        // (derivations/sgd-noise-scaling.md §5).
+        let root = distribution.colouringOperator.squareRootSpectrum
+        let d = Double(size)
+        var realScale = [Double](repeating: 0, count: root.count)
+        var imaginaryScale = realScale
+        for k in 0..<root.count {
+            let selfConjugate = k == 0 || (size % 2 == 0 && k == size / 2)
+            realScale[k] = root[k] * (selfConjugate ? 1 / d.squareRoot() : 1 / (2 * d).squareRoot())
+            imaginaryScale[k] = selfConjugate ? 0 : realScale[k]
+        }
+        self.realScale = realScale
+        self.imaginaryScale = imaginaryScale
+    }
+
+    deinit {
+        spectrum.deallocate()
+        noise.deallocate()
+    }
+
+    /// One input into `x` (D doubles), allocation-free.
+    @inline(__always)
+    public func sample(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256) {
+        switch mode {
+        case .exact:
+            distribution.sample(into: x, rng: &rng, scratch: scratch)
+        case .fast:
+            if distribution.lattice.dimension == 1 {
+                drawSpectralNoise(into: x, rng: &rng)
+            } else {
+                zigguratTable.withUnsafeBufferPointer { table in
+                    for i in 0..<size { noise[i] = rng.nextZigguratGaussian(table: table.baseAddress!) }
+                }
+                let colouring = distribution.colouringOperator
+                colouring.squareRootSpectrum.withUnsafeBufferPointer { root in
+                    colouring.applySpectral(root.baseAddress!, noise, x, workspace: spectrum)
+                }
+            }
+            applyFastNonlinearity(x)
+        }
+    }
+
+    /// z with covariance equal to the colouring operator, from D normals drawn in Fourier space.
+    @inline(__always)
+    private func drawSpectralNoise(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256) {
+        let count = fft.complexCount
+        zigguratTable.withUnsafeBufferPointer { tablePointer in
+            let table = tablePointer.baseAddress!
+            realScale.withUnsafeBufferPointer { re in
+                imaginaryScale.withUnsafeBufferPointer { im in
+                    for k in 0..<count {
+                        spectrum[2 * k] = re[k] * rng.nextZigguratGaussian(table: table)
+                        spectrum[2 * k + 1] = im[k] == 0 ? 0 : im[k] * rng.nextZigguratGaussian(table: table)
+                    }
+                }
+            }
+        }
+        fft.backward(spectrum, x)
+    }
+
+    @inline(__always)
+    private func applyFastNonlinearity(_ x: UnsafeMutablePointer<Double>) {
+        let spec = distribution.spec
+        let psi = distribution.psi
+        guard !spec.isGaussianClone && !psi.isIdentity else { return }
+        if psi.isSign {
+            for i in 0..<size { x[i] = psi(x[i]) }
+            return
+        }
+        // psi_g(z) = erf(g z / sqrt 2) / sqrt(gamma) (derivations/nlgp-covariance.md).
+        let argumentScale = psi.gain / 2.0.squareRoot()
+        let outputScale = 1 / psi.gamma.squareRoot()
+        erfTable.withUnsafeBufferPointer { table in
+            for i in 0..<size { x[i] = outputScale * FastErf.evaluate(argumentScale * x[i], table: table.baseAddress!) }
+        }
+    }
+}

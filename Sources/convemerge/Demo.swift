@@ -1,0 +1,73 @@
+import ArgumentParser
+import ConvEmerge
+import Foundation
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The main job: solve the default problem under every closure and summarise (what `make run` runs).",
+        discussion: """
+        Solves the default task (NLGP xi0 = 0.5 vs xi1 = 2 at gain 3 on a ring of 100 sites, relu neuron, targets 0,1, \
+        t = 150) with the gaussian, cumulant (leading and full), conditional and montecarlo closures, and the Gaussian \
+        control (both classes replaced by Gaussian clones, montecarlo closure); writes one run directory per closure under --out and prints the final IPR \
+        of each. Any input, task or solver flag of `solve` can be changed.
+
+        Example:
+          convemerge demo --out runs/demo --L 60 --gain 2
+        """)
+
+    @OptionGroup(title: "Inputs") var input: InputOptions
+    @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
+
+    @Option(name: .customLong("mc-samples"), help: "Inputs per class of the montecarlo closure.") var monteCarloSamples: Int = 20000
+    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D (> 0).") var tMax: Double = 150
+    @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
+    @Option(name: .customLong("init-scale"), help: "Standard deviation of the random initial weights (> 0).") var initScale: Double = 0.1
+    @Option(help: "Seed of the initial weights (the same for every closure) and of the Monte Carlo sample.") var seed: UInt64 = 0
+    @Option(help: "Directory for the run directories (created if missing).") var out: String = "runs/demo"
+
+    func run() throws {
+        let task = try taskOptions.taskSpec(input: input)
+        let neuron = try taskOptions.neuronSpec()
+        let control = try taskOptions.task == .xi
+            ? TaskSpec.xi(base: input.spec(), xi0: taskOptions.xi0, xi1: taskOptions.xi1, gaussianControl: true,
+                          prior1: taskOptions.p1, targets: taskOptions.targets)
+            : nil
+        let closures: [(name: String, spec: ClosureSpec, task: TaskSpec)] = try [
+            ("gaussian", ClosureSpec(kind: .gaussian), task),
+            ("cumulant-leading", ClosureSpec(kind: .cumulant, cumulantMethod: .leading), task),
+            ("cumulant-full", ClosureSpec(kind: .cumulant, cumulantMethod: .full), task),
+            ("conditional", ClosureSpec(kind: .conditional), task),
+            ("montecarlo", ClosureSpec(kind: .montecarlo, monteCarloSamples: monteCarloSamples, monteCarloSeed: seed), task),
+        ] + (control.map { [("montecarlo-control", try ClosureSpec(kind: .montecarlo, monteCarloSamples: monteCarloSamples,
+                                                                  monteCarloSeed: seed), $0)] } ?? [])
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let directories = try closures.map { try RunDirectory(path: "\(out)/\($0.name)") }
+
+        print(Report.describe(task.classes[1]))
+        print("task \(task.kind.rawValue): class 0 xi = \(Report.format(task.classes[0].kernel.correlationLength)), "
+              + "class 1 xi = \(Report.format(task.classes[1].kernel.correlationLength)), \(neuron.activation.rawValue) neuron, "
+              + "targets \(task.targets.map(Report.format).joined(separator: ",")), lr = \(Report.format(lr)), t = \(Report.format(tMax))\n")
+        var rows = [["closure", "inputs", "final IPR", "participation ratio", "loss", "status", "seconds"]]
+        for (closure, directory) in zip(closures, directories) {
+            let defaults = IntegratorSpec.defaults(for: closure.spec.kind)
+            let parameters = SolveParameters(
+                task: closure.task, neuron: neuron, closure: closure.spec,
+                integrator: try IntegratorSpec(stepper: defaults.stepper, relativeTolerance: defaults.relativeTolerance,
+                                               absoluteTolerance: defaults.absoluteTolerance, tMax: tMax),
+                learningRate: lr, initialization: .random(scale: initScale, seed: seed))
+            let progress = ProgressLine(label: "demo \(closure.name)")
+            let result = try SolveJob.run(parameters) { progress.update($0) }
+            progress.finish()
+            try SolveJob.save(result, to: directory)
+            let final = result.trajectory.weights.last ?? []
+            rows.append([closure.name, closure.task.gaussianControl ? "Gaussian clones" : "NLGP",
+                         Report.format(Observables.inverseParticipationRatio(final)),
+                         Report.format(Observables.participationRatio(final)),
+                         Report.format(result.observables.rows.last?[5] ?? .nan),
+                         result.trajectory.status.rawValue, String(format: "%.2f", result.wallSeconds)])
+        }
+        print(Report.table(rows))
+        print("\nIPR = sum w^4 / (sum w^2)^2: 1/D = \(Report.format(1 / Double(task.dimension))) for an extended RF, 1 for a single site. "
+              + "Runs in \(out)/<closure>/.")
+    }
+}
