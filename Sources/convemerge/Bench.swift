@@ -16,6 +16,11 @@ struct Bench: ParsableCommand {
         method keeping its fastest batch; one-time setup (Cholesky factorisation, dense \
         matrix assembly) is shown separately. --quick uses small sizes to check the machinery.
 
+        Theory (issue 3): seconds per right-hand side of the gaussian and cumulant-leading \
+        closures on rings D = 256 ... 16384 and tori L = 16 ... 128, with the fitted exponent p \
+        of time ~ D^p; the same closures with dense O(D^2) products at D = 4096 (speed-up); and \
+        a default solve (D = 100) end to end. --only inputs|theory runs one part.
+
         JSON keys (--json): quick, sampler (list of {D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup}), leading_cumulant ({D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup, max_relative_difference}), requirements ({target: met}, \
@@ -30,11 +35,17 @@ struct Bench: ParsableCommand {
     @Flag(help: "Small sizes and a tiny timing budget (seconds, not minutes).") var quick = false
     @Option(help: "Seed for the random draws and the test vector w.") var seed: UInt64 = 1
     @Flag(help: "Print JSON instead of a table.") var json = false
+    @Option(help: "Run only one part: inputs (sampler, cumulant) or theory (right-hand sides, solve).") var only: BenchPart?
+
+    enum BenchPart: String, ExpressibleByArgument { case inputs, theory }
 
     func run() throws {
         var plan: BenchmarkPlan = quick ? .quick : .standard
         plan.seed = seed
-        let report = try Benchmarks.run(plan) { Report.progress("bench: \($0)") }
+        let report = only == .theory ? nil : try Benchmarks.run(plan) { Report.progress("bench: \($0)") }
+        let theory = only == .inputs ? nil : try TheoryBenchmarks.run(
+            lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [8, 12, 16] : [16, 32, 64, 128],
+            denseSize: quick ? 256 : 4096, plan: plan) { Report.progress("bench: \($0)") }
 
         func entry(_ c: SpeedComparison) -> [String: Any] {
             var fields: [String: Any] = [
@@ -48,14 +59,47 @@ struct Bench: ParsableCommand {
             return fields
         }
         if json {
-            try Report.printJSON([
-                "quick": quick,
-                "sampler": report.sampler.map(entry),
-                "leading_cumulant": entry(report.leadingCumulant),
-                "requirements": Dictionary(uniqueKeysWithValues: report.requirements.map { ($0.name, $0.met) }),
-            ])
+            var object: [String: Any] = ["quick": quick]
+            if let report {
+                object["sampler"] = report.sampler.map(entry)
+                object["leading_cumulant"] = entry(report.leadingCumulant)
+                object["requirements"] = Dictionary(uniqueKeysWithValues: report.requirements.map { ($0.name, $0.met) })
+            }
+            if let theory {
+                object["rhs_scaling"] = theory.scaling.map { fit -> [String: Any] in
+                    ["closure": fit.closure, "dim": fit.latticeDimension, "D": fit.sizes,
+                     "seconds": Report.json(fit.secondsPerCall), "exponent": Report.json(fit.exponent)]
+                }
+                object["rhs_dense"] = theory.denseComparison.map(entry)
+                object["default_solve"] = ["D": theory.defaultSolve.dimension, "seconds": Report.json(theory.defaultSolve.seconds),
+                                           "rhs_evaluations": theory.defaultSolve.rightHandSides,
+                                           "final_ipr": Report.json(theory.defaultSolve.finalIpr)]
+            }
+            try Report.printJSON(object)
             return
         }
+        if let report { printInputs(report) }
+        if let theory { printTheory(theory) }
+    }
+
+    private func printTheory(_ theory: TheoryBenchmarks.Report) {
+        print("\nRight-hand side of the gradient flow, seconds per evaluation (class 1, relu):")
+        print(Report.table([["closure", "lattice", "D", "s/call", "exponent p (time ~ D^p)"]] + theory.scaling.map { fit in
+            [fit.closure, fit.latticeDimension == 1 ? "ring" : "torus", fit.sizes.map(String.init).joined(separator: ","),
+             fit.secondsPerCall.map(Report.format).joined(separator: ","), String(format: "%.3f", fit.exponent)]
+        }))
+        print("")
+        print(Report.table([["right-hand side", "D", "FFT s/call", "dense s/call", "speed-up", "relative difference"]]
+                           + theory.denseComparison.map { c in
+            [c.task, String(c.size), Report.format(c.candidateSecondsPerCall), Report.format(c.baselineSecondsPerCall),
+             Report.format(c.speedup), Report.format(c.maximumRelativeDifference ?? .nan)]
+        }))
+        let solve = theory.defaultSolve
+        print("\nDefault solve (D = \(solve.dimension), \(solve.closure), t = 150): \(String(format: "%.3f", solve.seconds)) s, "
+              + "\(solve.rightHandSides) right-hand sides, final IPR \(Report.format(solve.finalIpr)).")
+    }
+
+    private func printInputs(_ report: BenchmarkReport) {
         let all = report.sampler + [report.leadingCumulant]
         print(Report.table([["task", "D", "FFT s/call", "dense s/call", "speed-up", "dense setup s"]] + all.map { c in
             ["\(c.task) (\(c.candidate) vs \(c.baseline))", String(c.size), Report.format(c.candidateSecondsPerCall),

@@ -212,3 +212,23 @@ extension TheoryTests {
         XCTAssertNil(try NeuronSpec(activation: .tanh, bias: 0).errorSignal(target: 1).closedFormMean(mean: 0, variance: 1))
     }
 }
+
+extension TheoryTests {
+    /// The dense O(D^2) baseline of the benchmark computes the same right-hand side.
+    func testDenseBaselineMatchesFFTClosure() throws {
+        let task = try localisationTask(gain: 2, length: 24)
+        let distribution = try InputDistribution(task.classes[1])
+        let signal = try relu().errorSignal(target: 1)
+        let w = try randomWeights(24, scale: 1, seed: 2)
+        for cumulant in [nil, try FourthCumulant(distribution, method: .leading)] {
+            var results: [[Double]] = []
+            for dense in [false, true] {
+                let closure = GaussianClosure(distribution: distribution, signal: signal, cumulant: cumulant, denseBaseline: dense)
+                var out = [Double](repeating: 0, count: 24)
+                w.withUnsafeBufferPointer { input in out.withUnsafeMutableBufferPointer { closure.drift(input.baseAddress!, into: $0.baseAddress!) } }
+                results.append(out)
+            }
+            XCTAssertLessThan(Observables.relativeDistance(results[1], results[0]), 1e-12)
+        }
+    }
+}

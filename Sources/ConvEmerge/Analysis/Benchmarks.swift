@@ -82,10 +82,7 @@ public enum Stopwatch {
     /// Each batch repeats its closure often enough to last about `batchSeconds`.
     public static func compare(batchSeconds: Double, rounds: Int,
                                candidate: () -> Void, baseline: () -> Void) -> (candidate: Double, baseline: Double) {
-        func callsPerBatch(_ body: () -> Void) -> Int {
-            let once = seconds(body) // also the warm-up call
-            return max(1, min(1_000_000, Int(batchSeconds / max(once, 1e-9))))
-        }
+        func callsPerBatch(_ body: () -> Void) -> Int { Stopwatch.callsPerBatch(batchSeconds: batchSeconds, body) }
         let candidateCalls = callsPerBatch(candidate), baselineCalls = callsPerBatch(baseline)
         var best = (candidate: Double.infinity, baseline: Double.infinity)
         for _ in 0..<max(1, rounds) {
@@ -94,6 +91,20 @@ public enum Stopwatch {
             best = (min(best.candidate, c), min(best.baseline, b))
         }
         return best
+    }
+}
+
+extension Stopwatch {
+    /// How many calls fill a batch of about `batchSeconds` (the first call warms up).
+    static func callsPerBatch(batchSeconds: Double, _ body: () -> Void) -> Int {
+        let once = seconds(body)
+        return max(1, min(1_000_000, Int(batchSeconds / max(once, 1e-9))))
+    }
+
+    /// Seconds per call of `body`: the fastest of `rounds` batches.
+    public static func secondsPerCall(batchSeconds: Double, rounds: Int, _ body: () -> Void) -> Double {
+        let calls = callsPerBatch(batchSeconds: batchSeconds, body)
+        return (0..<max(1, rounds)).map { _ in seconds { for _ in 0..<calls { body() } } / Double(calls) }.min()!
     }
 }
 

@@ -1,3 +1,4 @@
+import CGSL
 import Foundation
 
 /// The `gaussian` closure and, with a fourth cumulant, the `cumulant` closure:
@@ -15,8 +16,13 @@ public final class GaussianClosure: ClassExpectation {
     private let cumulantAction: UnsafeMutablePointer<Double>
     private var fftWorkspace: [Double]
     private let cumulantWorkspace: CumulantWorkspace?
+    /// The O(D^2) baseline of `convemerge bench`: the same closure with C w and
+    /// T_lead(w) as dense matrix-vector products (nil: FFT, the normal path).
+    private var denseBaseline: (covariance: [Double], cumulant: DenseLeadingCumulant?, workspace: [Double])?
 
-    public init(distribution: InputDistribution, signal: ErrorSignal, cumulant: FourthCumulant?) {
+    /// `denseBaseline` replaces every circulant operation by a dense product; only
+    /// the leading cumulant has a dense form.
+    public init(distribution: InputDistribution, signal: ErrorSignal, cumulant: FourthCumulant?, denseBaseline: Bool = false) {
         self.distribution = distribution
         self.signal = signal
         self.cumulant = cumulant
@@ -25,6 +31,11 @@ public final class GaussianClosure: ClassExpectation {
         cumulantAction = .allocate(capacity: size)
         fftWorkspace = distribution.covariance.makeWorkspace()
         cumulantWorkspace = cumulant?.makeWorkspace()
+        if denseBaseline {
+            precondition(cumulant == nil || cumulant!.method == .leading, "only the leading cumulant has a dense baseline")
+            let dense = cumulant.map { _ in DenseLeadingCumulant(distribution) }
+            self.denseBaseline = (distribution.covariance.denseMatrix(), dense, dense?.makeWorkspace() ?? [])
+        }
     }
 
     deinit {
@@ -34,6 +45,7 @@ public final class GaussianClosure: ClassExpectation {
 
     /// Fills C w and T(w) and returns (q, kappa4 of lambda).
     private func secondAndFourthOrder(_ w: UnsafePointer<Double>) -> (q: Double, kappa4: Double) {
+        if denseBaseline != nil { return denseSecondAndFourthOrder(w) }
         fftWorkspace.withUnsafeMutableBufferPointer {
             distribution.covariance.apply(w, covarianceTimesW, workspace: $0.baseAddress!)
         }
@@ -45,6 +57,25 @@ public final class GaussianClosure: ClassExpectation {
         var wTw = 0.0
         for i in 0..<size { wTw += w[i] * cumulantAction[i] }
         return (wCw / d, wTw / (d * d))
+    }
+
+    private func denseSecondAndFourthOrder(_ w: UnsafePointer<Double>) -> (q: Double, kappa4: Double) {
+        let n = size
+        denseBaseline!.covariance.withUnsafeMutableBufferPointer { matrix in
+            var view = gsl_matrix_view_array(matrix.baseAddress!, n, n)
+            var input = gsl_vector_const_view_array(w, n)
+            var output = gsl_vector_view_array(covarianceTimesW, n)
+            gsl_blas_dsymv(CblasUpper, 1, &view.matrix, &input.vector, 0, &output.vector)
+        }
+        var wCw = 0.0, wTw = 0.0
+        for i in 0..<n { wCw += w[i] * covarianceTimesW[i] }
+        if let dense = denseBaseline!.cumulant {
+            denseBaseline!.workspace.withUnsafeMutableBufferPointer {
+                dense.action(w, into: cumulantAction, workspace: $0.baseAddress!)
+            }
+            for i in 0..<n { wTw += w[i] * cumulantAction[i] }
+        }
+        return (wCw / Double(n), wTw / Double(n * n))
     }
 
     public func drift(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {

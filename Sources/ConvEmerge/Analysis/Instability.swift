@@ -1,0 +1,551 @@
+import CGSL
+import Foundation
+
+/// Growth rates omega of the Fourier modes under the Gaussian closure at fixed overlaps q_c
+/// (SPEC §5): omega(k) = eta sum_c p_c E_G[h_c'](q_c) Chat_c(k). derivations/linear-stability.md eq. (2).
+public struct Dispersion: Sendable {
+    /// One wavevector per entry of the real-FFT half spectrum: [k] on a ring (k = 0 ... L/2),
+    /// [k_row, k_col] on a torus (row-major, k_col = 0 ... L/2, k_row signed minimum image).
+    public let wavevectors: [[Int]]
+    public let omega: [Double]
+    /// The q_c = w.C_c w / D at which omega was evaluated.
+    public let overlaps: [Double]
+    /// Half-spectrum index of the largest omega.
+    public var mostUnstable: Int { omega.indices.max { omega[$0] < omega[$1] }! }
+}
+
+/// The extended state: a Fourier pair at the amplitude where the Gaussian flow's radial
+/// velocity vanishes, chosen as the pair stable against every other Fourier mode
+/// (derivations/linear-stability.md §2).
+public struct ExtendedState: Sendable {
+    /// Half-spectrum index and wavevector of k*.
+    public let mode: Int
+    public let wavevector: [Int]
+    /// r* cos(k*.x), |w| = r*.
+    public let weights: [Double]
+    public let amplitude: Double
+    public let overlaps: [Double]
+    /// Eigenvalue of the amplitude mode (w itself) under the Gaussian closure; < 0: radially stable.
+    public let radialRate: Double
+    /// max omega over the modes outside the k* star at this state: the Gaussian growth rate (< 0: selected).
+    public let selectionMargin: Double
+}
+
+/// One eigenpair of a Jacobian.
+public struct JacobianMode: Sendable {
+    public let rate: Double
+    public let frequency: Double
+    /// The eigenvector rotated to be as real as possible, real part (unit norm).
+    public let vector: [Double]
+    /// sum |v_i|^4 / (sum |v_i|^2)^2 of the complex eigenvector.
+    public let ipr: Double
+    /// Norm of the projection onto the lattice-translation generators of the state (0 ... 1).
+    public let translationOverlap: Double
+    /// Norm of the projection onto the Fourier star of k* (0 ... 1).
+    public let starOverlap: Double
+}
+
+/// Everything `convemerge instability` reports.
+public struct StabilityReport: Sendable {
+    /// The dispersion at the extended state's q, and at the q of the random initial weights.
+    public let dispersion: Dispersion
+    public let initialDispersion: Dispersion
+    public let extendedState: ExtendedState
+    /// The state the Jacobian was taken at: the chosen closure's fixed point continued from
+    /// the Gaussian extended state by Newton's method (the Gaussian state itself for `gaussian`).
+    public let state: [Double]
+    /// |v(state)| / |state| under the chosen closure (0 at a fixed point).
+    public let stateResidual: Double
+    /// Newton reached a fixed point of the chosen closure (residual below 1e-8 of the Jacobian's scale).
+    public let refined: Bool
+    /// Cosine between `state` and the Gaussian extended state.
+    public let stateOverlapWithGaussian: Double
+    /// All modes, largest rate first.
+    public let modes: [JacobianMode]
+    /// The leading mode once translation (Goldstone) modes are excluded.
+    public let leading: JacobianMode
+    /// The excluded translation modes (their rates measure the lattice pinning of the state).
+    public let translationModes: [JacobianMode]
+
+    public var growthRate: Double { leading.rate }
+}
+
+/// Sign change of the localising growth rate against the gain.
+public struct GainScan: Sendable {
+    public var gains: [Double]
+    public var growthRates: [Double]
+    /// The gain where the growth rate crosses zero (bisection), nil without a sign change.
+    public var criticalGain: Double?
+    /// The bracket [a, b] that was bisected.
+    public var bracket: [Double]?
+}
+
+/// Linear stability of the extended state (SPEC §5). derivations/linear-stability.md,
+/// derivations/closure-jacobians.md.
+public final class InstabilityAnalysis: @unchecked Sendable {
+    public let task: TaskSpec
+    public let neuron: NeuronSpec
+    public let closure: ClosureSpec
+    public let learningRate: Double
+    public let flow: GradientFlow
+    let distributions: [InputDistribution]
+    let signals: [ErrorSignal]
+    /// Per class: the fourth cumulant when the closure is `cumulant` and the class is non-Gaussian.
+    let cumulants: [FourthCumulant?]
+    let expectation = GaussianExpectation()
+    let modes: FourierModes
+
+    public init(task: TaskSpec, neuron: NeuronSpec, closure: ClosureSpec, learningRate: Double) throws {
+        GSL.initialize()
+        self.task = task
+        self.neuron = neuron
+        self.closure = closure
+        self.learningRate = learningRate
+        let distributions = try task.classes.map(InputDistribution.init)
+        self.distributions = distributions
+        flow = try GradientFlow(task: task, neuron: neuron, closure: closure, learningRate: learningRate,
+                                distributions: distributions)
+        signals = task.targets.map { neuron.errorSignal(target: $0) }
+        cumulants = try distributions.map { distribution in
+            guard closure.kind == .cumulant, !distribution.isGaussian else { return nil }
+            return try FourthCumulant(distribution, method: closure.cumulantMethod)
+        }
+        modes = FourierModes(lattice: task.lattice)
+    }
+
+    public var dimension: Int { task.dimension }
+
+    // MARK: - Dispersion and extended state
+
+    /// E_G[h_c^(n)] for n = 0 ... maxOrder at variance q.
+    func moments(_ c: Int, variance q: Double, maxOrder: Int) -> [Double] {
+        expectation.derivativeMoments(of: signals[c], variance: q, maxOrder: maxOrder)
+    }
+
+    /// derivations/linear-stability.md eq. (2).
+    public func dispersion(overlaps q: [Double]) -> Dispersion {
+        let slopes = (0..<2).map { learningRate * task.priors[$0] * moments($0, variance: q[$0], maxOrder: 1)[1] }
+        let spectra = distributions.map(\.covariance.halfSpectrum)
+        let omega = (0..<modes.count).map { m in slopes[0] * spectra[0][m] + slopes[1] * spectra[1][m] }
+        return Dispersion(wavevectors: modes.wavevectors, omega: omega, overlaps: q)
+    }
+
+    /// The dispersion at random initial weights w_i ~ N(0, scale^2): q_c = scale^2 C_c(0).
+    public func initialDispersion(scale: Double) -> Dispersion {
+        dispersion(overlaps: distributions.map { scale * scale * $0.covariance.firstRow[0] })
+    }
+
+    /// Radial velocity of w = r u_m (per unit r, divided by eta) as a function of s = r^2 / D:
+    /// F(s) = sum_c p_c E_G[h_c'](s Chat_c) Chat_c (derivations/linear-stability.md eq. (3)).
+    private func radialSlope(mode m: Int, s: Double) -> Double {
+        (0..<2).reduce(0) { sum, c in
+            let chat = distributions[c].covariance.halfSpectrum[m]
+            return sum + task.priors[c] * moments(c, variance: s * chat, maxOrder: 1)[1] * chat
+        }
+    }
+
+    /// The smallest s where F turns from positive to negative (a radially stable fixed
+    /// point), bracketed on a log grid s = 1e-8 ... 1e8 and bisected in log s.
+    private func radialFixedPoint(mode m: Int) -> Double? {
+        guard distributions.allSatisfy({ $0.covariance.halfSpectrum[m] > 1e-12 * $0.covariance.maximumEigenvalue }) else {
+            return nil
+        }
+        let logGrid = stride(from: -8.0, through: 8.0, by: 0.25).map { pow(10, $0) }
+        var previous = (s: logGrid[0], f: radialSlope(mode: m, s: logGrid[0]))
+        for s in logGrid.dropFirst() {
+            let f = radialSlope(mode: m, s: s)
+            if previous.f > 0 && f <= 0 {
+                var (low, high) = (log(previous.s), log(s))
+                for _ in 0..<80 where high - low > 1e-14 {
+                    let mid = 0.5 * (low + high)
+                    if radialSlope(mode: m, s: exp(mid)) > 0 { low = mid } else { high = mid }
+                }
+                return exp(0.5 * (low + high))
+            }
+            previous = (s, f)
+        }
+        return nil
+    }
+
+    /// The Fourier pair whose radial fixed point is stable against all other modes (or the
+    /// least unstable one): derivations/linear-stability.md §2.
+    public func extendedState() throws -> ExtendedState {
+        let spectra = distributions.map(\.covariance.halfSpectrum)
+        var best: ExtendedState?
+        for m in 0..<modes.count {
+            guard let s = radialFixedPoint(mode: m) else { continue }
+            let q = spectra.map { s * $0[m] }
+            let omega = dispersion(overlaps: q).omega
+            // Modes with the same Chat in both classes (the rest of the k* star) are marginal by symmetry.
+            let outside = (0..<modes.count).filter { other in
+                !(0..<2).allSatisfy { abs(spectra[$0][other] - spectra[$0][m]) <= 1e-10 * max(spectra[$0][m], 1e-300) }
+            }
+            let margin = outside.map { omega[$0] }.max() ?? -.infinity
+            if let current = best, current.selectionMargin <= margin { continue }
+            let amplitude = (s * Double(dimension)).squareRoot()
+            let radial = (0..<2).reduce(0.0) { sum, c in
+                // derivations/linear-stability.md eq. (5): J w = eta sum_c p_c E_G[h_c'''] q_c Chat_c w.
+                sum + learningRate * task.priors[c] * moments(c, variance: q[c], maxOrder: 3)[3] * q[c] * spectra[c][m]
+            }
+            best = ExtendedState(mode: m, wavevector: modes.wavevectors[m], weights: modes.vector(m).map { $0 * amplitude },
+                                 amplitude: amplitude, overlaps: q, radialRate: radial, selectionMargin: margin)
+        }
+        guard let best else {
+            throw ConvEmergeError.invalidInput(flag: "--targets", message:
+                "the Gaussian flow has no radially stable fixed point in any Fourier pair for this task and neuron (e.g. no target pulls w away from 0): there is no extended state to analyse")
+        }
+        return best
+    }
+
+    // MARK: - Jacobians
+
+    /// d(dw/dt)/dw of the chosen closure, row-major D x D. Analytic for `gaussian` and
+    /// `cumulant` (derivations/closure-jacobians.md), central differences otherwise (with a
+    /// wider step for `montecarlo`, whose right-hand side jumps at each sample's kink).
+    public func jacobian(at w: [Double]) -> [Double] {
+        switch closure.kind {
+        case .gaussian, .cumulant: return analyticJacobian(at: w)
+        case .conditional: return flow.jacobian(at: w)
+        case .montecarlo: return flow.jacobian(at: w, relativeStep: 1e-3)
+        }
+    }
+
+    /// J = eta sum_c p_c J_c, J_c = A C + (Cw)(grad A)^T + B grad T + T (grad B)^T with
+    /// A = E_G[h'] + kappa4/24 E_G[h^(5)], B = E_G[h''']/(6D) (derivations/closure-jacobians.md eq. (4)).
+    func analyticJacobian(at w: [Double]) -> [Double] {
+        let d = dimension, dd = Double(d)
+        var matrix = [Double](repeating: 0, count: d * d)
+        for c in 0..<2 {
+            let weight = learningRate * task.priors[c]
+            let covariance = distributions[c].covariance
+            let cw = covariance.apply(w)
+            let q = zip(w, cw).reduce(0) { $0 + $1.0 * $1.1 } / dd
+            let dense = covariance.denseMatrix()
+            guard let cumulant = cumulants[c] else {
+                // Gaussian closure: A = E_G[h'](q), grad A = E_G[h'''] C w / D (eq. (2)).
+                let m = moments(c, variance: q, maxOrder: 3)
+                for i in 0..<d {
+                    for j in 0..<d {
+                        matrix[i * d + j] += weight * (m[1] * dense[i * d + j] + m[3] / dd * cw[i] * cw[j])
+                    }
+                }
+                continue
+            }
+            let t = cumulant.action(w)
+            let kappa = zip(w, t).reduce(0) { $0 + $1.0 * $1.1 } / (dd * dd)
+            let m = moments(c, variance: q, maxOrder: 7)
+            let a = m[1] + kappa / 24 * m[5]
+            let b = m[3] / (6 * dd)
+            // grad A = (E_G[h'''] + kappa E_G[h^(7)] / 24) C w / D + E_G[h^(5)] T / (6 D^2); grad B = E_G[h^(5)] C w / (6 D^2).
+            let gradientA = (0..<d).map { (m[3] + kappa * m[7] / 24) * cw[$0] / dd + m[5] * t[$0] / (6 * dd * dd) }
+            let gradientB = cw.map { m[5] * $0 / (6 * dd * dd) }
+            let gradientT = cumulantGradient(cumulant, at: w)
+            for i in 0..<d {
+                for j in 0..<d {
+                    let entry = a * dense[i * d + j] + cw[i] * gradientA[j] + b * gradientT[i * d + j] + t[i] * gradientB[j]
+                    matrix[i * d + j] += weight * entry
+                }
+            }
+        }
+        return matrix
+    }
+
+    /// dT_i/dw_j = 3 K(i, j, w, w). T is a cubic form, so the central difference is exact
+    /// once its h^2 T(e_j) term is removed (derivations/closure-jacobians.md eq. (5)).
+    func cumulantGradient(_ cumulant: FourthCumulant, at w: [Double]) -> [Double] {
+        let d = dimension
+        let h = max((w.reduce(0) { $0 + $1 * $1 }).squareRoot(), 1e-300) / Double(d).squareRoot()
+        var unit = [Double](repeating: 0, count: d)
+        unit[0] = 1
+        // T(e_j) is T(e_0) translated, by translation invariance of K.
+        let originResponse = cumulant.action(unit)
+        let lattice = task.lattice
+        var matrix = [Double](repeating: 0, count: d * d)
+        var shifted = w
+        for j in 0..<d {
+            shifted[j] = w[j] + h
+            let plus = cumulant.action(shifted)
+            shifted[j] = w[j] - h
+            let minus = cumulant.action(shifted)
+            shifted[j] = w[j]
+            for i in 0..<d {
+                let responseAtI = originResponse[lattice.translate(i, by: lattice.negate(j))]
+                matrix[i * d + j] = (plus[i] - minus[i]) / (2 * h) - h * h * responseAtI
+            }
+        }
+        return matrix
+    }
+
+    // MARK: - Stability
+
+    /// The full analysis: dispersion, extended state, the chosen closure's fixed point near
+    /// it, the Jacobian's spectrum there, and the leading non-translation mode.
+    public func analyse(initialScale: Double = 0.1) throws -> StabilityReport {
+        let extended = try extendedState()
+        let (state, residual, refined) = try closureFixedPoint(from: extended.weights)
+        let matrix = jacobian(at: state)
+        let translations = modes.translationGenerators(of: state)
+        let star = modes.starBasis(of: extended.mode)
+        let all = try eigenmodes(matrix, translations: translations, star: star)
+        // A translation mode is the one eigenvector (per lattice axis that moves the state) lying in the generators' span.
+        var translationModes: [JacobianMode] = []
+        var others: [JacobianMode] = []
+        var excluded = 0
+        for mode in all.sorted(by: { $0.translationOverlap > $1.translationOverlap }) {
+            if excluded < translations.count && mode.translationOverlap > 0.5 {
+                translationModes.append(mode)
+                excluded += 1
+            } else {
+                others.append(mode)
+            }
+        }
+        others.sort { $0.rate > $1.rate }
+        return StabilityReport(
+            dispersion: dispersion(overlaps: extended.overlaps), initialDispersion: initialDispersion(scale: initialScale),
+            extendedState: extended, state: state, stateResidual: residual, refined: refined,
+            stateOverlapWithGaussian: Observables.cosineSimilarity(state, extended.weights),
+            modes: all.sorted { $0.rate > $1.rate }, leading: others[0], translationModes: translationModes)
+    }
+
+    /// Newton's method on v(w) = 0 from the Gaussian extended state, each step solved by a
+    /// truncated SVD (the translation direction is singular) and halved until |v| decreases.
+    func closureFixedPoint(from start: [Double]) throws -> (state: [Double], residual: Double, refined: Bool) {
+        let norm = { (x: [Double]) in (x.reduce(0) { $0 + $1 * $1 }).squareRoot() }
+        var w = start
+        var velocity = flow.velocity(w)
+        if closure.kind == .gaussian { return (w, norm(velocity) / norm(w), true) }
+        var rateScale = 0.0
+        for _ in 0..<30 {
+            let matrix = jacobian(at: w)
+            rateScale = norm(matrix) / Double(dimension).squareRoot()
+            if norm(velocity) <= 1e-12 * rateScale * norm(w) { break }
+            let step = try DenseLinearAlgebra.leastSquaresSolve(matrix, n: dimension, velocity.map { -$0 }, relativeCutoff: 1e-10)
+            var fraction = 1.0
+            var accepted = false
+            for _ in 0..<12 {
+                let trial = zip(w, step).map { $0 + fraction * $1 }
+                let trialVelocity = flow.velocity(trial)
+                if norm(trialVelocity) < norm(velocity) {
+                    w = trial
+                    velocity = trialVelocity
+                    accepted = true
+                    break
+                }
+                fraction /= 2
+            }
+            if !accepted || fraction * norm(step) <= 1e-13 * norm(w) { break }
+        }
+        let residual = norm(velocity) / norm(w)
+        return (w, residual, residual <= 1e-8 * max(rateScale, 1e-300))
+    }
+
+    /// Eigenpairs of a general real matrix (gsl_eigen_nonsymmv), with their IPR and their
+    /// overlaps with the translation generators and the k* star.
+    func eigenmodes(_ matrix: [Double], translations: [[Double]], star: [[Double]]) throws -> [JacobianMode] {
+        let n = dimension
+        var copy = matrix
+        let values = gsl_vector_complex_alloc(n)!
+        let vectors = gsl_matrix_complex_alloc(n, n)!
+        let workspace = gsl_eigen_nonsymmv_alloc(n)!
+        defer { gsl_vector_complex_free(values); gsl_matrix_complex_free(vectors); gsl_eigen_nonsymmv_free(workspace) }
+        let status = copy.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            var view = gsl_matrix_view_array(buffer.baseAddress!, n, n)
+            return gsl_eigen_nonsymmv(&view.matrix, values, vectors, workspace)
+        }
+        try GSL.check(status, "gsl_eigen_nonsymmv")
+        let valueData = values.pointee.data!, stride = values.pointee.stride
+        let vectorData = vectors.pointee.data!, tda = vectors.pointee.tda
+        return (0..<n).map { k in
+            var re = [Double](repeating: 0, count: n), im = re
+            for i in 0..<n {
+                re[i] = vectorData[2 * (i * tda + k)]
+                im[i] = vectorData[2 * (i * tda + k) + 1]
+            }
+            return JacobianMode(rate: valueData[2 * k * stride], frequency: valueData[2 * k * stride + 1],
+                                real: re, imaginary: im, translations: translations, star: star)
+        }
+    }
+
+    // MARK: - Critical gain
+
+    /// Samples the growth rate on `samples` evenly spaced gains in [lower, upper], brackets the
+    /// first sign change and bisects it to `tolerance` (derivations/linear-stability.md §5).
+    public static func scanGain(from lower: Double, to upper: Double, samples: Int, tolerance: Double,
+                                growthRate: (Double) throws -> Double) throws -> GainScan {
+        try require(lower.isFinite && upper.isFinite && lower >= 0 && upper > lower, flag: "--scan-gain",
+                    "must be a:b with 0 <= a < b finite, got \(lower):\(upper)")
+        try require(samples >= 2 && samples <= 10_000, flag: "--scan-gain", "needs 2 ... 10000 samples, got \(samples)")
+        try require(tolerance > 0, flag: "--gain-tolerance", "must be > 0, got \(tolerance)")
+        let gains = (0..<samples).map { lower + (upper - lower) * Double($0) / Double(samples - 1) }
+        let rates = try gains.map(growthRate)
+        var scan = GainScan(gains: gains, growthRates: rates, criticalGain: nil, bracket: nil)
+        guard let k = (0..<(samples - 1)).first(where: { rates[$0].isFinite && rates[$0 + 1].isFinite && (rates[$0] < 0) != (rates[$0 + 1] < 0) })
+        else { return scan }
+        var (a, b) = (gains[k], gains[k + 1])
+        let signAtA = rates[k] < 0
+        scan.bracket = [a, b]
+        while b - a > tolerance {
+            let mid = 0.5 * (a + b)
+            let rate = try growthRate(mid)
+            guard rate.isFinite else { break }
+            if (rate < 0) == signAtA { a = mid } else { b = mid }
+        }
+        scan.criticalGain = 0.5 * (a + b)
+        return scan
+    }
+}
+
+extension JacobianMode {
+    init(rate: Double, frequency: Double, real: [Double], imaginary: [Double], translations: [[Double]], star: [[Double]]) {
+        // Rotate by the phase that makes v as real as possible: theta = arg(sum v_i^2) / 2.
+        var sumRe = 0.0, sumIm = 0.0, second = 0.0, fourth = 0.0
+        for i in real.indices {
+            sumRe += real[i] * real[i] - imaginary[i] * imaginary[i]
+            sumIm += 2 * real[i] * imaginary[i]
+            let p = real[i] * real[i] + imaginary[i] * imaginary[i]
+            second += p
+            fourth += p * p
+        }
+        let theta = 0.5 * atan2(sumIm, sumRe)
+        var vector = real.indices.map { real[$0] * cos(theta) + imaginary[$0] * sin(theta) }
+        let length = (vector.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        if length > 0 { vector = vector.map { $0 / length } }
+        // |P v| / |v| for an orthonormal basis, applied to both the real and imaginary parts.
+        let projection = { (basis: [[Double]]) -> Double in
+            var captured = 0.0
+            for b in basis {
+                let re = zip(b, real).reduce(0) { $0 + $1.0 * $1.1 }
+                let im = zip(b, imaginary).reduce(0) { $0 + $1.0 * $1.1 }
+                captured += re * re + im * im
+            }
+            return (captured / second).squareRoot()
+        }
+        self.init(rate: rate, frequency: frequency, vector: vector, ipr: fourth / (second * second),
+                  translationOverlap: projection(translations), starOverlap: projection(star))
+    }
+}
+
+/// The real Fourier modes of a lattice indexed like the real-FFT half spectrum.
+struct FourierModes: Sendable {
+    let lattice: Lattice
+    let wavevectors: [[Int]]
+
+    init(lattice: Lattice) {
+        self.lattice = lattice
+        let L = lattice.length, columns = L / 2 + 1
+        if lattice.dimension == 1 {
+            wavevectors = (0..<columns).map { [$0] }
+        } else {
+            wavevectors = (0..<(L * columns)).map { index in [lattice.wrapped(index / columns), index % columns] }
+        }
+    }
+
+    var count: Int { wavevectors.count }
+
+    /// Phase 2 pi k.x / L at site i.
+    private func phase(_ k: [Int], site i: Int) -> Double {
+        let (row, column) = lattice.coordinates(of: i)
+        let dot = lattice.dimension == 1 ? k[0] * column : k[0] * row + k[1] * column
+        return 2 * Double.pi * Double(dot) / Double(lattice.length)
+    }
+
+    /// cos(k.x), unit norm.
+    func vector(_ m: Int) -> [Double] {
+        normalised((0..<lattice.size).map { cos(phase(wavevectors[m], site: $0)) })
+    }
+
+    /// An orthonormal basis of the real span of cos and sin of every wavevector in the star
+    /// of mode m (the wavevectors related to it by the lattice's reflections and, on the torus,
+    /// the square's rotations).
+    func starBasis(of m: Int) -> [[Double]] {
+        let k = wavevectors[m]
+        let members: [[Int]] = lattice.dimension == 1
+            ? [k]
+            : [k, [k[1], k[0]], [k[0], -k[1]], [k[1], -k[0]]]
+        var raw: [[Double]] = []
+        for member in members {
+            raw.append((0..<lattice.size).map { cos(phase(member, site: $0)) })
+            raw.append((0..<lattice.size).map { sin(phase(member, site: $0)) })
+        }
+        return FourierModes.orthonormalise(raw)
+    }
+
+    /// The spectral derivative of w along each lattice axis: the generators of the continuous
+    /// translations of a Fourier state (derivations/linear-stability.md §3). Axes along which
+    /// w does not move are dropped; the rest are orthonormalised.
+    func translationGenerators(of w: [Double]) -> [[Double]] {
+        let L = lattice.length
+        let axes = lattice.dimension == 1 ? [1] : [0, 1]
+        var generators: [[Double]] = []
+        for axis in axes {
+            var derivative = [Double](repeating: 0, count: lattice.size)
+            // d/dx of the trigonometric interpolant along the axis, line by line (the Nyquist term has no derivative).
+            let lines = lattice.dimension == 1 ? 1 : L
+            for line in 0..<lines {
+                let site = { (x: Int) -> Int in
+                    lattice.dimension == 1 ? x : (axis == 1 ? line * L + x : x * L + line)
+                }
+                for k in 1..<((L + 1) / 2) {
+                    var a = 0.0, b = 0.0
+                    for x in 0..<L {
+                        let theta = 2 * Double.pi * Double(k * x) / Double(L)
+                        a += w[site(x)] * cos(theta)
+                        b += w[site(x)] * sin(theta)
+                    }
+                    let scale = 2 / Double(L) * 2 * Double.pi * Double(k) / Double(L)
+                    for x in 0..<L {
+                        let theta = 2 * Double.pi * Double(k * x) / Double(L)
+                        derivative[site(x)] += scale * (b * cos(theta) - a * sin(theta))
+                    }
+                }
+            }
+            generators.append(derivative)
+        }
+        let reference = (w.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        return FourierModes.orthonormalise(generators.filter { ($0.reduce(0) { $0 + $1 * $1 }).squareRoot() > 1e-9 * reference })
+    }
+
+    static func orthonormalise(_ vectors: [[Double]]) -> [[Double]] {
+        var basis: [[Double]] = []
+        for v in vectors {
+            var u = v
+            for b in basis {
+                let overlap = zip(b, u).reduce(0) { $0 + $1.0 * $1.1 }
+                for i in u.indices { u[i] -= overlap * b[i] }
+            }
+            let length = (u.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            let original = (v.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            if length > 1e-8 * original { basis.append(u.map { $0 / length }) }
+        }
+        return basis
+    }
+
+    private func normalised(_ v: [Double]) -> [Double] {
+        let length = (v.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        return v.map { $0 / length }
+    }
+}
+
+extension DenseLinearAlgebra {
+    /// The minimum-norm least-squares solution of m x = b by SVD (gsl_linalg_SV_decomp),
+    /// singular values below `relativeCutoff` times the largest treated as zero.
+    public static func leastSquaresSolve(_ m: [Double], n: Int, _ b: [Double], relativeCutoff: Double) throws -> [Double] {
+        precondition(m.count == n * n && b.count == n, "dimension mismatch")
+        GSL.initialize()
+        var u = m
+        let v = gsl_matrix_alloc(n, n)!, s = gsl_vector_alloc(n)!, work = gsl_vector_alloc(n)!
+        let rhs = gsl_vector_alloc(n)!, x = gsl_vector_alloc(n)!
+        defer { gsl_matrix_free(v); gsl_vector_free(s); gsl_vector_free(work); gsl_vector_free(rhs); gsl_vector_free(x) }
+        for i in 0..<n { gsl_vector_set(rhs, i, b[i]) }
+        let status = u.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            var view = gsl_matrix_view_array(buffer.baseAddress!, n, n)
+            let decomposed = gsl_linalg_SV_decomp(&view.matrix, v, s, work)
+            guard decomposed == GSL_SUCCESS else { return decomposed }
+            let largest = gsl_vector_get(s, 0)
+            for i in 0..<n where gsl_vector_get(s, i) < relativeCutoff * largest { gsl_vector_set(s, i, 0) }
+            return gsl_linalg_SV_solve(&view.matrix, v, s, rhs, x)
+        }
+        try GSL.check(status, "gsl_linalg_SV_solve")
+        return (0..<n).map { gsl_vector_get(x, $0) }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// Cost of the gradient-flow right-hand side (issue 3): how it scales with D
+/// for the closures that must be O(D log D), the speed-up over the same closure
+/// evaluated with dense O(D^2) products, and a default `solve` end to end.
+public enum TheoryBenchmarks {
+    /// Seconds per right-hand side at each size and the fitted exponent p of
+    /// time ~ D^p (least squares in log-log; O(D log D) reads as p slightly above 1).
+    public struct ScalingFit: Codable, Sendable {
+        public let closure: String
+        public let latticeDimension: Int
+        public let sizes: [Int]
+        public let secondsPerCall: [Double]
+        public var exponent: Double {
+            let x = sizes.map { log(Double($0)) }, y = secondsPerCall.map(log)
+            let mx = x.reduce(0, +) / Double(x.count), my = y.reduce(0, +) / Double(y.count)
+            let sxy = zip(x, y).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) }
+            let sxx = x.reduce(0) { $0 + ($1 - mx) * ($1 - mx) }
+            return sxy / sxx
+        }
+    }
+
+    public struct SolveTiming: Codable, Sendable {
+        public let dimension: Int
+        public let closure: String
+        public let seconds: Double
+        public let rightHandSides: Int
+        public let finalIpr: Double
+    }
+
+    public struct Report: Codable, Sendable {
+        public let scaling: [ScalingFit]
+        public let denseComparison: [SpeedComparison]
+        public let defaultSolve: SolveTiming
+    }
+
+    /// The closures timed: the two that must be O(D log D).
+    static let closures: [(name: String, cumulant: Bool)] = [("gaussian", false), ("cumulant-leading", true)]
+
+    /// The default task (NLGP xi 0.5 vs 2, gain 3) on a ring of `length` or an L x L torus.
+    static func task(latticeDimension: Int, length: Int) throws -> TaskSpec {
+        let lattice = try Lattice(dimension: latticeDimension, length: length)
+        let base = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 2), gain: 3)
+        return try TaskSpec.xi(base: base, xi0: 0.5, xi1: 2, gaussianControl: false, prior1: 0.5, targets: [0, 1])
+    }
+
+    /// Class 1's drift of one closure, FFT or dense, and a test vector.
+    static func drift(_ task: TaskSpec, cumulant: Bool, dense: Bool) throws -> (GaussianClosure, [Double]) {
+        let distribution = try InputDistribution(task.classes[1])
+        let closure = GaussianClosure(distribution: distribution, signal: ErrorSignal(activation: Activation(.relu), bias: 0, target: 1),
+                                      cumulant: cumulant ? try FourthCumulant(distribution, method: .leading) : nil,
+                                      denseBaseline: dense)
+        var rng = Xoshiro256(seed: 5)
+        return (closure, (0..<task.dimension).map { _ in rng.nextGaussian() })
+    }
+
+    static func time(_ closure: GaussianClosure, _ w: [Double], plan: BenchmarkPlan) -> Double {
+        var out = [Double](repeating: 0, count: w.count)
+        return w.withUnsafeBufferPointer { input in
+            out.withUnsafeMutableBufferPointer { output in
+                Stopwatch.secondsPerCall(batchSeconds: plan.batchSeconds, rounds: plan.rounds) {
+                    closure.drift(input.baseAddress!, into: output.baseAddress!)
+                }
+            }
+        }
+    }
+
+    /// `lengths1D` ring sizes, `lengths2D` torus sides; dense comparison at `denseSize` (ring).
+    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, plan: BenchmarkPlan,
+                           progress: (String) -> Void = { _ in }) throws -> Report {
+        var fits: [ScalingFit] = []
+        for closure in closures {
+            for (dimension, lengths) in [(1, lengths1D), (2, lengths2D)] {
+                progress("right-hand side of the \(closure.name) closure, \(dimension)-D, D = \(lengths.map { dimension == 1 ? $0 : $0 * $0 })")
+                let seconds = try lengths.map { length -> Double in
+                    let (drift, w) = try self.drift(task(latticeDimension: dimension, length: length), cumulant: closure.cumulant, dense: false)
+                    return time(drift, w, plan: plan)
+                }
+                fits.append(ScalingFit(closure: closure.name, latticeDimension: dimension,
+                                       sizes: lengths.map { dimension == 1 ? $0 : $0 * $0 }, secondsPerCall: seconds))
+            }
+        }
+        var comparisons: [SpeedComparison] = []
+        for closure in closures {
+            progress("right-hand side of the \(closure.name) closure at D = \(denseSize): FFT vs dense")
+            let task = try task(latticeDimension: 1, length: denseSize)
+            let (fast, w) = try drift(task, cumulant: closure.cumulant, dense: false)
+            var slow: GaussianClosure?
+            let setup = try Stopwatch.seconds { slow = try drift(task, cumulant: closure.cumulant, dense: true).0 }
+            let difference = Observables.relativeDistance(velocity(fast, w), velocity(slow!, w))
+            comparisons.append(SpeedComparison(
+                task: "\(closure.name) right-hand side", size: denseSize, candidate: "FFT", baseline: "dense GSL dsymv",
+                candidateSecondsPerCall: time(fast, w, plan: plan), baselineSecondsPerCall: time(slow!, w, plan: plan),
+                baselineSetupSeconds: setup, maximumRelativeDifference: difference))
+        }
+        progress("default solve (D = 100, cumulant-leading closure, t = 150)")
+        let parameters = SolveParameters(task: try task(latticeDimension: 1, length: 100), neuron: try NeuronSpec(activation: .relu, bias: 0),
+                                         closure: try ClosureSpec(kind: .cumulant), integrator: try IntegratorSpec(),
+                                         learningRate: 1, initialization: .random(scale: 0.1, seed: 0))
+        let solve = try SolveJob.run(parameters)
+        let timing = SolveTiming(dimension: 100, closure: "cumulant-leading", seconds: solve.wallSeconds,
+                                 rightHandSides: solve.trajectory.evaluations, finalIpr: solve.finalIPR ?? .nan)
+        return Report(scaling: fits, denseComparison: comparisons, defaultSolve: timing)
+    }
+
+    static func velocity(_ closure: GaussianClosure, _ w: [Double]) -> [Double] {
+        var out = [Double](repeating: 0, count: w.count)
+        w.withUnsafeBufferPointer { input in
+            out.withUnsafeMutableBufferPointer { closure.drift(input.baseAddress!, into: $0.baseAddress!) }
+        }
+        return out
+    }
+}

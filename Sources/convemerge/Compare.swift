@@ -1,0 +1,39 @@
+import ArgumentParser
+import ConvEmerge
+import Foundation
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Theory against simulation: a solve run and a simulate run (--model neuron) of the same problem.",
+        discussion: """
+        At the common saved times (within half an SGD step): relative L2 distance |w_sim - w_ode| / |w_ode| and \
+        cosine similarity, raw and maximised over circular shifts, for the seed mean and per seed, and both IPR \
+        curves. --json prints {distance, cosine, shifted_cosine (seed mean, final time), seed_distances, \
+        seed_cosines, curve: [{t, distance, cosine, shifted_cosine, seed_distances, ..., ipr_theory, \
+        ipr_simulation_mean, ipr_simulation_seeds}], warnings}.
+
+        Example:
+          convemerge solve --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian --closure gaussian --lr 0.0625 \\
+            --t-max 480 --init-scale 0.5 --out runs/ode
+          convemerge simulate --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian --lr 0.0625 --batch 16 \\
+            --t-max 480 --init-scale 0.5 --seeds 8 --out runs/sim
+          convemerge compare --theory runs/ode --sim runs/sim
+        """)
+
+    @Option(help: "Run directory written by `convemerge solve`.") var theory: String
+    @Option(help: "Run directory written by `convemerge simulate --model neuron`.") var sim: String
+    @Flag(help: "Print the comparison as JSON.") var json = false
+
+    func run() throws {
+        let comparison = try TheoryVersusSimulation.load(theory: theory, simulation: sim)
+        if json {
+            print(String(decoding: try RunDirectory.encoder.encode(comparison), as: UTF8.self))
+            return
+        }
+        for warning in comparison.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        print(comparison.table())
+        print(String(format: "final: distance %.4f, cosine %.4f, shifted cosine %.4f (seed mean); per-seed distance %.4f (mean)",
+                     comparison.distance, comparison.cosine, comparison.shiftedCosine,
+                     comparison.seedDistances.reduce(0, +) / Double(comparison.seedDistances.count)))
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import ConvEmerge
+import Foundation
+
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the network by online SGD on fresh inputs, several seeds in parallel threads.",
+        discussion: """
+        Same input, task and neuron flags as solve, and the same initial weights for the same --seed/--init, \
+        so that `convemerge compare` starts from identical w. Per step a batch of B inputs, each of class 1 \
+        with probability p1; w += (lr/B) sum_b h(lambda_b) x_b / sqrt D; time t = steps / D. Writes \
+        DIR/manifest.json, DIR/weights.npy (seeds x saves x D; seeds x saves x K x D for K > 1), \
+        DIR/weights_mean.npy, DIR/times.npy, DIR/observables_seed<k>.csv and DIR/observables.csv (seed mean).
+
+        Example (compare with the gaussian closure, where it is exact):
+          convemerge simulate --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian --lr 0.0625 --batch 16 \\
+            --t-max 480 --seeds 8 --init-scale 0.5 --out runs/sim
+        """)
+
+    @OptionGroup(title: "Inputs") var input: InputOptions
+    @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
+
+    @Option(help: "Network: neuron (the solve model), committee (K units, readout 1/K, biases +b,-b,...), twolayer (trained readout).")
+    var model: ModelKind = .neuron
+    @Option(name: .customLong("K"), help: "Hidden units (1 for --model neuron).") var hiddenUnits: Int?
+    @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
+    @Option(help: "Batch size B: the gradient is averaged over B fresh inputs.") var batch: Int = 1
+    @Option(help: "Independent SGD replicas, run in parallel threads.") var seeds: Int = 1
+    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D (> 0).") var tMax: Double = 150
+    @Option(help: "Number of saved times (>= 2): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
+    @Flag(name: .customLong("linear-saves"), help: "Evenly spaced saves from 0 to t-max.") var linearSaves = false
+    @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (K D values).") var initial: String = "random"
+    @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights (> 0).") var initScale: Double = 0.1
+    @Option(help: "Seed of the initial weights (as in solve) and of the SGD streams.") var seed: UInt64 = 0
+    @Option(name: .customLong("test-samples"), help: "Held-out inputs per class for the test loss and accuracy.") var testSamples: Int = 1000
+    @Option(help: "Input sampler: fast (ziggurat, spectral noise, tabulated erf) or exact (the reference).") var sampler: SamplerMode = .fast
+    @Option(help: "Output run directory.") var out: String
+    @Flag(help: "No progress on stderr.") var quiet = false
+
+    func parameters() throws -> SimulationParameters {
+        let units = hiddenUnits ?? (model == .neuron ? 1 : 8)
+        return try SimulationParameters(
+            task: taskOptions.taskSpec(input: input), neuron: taskOptions.neuronSpec(), model: model, hiddenUnits: units,
+            learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: tMax, saves: saves,
+            logSpacedSaves: !linearSaves,
+            initialization: initial == "random" ? .random(scale: initScale, seed: seed) : .file(path: initial),
+            testSamples: testSamples, sampler: sampler)
+    }
+
+    func run() throws {
+        let parameters = try parameters()
+        let directory = try RunDirectory(path: out)
+        let progress = quiet ? nil : ProgressLine(label: "simulate \(parameters.model.rawValue)")
+        let result = try SimulationJob.run(parameters) { progress?.update($0) }
+        progress?.finish()
+        try SimulationJob.save(result, to: directory)
+        let last = result.meanObservables.rows.last ?? []
+        let columns = result.meanObservables.columns
+        func value(_ name: String) -> String {
+            guard let j = columns.firstIndex(of: name), j < last.count else { return "n/a" }
+            return String(format: "%.4f", last[j])
+        }
+        print("\(result.overallStatus.rawValue): \(parameters.seeds) seeds x \(parameters.totalSteps) steps, t = \(result.times.last ?? 0), "
+              + "IPR \(value("ipr")), test loss \(value("test_loss")), test accuracy \(value("test_accuracy")), "
+              + "\(String(format: "%.3g", result.stepsPerSecond)) steps/s in \(String(format: "%.2f", result.wallSeconds)) s -> \(out)")
+        if result.overallStatus != .completed {
+            FileHandle.standardError.write(Data("warning: \(result.messages.first { $0 != "completed" } ?? "")\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}
+
+extension ModelKind: ExpressibleByArgument {}
+extension SamplerMode: ExpressibleByArgument {}
