@@ -44,7 +44,7 @@ struct Bench: ParsableCommand {
         plan.seed = seed
         let report = only == .theory ? nil : try Benchmarks.run(plan) { Report.progress("bench: \($0)") }
         let theory = only == .inputs ? nil : try TheoryBenchmarks.run(
-            lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [8, 12, 16] : [16, 32, 64, 128],
+            lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [10, 12, 16] : [16, 32, 64, 128],
             denseSize: quick ? 256 : 4096, plan: plan) { Report.progress("bench: \($0)") }
 
         func entry(_ c: SpeedComparison) -> [String: Any] {

@@ -1,0 +1,123 @@
+import Foundation
+
+/// Which Z-eigenpairs SS-HOPM converges to: local minima or maxima of f(w) = w.T(w) on the
+/// unit sphere. The NLGP's fourth cumulant is negative (sub-Gaussian marginals), so its
+/// strongest directions are the minima (derivations/tensor-eigenpairs.md §3).
+public enum TensorExtremum: String, Codable, CaseIterable, Sendable {
+    case min, max
+
+    /// s = -1 for minima: SS-HOPM maximises s f.
+    var sign: Double { self == .min ? -1 : 1 }
+}
+
+/// A Z-eigenpair T(w) = mu w, |w| = 1, of the fourth-cumulant tensor.
+public struct TensorEigenpair: Sendable {
+    public let vector: [Double]
+    public let eigenvalue: Double
+    /// |T(w) - mu w|.
+    public let residual: Double
+    public let ipr: Double
+    public let iterations: Int
+    public let converged: Bool
+    /// How many restarts ended on this eigenpair (up to lattice translations and sign).
+    public var hits: Int
+}
+
+/// Shifted symmetric higher-order power iteration (SS-HOPM, Kolda & Mayo 2011) on the fast
+/// action T(w): w <- normalise(s T(w) + alpha w), alpha doubled whenever s f(w) would decrease.
+/// derivations/tensor-eigenpairs.md.
+public struct TensorEigenSolver: Sendable {
+    public let cumulant: FourthCumulant
+    public let extremum: TensorExtremum
+    /// Stop when |T(w) - mu w| <= tolerance * |mu|.
+    public let tolerance: Double
+    public let maxIterations: Int
+
+    public init(cumulant: FourthCumulant, extremum: TensorExtremum = .min, tolerance: Double = 1e-10,
+                maxIterations: Int = 200_000) throws {
+        try require(!cumulant.vanishes, flag: "--gain", "the fourth cumulant vanishes (Gaussian inputs or gain 0): no tensor to decompose")
+        try require(tolerance > 0 && tolerance < 1, flag: "--tolerance", "must be in (0, 1), got \(tolerance)")
+        try require(maxIterations >= 1, flag: "--max-iterations", "must be >= 1, got \(maxIterations)")
+        self.cumulant = cumulant
+        self.extremum = extremum
+        self.tolerance = tolerance
+        self.maxIterations = maxIterations
+    }
+
+    /// One SS-HOPM run from `start` (any non-zero vector).
+    public func solve(from start: [Double]) -> TensorEigenpair {
+        let d = cumulant.size
+        let s = extremum.sign
+        let workspace = cumulant.makeWorkspace()
+        var w = TensorEigenSolver.normalised(start)
+        var t = [Double](repeating: 0, count: d)
+        var next = w, nextT = t
+        let act = { (x: [Double], out: inout [Double]) in
+            x.withUnsafeBufferPointer { input in
+                out.withUnsafeMutableBufferPointer { cumulant.action(input.baseAddress!, into: $0.baseAddress!, workspace: workspace) }
+            }
+        }
+        act(w, &t)
+        var mu = TensorEigenSolver.dot(w, t)
+        // Kolda & Mayo's convexity shift is at most 3 max|lambda(M(w))|; start from the local |mu|
+        // and double on any decrease of s f, which keeps the iteration monotone.
+        var alpha = abs(mu)
+        var iterations = 0
+        var residual = TensorEigenSolver.residual(w, t, mu)
+        while iterations < maxIterations && residual > tolerance * abs(mu) {
+            iterations += 1
+            for i in 0..<d { next[i] = s * t[i] + alpha * w[i] }
+            next = TensorEigenSolver.normalised(next)
+            act(next, &nextT)
+            let nextMu = TensorEigenSolver.dot(next, nextT)
+            if s * nextMu < s * mu - 1e-15 * abs(mu) {
+                alpha *= 2
+                continue
+            }
+            swap(&w, &next)
+            swap(&t, &nextT)
+            mu = nextMu
+            residual = TensorEigenSolver.residual(w, t, mu)
+        }
+        return TensorEigenpair(vector: w, eigenvalue: mu, residual: residual, ipr: Observables.inverseParticipationRatio(w),
+                               iterations: iterations, converged: residual <= tolerance * abs(mu), hits: 1)
+    }
+
+    /// SS-HOPM from `restarts` Gaussian random starts (stream r of `seed`), eigenpairs that agree
+    /// up to a lattice translation and sign merged, most extreme eigenvalue first.
+    public func eigenpairs(restarts: Int, seed: UInt64) throws -> [TensorEigenpair] {
+        try require(restarts >= 1 && restarts <= 100_000, flag: "--restarts", "must be in 1 ... 100000, got \(restarts)")
+        let lattice = cumulant.lattice
+        var found: [TensorEigenpair] = []
+        for r in 0..<restarts {
+            var rng = Xoshiro256(seed: seed, stream: r)
+            let start = (0..<cumulant.size).map { _ in rng.nextGaussian() }
+            let pair = solve(from: start)
+            if let k = found.firstIndex(where: { TensorEigenSolver.overlap($0.vector, pair.vector, lattice: lattice) > 1 - 1e-6 }) {
+                found[k].hits += 1
+            } else {
+                found.append(pair)
+            }
+        }
+        return found.sorted { extremum.sign * $0.eigenvalue > extremum.sign * $1.eigenvalue }
+    }
+
+    /// max over lattice translations and sign of the cosine between a and b.
+    public static func overlap(_ a: [Double], _ b: [Double], lattice: Lattice) -> Double {
+        max(Observables.maximalShiftedCosine(a, b, lattice: lattice).cosine,
+            Observables.maximalShiftedCosine(a.map { -$0 }, b, lattice: lattice).cosine)
+    }
+
+    static func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+
+    static func normalised(_ v: [Double]) -> [Double] {
+        let length = dot(v, v).squareRoot()
+        return v.map { $0 / length }
+    }
+
+    static func residual(_ w: [Double], _ t: [Double], _ mu: Double) -> Double {
+        var sum = 0.0
+        for i in w.indices { sum += (t[i] - mu * w[i]) * (t[i] - mu * w[i]) }
+        return sum.squareRoot()
+    }
+}

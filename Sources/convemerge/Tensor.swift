@@ -1,0 +1,77 @@
+import ArgumentParser
+import ConvEmerge
+import Foundation
+
+struct Tensor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Z-eigenpairs T(w) = mu w, |w| = 1, of the NLGP's fourth-cumulant tensor by SS-HOPM.",
+        discussion: """
+        Shifted symmetric power iteration (Kolda & Mayo 2011) w <- normalise(s T(w) + alpha w) on the fast action T(w), \
+        from --restarts random starts; s = -1 (--extremum min, default) finds the local minima of w.T(w): the NLGP's \
+        cumulant is negative, so these are its strongest directions. Eigenpairs equal up to a lattice translation and \
+        sign are merged. Per eigenpair: eigenvalue mu, residual |T(w) - mu w|, IPR, restarts that found it, and with \
+        --compare-with DIR the overlap (|cosine| maximised over translations) with the final weights of a solve or \
+        simulate run (DIR/weights.npy, last row).
+
+        Example:
+          convemerge tensor --L 40 --xi 2 --gain 3 --cumulant leading --restarts 16 --compare-with runs/mc --json
+        """)
+
+    @OptionGroup(title: "Inputs") var input: InputOptions
+    @Option(help: "Fourth-cumulant action: leading or full.") var cumulant: CumulantMethod = .leading
+    @Option(help: "Random starts (1 ... 100000).") var restarts: Int = 16
+    @Option(help: "Seed of the random starts.") var seed: UInt64 = 0
+    @Option(help: "min (local minima of w.T(w), default) or max.") var extremum: TensorExtremum = .min
+    @Option(help: "Stop when |T(w) - mu w| <= tolerance |mu|.") var tolerance: Double = 1e-10
+    @Option(name: .customLong("max-iterations"), help: "Iterations per start.") var maxIterations: Int = 200_000
+    @Option(name: .customLong("compare-with"), help: "A solve or simulate run directory: overlap of each eigenvector with its final weights.")
+    var compareWith: String?
+    @Option(help: "Write the eigenvectors as an (n, D) .npy file.") var save: String?
+    @Flag(help: "Print JSON on stdout.") var json = false
+
+    func run() throws {
+        let distribution = try InputDistribution(input.spec())
+        let solver = try TensorEigenSolver(cumulant: FourthCumulant(distribution, method: cumulant), extremum: extremum,
+                                           tolerance: tolerance, maxIterations: maxIterations)
+        let start = Date()
+        let pairs = try solver.eigenpairs(restarts: restarts, seed: seed)
+        let seconds = Date().timeIntervalSince(start)
+        var reference: [Double]?
+        if let compareWith {
+            let array = try NpyArray.read(from: (compareWith as NSString).appendingPathComponent("weights.npy"), flag: "--compare-with")
+            try require(array.shape.last == distribution.size, flag: "--compare-with",
+                        "'\(compareWith)/weights.npy' has shape \(array.shape), expected (n, \(distribution.size))")
+            reference = Array(array.values.suffix(distribution.size))
+        }
+        let overlaps = pairs.map { pair in reference.map { TensorEigenSolver.overlap(pair.vector, $0, lattice: distribution.lattice) } }
+        if let save { try NpyArray(rows: pairs.map(\.vector)).write(to: save) }
+        let fourierIPR = 1.5 / Double(distribution.size)
+        if json {
+            var object: [String: Any] = [
+                "eigenvalue": Report.json(pairs.map(\.eigenvalue)), "residual": Report.json(pairs.map(\.residual)),
+                "ipr": Report.json(pairs.map(\.ipr)), "hits": pairs.map(\.hits), "iterations": pairs.map(\.iterations),
+                "converged": pairs.map(\.converged), "extremum": extremum.rawValue, "cumulant": cumulant.rawValue,
+                "restarts": restarts, "seconds": seconds, "fourier_mode_ipr": fourierIPR,
+                "eigenvector": pairs.map { Report.json($0.vector) },
+            ]
+            if reference != nil {
+                object["overlap"] = Report.json(overlaps.map { $0! })
+                object["reference_ipr"] = Observables.inverseParticipationRatio(reference!)
+            }
+            try Report.printJSON(object)
+            return
+        }
+        let f = Report.format
+        var rows = [["#", "mu", "residual", "IPR", "hits", "iterations"] + (reference == nil ? [] : ["overlap"])]
+        for (k, pair) in pairs.enumerated() {
+            rows.append(["\(k)", f(pair.eigenvalue), f(pair.residual), f(pair.ipr), "\(pair.hits)", "\(pair.iterations)"]
+                        + (overlaps[k].map { [f($0)] } ?? []))
+        }
+        print("\(Report.describe(distribution.spec)); \(cumulant.rawValue) cumulant, \(extremum.rawValue) eigenpairs from \(restarts) starts in \(String(format: "%.2f", seconds)) s")
+        print(Report.table(rows))
+        print("(a Fourier mode has IPR 3/(2D) = \(f(fourierIPR)))")
+        if let reference { print("reference RF IPR \(f(Observables.inverseParticipationRatio(reference)))") }
+    }
+}
+
+extension TensorExtremum: ExpressibleByArgument {}
