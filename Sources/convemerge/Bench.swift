@@ -19,7 +19,12 @@ struct Bench: ParsableCommand {
         Theory (issue 3): seconds per right-hand side of the gaussian and cumulant-leading \
         closures on rings D = 256 ... 16384 and tori L = 16 ... 128, with the fitted exponent p \
         of time ~ D^p; the same closures with dense O(D^2) products at D = 4096 (speed-up); and \
-        a default solve (D = 100) end to end. --only inputs|theory runs one part.
+        a default solve (D = 100) end to end.
+
+        Simulation (issue 4): online-SGD steps per second on one core at D = 400, B = 1, NLGP \
+        sampling included, for one relu neuron (fast sampler, exact FFT sampler) and a K = 8 \
+        committee, each with the ratio to the same loop on the dense Cholesky sampler, and the \
+        speed-up of two seeds on two threads over one. --only inputs|theory|simulation runs one part.
 
         JSON keys (--json): quick, sampler (list of {D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup}), leading_cumulant ({D, fft_seconds, dense_seconds, \
@@ -37,13 +42,19 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Option(help: "Run only one part: inputs (sampler, cumulant) or theory (right-hand sides, solve).") var only: BenchPart?
 
-    enum BenchPart: String, ExpressibleByArgument { case inputs, theory }
+    enum BenchPart: String, ExpressibleByArgument { case inputs, theory, simulation }
 
     func run() throws {
         var plan: BenchmarkPlan = quick ? .quick : .standard
         plan.seed = seed
-        let report = only == .theory ? nil : try Benchmarks.run(plan) { Report.progress("bench: \($0)") }
-        let theory = only == .inputs ? nil : try TheoryBenchmarks.run(
+        func wanted(_ part: BenchPart) -> Bool { only == nil || only == part }
+        let report = !wanted(.inputs) ? nil : try Benchmarks.run(plan) { Report.progress("bench: \($0)") }
+        if wanted(.simulation) { Report.progress("bench: online SGD steps per second (one core, sampling included)") }
+        let simulationSize = quick ? 64 : 400, simulationSeconds = quick ? 0.05 : 1.0
+        let simulation = !wanted(.simulation) ? nil : try SimulationBenchmarks.run(dimension: simulationSize, seconds: simulationSeconds)
+        let seedScaling = !wanted(.simulation) ? nil : try SimulationBenchmarks.seedScaling(
+            SimulationBenchmarks.parameters(dimension: simulationSize), threads: 2, seconds: simulationSeconds)
+        let theory = !wanted(.theory) ? nil : try TheoryBenchmarks.run(
             lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [10, 12, 16] : [16, 32, 64, 128],
             denseSize: quick ? 256 : 4096, plan: plan) { Report.progress("bench: \($0)") }
 
@@ -75,11 +86,31 @@ struct Bench: ParsableCommand {
                                            "rhs_evaluations": theory.defaultSolve.rightHandSides,
                                            "final_ipr": Report.json(theory.defaultSolve.finalIpr)]
             }
+            if let simulation, let seedScaling {
+                object["sgd"] = simulation.map { m -> [String: Any] in
+                    ["name": m.name, "steps_per_second": Report.json(m.stepsPerSecond),
+                     "dense_steps_per_second": Report.json(m.denseStepsPerSecond ?? .nan), "ratio": Report.json(m.ratio ?? .nan)]
+                }
+                object["sgd_two_seed_speedup"] = Report.json(seedScaling)
+            }
             try Report.printJSON(object)
             return
         }
         if let report { printInputs(report) }
         if let theory { printTheory(theory) }
+        if let simulation, let seedScaling { printSimulation(simulation, seedScaling: seedScaling, size: simulationSize) }
+    }
+
+    private func printSimulation(_ measurements: [SimulationBenchmarks.Measurement], seedScaling: Double, size: Int) {
+        print("\nOnline SGD, one core, D = \(size), B = 1, NLGP sampling included:")
+        print(Report.table([["loop", "steps/s", "dense-sampler steps/s", "ratio"]] + measurements.map { m in
+            [m.name, Report.format(m.stepsPerSecond), m.denseStepsPerSecond.map(Report.format) ?? "-", m.ratio.map(Report.format) ?? "-"]
+        }))
+        print("Two seeds on two threads: \(String(format: "%.2f", seedScaling))x the steps/s of one.")
+        if size == 400, let neuron = measurements.first, let committee = measurements.last {
+            print("Targets: neuron >= 1.5e5 steps/s: \(neuron.stepsPerSecond >= 1.5e5 ? "met" : "NOT MET"); "
+                  + "K = 8 committee >= 5e4 steps/s: \(committee.stepsPerSecond >= 5e4 ? "met" : "NOT MET").")
+        }
     }
 
     private func printTheory(_ theory: TheoryBenchmarks.Report) {

@@ -37,3 +37,32 @@ struct Compare: ParsableCommand {
                      comparison.seedDistances.reduce(0, +) / Double(comparison.seedDistances.count)))
     }
 }
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The theory-vs-simulation study: Gaussian control vs eta, each closure on NLGP inputs, K = 8 committee tiling, CNN filters vs committee RFs.",
+        discussion: "Writes a markdown report (default validation-report.md); a few minutes on one core.")
+
+    @Option(help: "Report path (markdown).") var out: String = "validation-report.md"
+    @Option(help: "Comma-separated learning rates of the eta sweep.", transform: { text in
+        try text.split(separator: ",").map { part in
+            guard let value = Double(part.trimmingCharacters(in: .whitespaces)), value > 0, value.isFinite else {
+                throw ConvEmergeError.invalidInput(flag: "--lrs", message: "must be positive numbers separated by commas, got '\(text)'")
+            }
+            return value
+        }
+    })
+    var lrs: [Double] = [0.25, 0.0625, 0.015625, 0.004]
+    @Flag(help: "No progress lines on stderr.") var quiet = false
+
+    func run() throws {
+        var settings = ValidationStudy.Settings()
+        settings.learningRates = lrs
+        let report = try ValidationStudy.run(settings) { line in
+            if !quiet { FileHandle.standardError.write(Data("validate: \(line)\n".utf8)) }
+        }
+        try AtomicFile.write(report, to: out)
+        print(report)
+        print("-> \(out)")
+    }
+}

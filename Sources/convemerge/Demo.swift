@@ -8,7 +8,9 @@ struct Demo: ParsableCommand {
         discussion: """
         Solves the default task (NLGP xi0 = 0.5 vs xi1 = 2 at gain 3 on a ring of 100 sites, relu neuron, targets 0,1, \
         t = 150) with the gaussian, cumulant (leading and full), conditional and montecarlo closures, and the Gaussian \
-        control (both classes replaced by Gaussian clones, montecarlo closure); writes one run directory per closure under --out and prints the final IPR \
+        control (both classes replaced by Gaussian clones, where the gaussian closure is exact: it \
+        coincides with the gaussian closure on NLGP inputs, which sees only the covariance); then simulates \
+        online SGD of the same problem and compares it with the montecarlo ODE; writes one run directory per closure under --out and prints the final IPR \
         of each. Any input, task or solver flag of `solve` can be changed.
 
         Example:
@@ -25,6 +27,9 @@ struct Demo: ParsableCommand {
     @Option(help: "Seed of the initial weights (the same for every closure) and of the Monte Carlo sample.") var seed: UInt64 = 0
     @Option(help: "Directory for the run directories (created if missing).") var out: String = "runs/demo"
 
+    @Option(help: "Replicas of the online-SGD simulation compared with the montecarlo ODE (0: no simulation).") var seeds: Int = 4
+    @Option(help: "Batch size of the simulation: the SGD noise relative to the drift falls like sqrt(lr / batch).") var batch: Int = 64
+
     func run() throws {
         let task = try taskOptions.taskSpec(input: input)
         let neuron = try taskOptions.neuronSpec()
@@ -38,8 +43,7 @@ struct Demo: ParsableCommand {
             ("cumulant-full", ClosureSpec(kind: .cumulant, cumulantMethod: .full), task),
             ("conditional", ClosureSpec(kind: .conditional), task),
             ("montecarlo", ClosureSpec(kind: .montecarlo, monteCarloSamples: monteCarloSamples, monteCarloSeed: seed), task),
-        ] + (control.map { [("montecarlo-control", try ClosureSpec(kind: .montecarlo, monteCarloSamples: monteCarloSamples,
-                                                                  monteCarloSeed: seed), $0)] } ?? [])
+        ] + (control.map { [("gaussian-control", try ClosureSpec(kind: .gaussian), $0)] } ?? [])
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let directories = try closures.map { try RunDirectory(path: "\(out)/\($0.name)") }
 
@@ -47,6 +51,7 @@ struct Demo: ParsableCommand {
         print("task \(task.kind.rawValue): class 0 xi = \(Report.format(task.classes[0].kernel.correlationLength)), "
               + "class 1 xi = \(Report.format(task.classes[1].kernel.correlationLength)), \(neuron.activation.rawValue) neuron, "
               + "targets \(task.targets.map(Report.format).joined(separator: ",")), lr = \(Report.format(lr)), t = \(Report.format(tMax))\n")
+        var references: [SolveResult] = []
         var rows = [["closure", "inputs", "final IPR", "participation ratio", "loss", "status", "seconds"]]
         for (closure, directory) in zip(closures, directories) {
             let defaults = IntegratorSpec.defaults(for: closure.spec.kind)
@@ -59,6 +64,7 @@ struct Demo: ParsableCommand {
             let result = try SolveJob.run(parameters) { progress.update($0) }
             progress.finish()
             try SolveJob.save(result, to: directory)
+            if closure.spec.kind == .montecarlo && !closure.task.gaussianControl { references.append(result) }
             let final = result.trajectory.weights.last ?? []
             rows.append([closure.name, closure.task.gaussianControl ? "Gaussian clones" : "NLGP",
                          Report.format(Observables.inverseParticipationRatio(final)),
@@ -67,7 +73,45 @@ struct Demo: ParsableCommand {
                          result.trajectory.status.rawValue, String(format: "%.2f", result.wallSeconds)])
         }
         print(Report.table(rows))
+        if let reference = references.first { try simulate(task: task, neuron: neuron, against: reference) }
         print("\nIPR = sum w^4 / (sum w^2)^2: 1/D = \(Report.format(1 / Double(task.dimension))) for an extended RF, 1 for a single site. "
               + "Runs in \(out)/<closure>/.")
+    }
+
+    /// Online SGD of the same task, model, learning rate, initial weights and save
+    /// times, against the Monte Carlo ODE. The RF localises where the noise breaks
+    /// the translation symmetry, so each replica is also compared up to a shift.
+    private func simulate(task: TaskSpec, neuron: NeuronSpec, against reference: SolveResult) throws {
+        guard seeds > 0 else { return }
+        let parameters = try SimulationParameters(
+            task: task, neuron: neuron, learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: tMax,
+            saves: reference.parameters.integrator.saves, initialization: reference.parameters.initialization)
+        let directory = try RunDirectory(path: "\(out)/simulation")
+        let progress = ProgressLine(label: "demo simulation")
+        let result = try SimulationJob.run(parameters) { progress.update($0) }
+        progress.finish()
+        try SimulationJob.save(result, to: directory)
+        let comparison = try TheoryVersusSimulation.compare(
+            lattice: task.lattice, theoryTimes: reference.trajectory.times, theoryWeights: reference.trajectory.weights,
+            simulationTimes: result.times, simulationWeights: result.weights.map { replica in
+                stride(from: 0, to: replica.count, by: task.dimension).map { Array(replica[$0..<($0 + task.dimension)]) }
+            })
+        let last = try XCTUnwrapLast(comparison.curve)
+        let seedShifted = last.seedShiftedCosines.reduce(0, +) / Double(last.seedShiftedCosines.count)
+        print("\nOnline SGD (\(seeds) replicas, batch \(batch), lr \(Report.format(lr)), \(Report.format(result.stepsPerSecond)) steps/s) "
+              + "against the montecarlo ODE at t = \(Report.format(last.t)):")
+        print(Report.table([
+            ["", "ODE", "SGD"],
+            ["final IPR (per replica)", Report.format(last.iprTheory), Report.format(last.iprSimulationSeeds)],
+            ["cosine with the ODE, best shift (mean over replicas)", "1", Report.format(seedShifted)],
+            ["relative distance of the replica mean", "0", Report.format(last.distance)],
+        ]))
+        print("Replicas localise where their noise breaks the translation symmetry: compare them up to a shift. "
+              + "Run in \(out)/simulation/; `convemerge compare --theory \(out)/montecarlo --sim \(out)/simulation` prints the whole curve.")
+    }
+
+    private func XCTUnwrapLast<T>(_ values: [T]) throws -> T {
+        guard let last = values.last else { throw ConvEmergeError.invalidInput(flag: "--t-max", message: "no common save time") }
+        return last
     }
 }

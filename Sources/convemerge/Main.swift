@@ -18,7 +18,7 @@ struct Convemerge: ParsableCommand {
           convemerge help sample
         """,
         version: ConvEmergeVersion.string,
-        subcommands: [Stats.self, Sample.self, Cumulant.self, Solve.self, ClosureErrorCommand.self, Demo.self, Bench.self, Simulate.self, Compare.self, Instability.self, Tensor.self]
+        subcommands: [Stats.self, Sample.self, Cumulant.self, Solve.self, ClosureErrorCommand.self, Demo.self, Bench.self, Simulate.self, Compare.self, Validate.self, Instability.self, Tensor.self, Phase.self]
     )
 
     /// Every failure a user can cause ends in one line on stderr and exit status 2

@@ -9,7 +9,9 @@ struct Simulate: ParsableCommand {
         Same input, task and neuron flags as solve, and the same initial weights for the same --seed/--init, \
         so that `convemerge compare` starts from identical w. Per step a batch of B inputs, each of class 1 \
         with probability p1; w += (lr/B) sum_b h(lambda_b) x_b / sqrt D; time t = steps / D. Writes \
-        DIR/manifest.json, DIR/weights.npy (seeds x saves x D; seeds x saves x K x D for K > 1), \
+        DIR/manifest.json, DIR/weights.npy (seeds x saves x D; seeds x saves x K x D for K > 1; seeds x saves x K x s \
+        for --model cnn, whose channel k computes u_ki = sum_j f_kj x_(i+j mod L) / sqrt s + b_k and whose output is \
+        the mean of sigma(u_ki) over k and i), \
         DIR/weights_mean.npy, DIR/times.npy, DIR/observables_seed<k>.csv and DIR/observables.csv (seed mean).
 
         Example (compare with the gaussian closure, where it is exact):
@@ -20,9 +22,10 @@ struct Simulate: ParsableCommand {
     @OptionGroup(title: "Inputs") var input: InputOptions
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
 
-    @Option(help: "Network: neuron (the solve model), committee (K units, readout 1/K, biases +b,-b,...), twolayer (trained readout).")
+    @Option(help: "Network: neuron (the solve model), committee (K units, readout 1/K, biases +b,-b,...), twolayer (trained readout), cnn (K filters of --kernel-size, circular padding, readout: mean over channels and positions; ring only).")
     var model: ModelKind = .neuron
-    @Option(name: .customLong("K"), help: "Hidden units (1 for --model neuron).") var hiddenUnits: Int?
+    @Option(name: .customLong("K"), help: "Hidden units, or CNN channels (1 for --model neuron).") var hiddenUnits: Int?
+    @Option(name: .customLong("kernel-size"), help: "Filter size s of --model cnn (1 ... L).") var kernelSize: Int?
     @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
     @Option(help: "Batch size B: the gradient is averaged over B fresh inputs.") var batch: Int = 1
     @Option(help: "Independent SGD replicas, run in parallel threads.") var seeds: Int = 1
@@ -33,7 +36,7 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights (> 0).") var initScale: Double = 0.1
     @Option(help: "Seed of the initial weights (as in solve) and of the SGD streams.") var seed: UInt64 = 0
     @Option(name: .customLong("test-samples"), help: "Held-out inputs per class for the test loss and accuracy.") var testSamples: Int = 1000
-    @Option(help: "Input sampler: fast (ziggurat, spectral noise, tabulated erf) or exact (the reference).") var sampler: SamplerMode = .fast
+    @Option(help: "Input sampler: fast (ziggurat, spectral noise, tabulated erf), exact (the reference) or dense (O(D^2) Cholesky baseline).") var sampler: SamplerMode = .fast
     @Option(help: "Output run directory.") var out: String
     @Flag(help: "No progress on stderr.") var quiet = false
 
@@ -44,7 +47,7 @@ struct Simulate: ParsableCommand {
             learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: tMax, saves: saves,
             logSpacedSaves: !linearSaves,
             initialization: initial == "random" ? .random(scale: initScale, seed: seed) : .file(path: initial),
-            testSamples: testSamples, sampler: sampler)
+            testSamples: testSamples, sampler: sampler, kernelSize: kernelSize)
     }
 
     func run() throws {

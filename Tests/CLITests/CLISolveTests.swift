@@ -71,8 +71,8 @@ final class CLISolveTests: CLITestCase {
     }
 
     func testDemoAndClosureErrorRun() throws {
-        let demo = try runOK(["demo", "--L", "16", "--t-max", "5", "--mc-samples", "300", "--out", path("demo")])
-        for closure in ["gaussian", "cumulant-leading", "cumulant-full", "conditional", "montecarlo", "montecarlo-control"] {
+        let demo = try runOK(["demo", "--L", "16", "--t-max", "5", "--mc-samples", "300", "--seeds", "2", "--batch", "8", "--out", path("demo")])
+        for closure in ["gaussian", "cumulant-leading", "cumulant-full", "conditional", "montecarlo", "gaussian-control", "simulation"] {
             XCTAssertTrue(fileExists("demo/\(closure)/manifest.json"), "demo did not write \(closure)")
             XCTAssertTrue(demo.stdout.contains(closure))
         }

@@ -25,7 +25,7 @@ final class SimulationTests: XCTestCase {
         -> (w: [Double], mean: [Double], variance: [Double]) {
         let distributions = try parameters.task.classes.map(InputDistribution.init)
         let w = try parameters.initialization.weights(dimension: parameters.dimension)
-        let replica = SGDReplica(parameters, distributions: distributions, initial: w, replica: 0)
+        let replica = try SGDReplica(parameters, distributions: distributions, initial: w, replica: 0)
         let d = parameters.dimension
         var sum = [Double](repeating: 0, count: d), squares = sum
         for _ in 0..<steps {
@@ -42,7 +42,7 @@ final class SimulationTests: XCTestCase {
         return (w, mean, zip(squares, mean).map { $0 / n - $1 * $1 })
     }
 
-    /// derivations/sgd-noise-scaling.md §1: E[w' - w] = (eta / D) dw/dt with dw/dt the
+    /// derivations/sgd-noise-scaling.md §1: E[w' - w] = (1 / D) dw/dt with dw/dt (which carries eta) the
     /// gradient flow, exact for Gaussian inputs under the gaussian closure (Stein).
     /// chi^2 over the D components of the standardised difference, for B = 1 and B = 4.
     func testMeanIncrementIsTheGradientFlow() throws {
@@ -56,13 +56,13 @@ final class SimulationTests: XCTestCase {
             let d = Double(p.dimension)
             var chiSquare = 0.0
             for i in 0..<p.dimension {
-                let z = (mean[i] - 0.3 / d * velocity[i]) / (variance[i] / Double(steps)).squareRoot()
+                let z = (mean[i] - velocity[i] / d) / (variance[i] / Double(steps)).squareRoot()
                 chiSquare += z * z
             }
             // chi^2 with D = 16 degrees of freedom: mean 16, sd 5.7.
             XCTAssertLessThan(chiSquare, 16 + 5 * (2 * 16.0).squareRoot(), "B = \(batch)")
             // And the drift is resolved: its size is many standard errors.
-            let signal = velocity.map { 0.3 / d * $0 }
+            let signal = velocity.map { $0 / d }
             let resolved = zip(signal, variance).map { $0.0 * $0.0 / ($0.1 / Double(steps)) }.reduce(0, +)
             XCTAssertGreaterThan(resolved, 200, "B = \(batch): the drift should be resolved")
         }
@@ -126,7 +126,7 @@ final class SimulationTests: XCTestCase {
     func testFastErfMatchesLibm() {
         let error = FastErf.shared.measuredMaximumError(points: 400_000)
         XCTAssertLessThan(error, 1e-15)
-        XCTAssertEqual(FastErf.shared(-0.3), -erf(0.3), accuracy: 1e-16)
+        XCTAssertEqual(FastErf.shared(-0.3), -erf(0.3), accuracy: 4e-16)
         XCTAssertEqual(FastErf.shared(8), 1)
     }
 
@@ -155,13 +155,13 @@ final class SimulationTests: XCTestCase {
     /// at lags 0 ... 3 matches the exact C, and its marginal fourth moment the exact
     /// sampler's, within 5 standard errors.
     func testFastSamplerHasTheExactCovariance() throws {
-        for (length, dimension) in [(24, 1), (6, 2)] {
+        for (length, dimension, xi) in [(24, 1, 2.0), (8, 2, 1.0)] {
             let lattice = try Lattice(dimension: dimension, length: length)
-            let spec = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 2), gain: 2)
+            let spec = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: xi), gain: 2)
             let distribution = try InputDistribution(spec)
             let n = 100_000
             for mode in [SamplerMode.fast, .exact] {
-                let sampler = SimulationSampler(distribution, mode: mode)
+                let sampler = try SimulationSampler(distribution, mode: mode)
                 var rng = Xoshiro256(seed: 5)
                 let d = lattice.size
                 var x = [Double](repeating: 0, count: d)

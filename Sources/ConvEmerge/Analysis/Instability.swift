@@ -172,7 +172,9 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     public func extendedState() throws -> ExtendedState {
         let spectra = distributions.map(\.covariance.halfSpectrum)
         var best: ExtendedState?
-        for m in 0..<modes.count {
+        // Ties (e.g. the clone task, where every pair is marginal) go to the mode growing fastest from small w.
+        let early = initialDispersion(scale: 0.1).omega
+        for m in (0..<modes.count).sorted(by: { early[$0] > early[$1] }) {
             guard let s = radialFixedPoint(mode: m) else { continue }
             let q = spectra.map { s * $0[m] }
             let omega = dispersion(overlaps: q).omega
@@ -181,7 +183,7 @@ public final class InstabilityAnalysis: @unchecked Sendable {
                 !(0..<2).allSatisfy { abs(spectra[$0][other] - spectra[$0][m]) <= 1e-10 * max(spectra[$0][m], 1e-300) }
             }
             let margin = outside.map { omega[$0] }.max() ?? -.infinity
-            if let current = best, current.selectionMargin <= margin { continue }
+            if let current = best, current.selectionMargin <= margin + 1e-9 * early.map(abs).max()! { continue }
             let amplitude = (s * Double(dimension)).squareRoot()
             let radial = (0..<2).reduce(0.0) { sum, c in
                 // derivations/linear-stability.md eq. (5): J w = eta sum_c p_c E_G[h_c'''] q_c Chat_c w.
@@ -239,38 +241,12 @@ public final class InstabilityAnalysis: @unchecked Sendable {
             // grad A = (E_G[h'''] + kappa E_G[h^(7)] / 24) C w / D + E_G[h^(5)] T / (6 D^2); grad B = E_G[h^(5)] C w / (6 D^2).
             let gradientA = (0..<d).map { (m[3] + kappa * m[7] / 24) * cw[$0] / dd + m[5] * t[$0] / (6 * dd * dd) }
             let gradientB = cw.map { m[5] * $0 / (6 * dd * dd) }
-            let gradientT = cumulantGradient(cumulant, at: w)
+            let gradientT = cumulant.gradient(at: w)
             for i in 0..<d {
                 for j in 0..<d {
                     let entry = a * dense[i * d + j] + cw[i] * gradientA[j] + b * gradientT[i * d + j] + t[i] * gradientB[j]
                     matrix[i * d + j] += weight * entry
                 }
-            }
-        }
-        return matrix
-    }
-
-    /// dT_i/dw_j = 3 K(i, j, w, w). T is a cubic form, so the central difference is exact
-    /// once its h^2 T(e_j) term is removed (derivations/closure-jacobians.md eq. (5)).
-    func cumulantGradient(_ cumulant: FourthCumulant, at w: [Double]) -> [Double] {
-        let d = dimension
-        let h = max((w.reduce(0) { $0 + $1 * $1 }).squareRoot(), 1e-300) / Double(d).squareRoot()
-        var unit = [Double](repeating: 0, count: d)
-        unit[0] = 1
-        // T(e_j) is T(e_0) translated, by translation invariance of K.
-        let originResponse = cumulant.action(unit)
-        let lattice = task.lattice
-        var matrix = [Double](repeating: 0, count: d * d)
-        var shifted = w
-        for j in 0..<d {
-            shifted[j] = w[j] + h
-            let plus = cumulant.action(shifted)
-            shifted[j] = w[j] - h
-            let minus = cumulant.action(shifted)
-            shifted[j] = w[j]
-            for i in 0..<d {
-                let responseAtI = originResponse[lattice.translate(i, by: lattice.negate(j))]
-                matrix[i * d + j] = (plus[i] - minus[i]) / (2 * h) - h * h * responseAtI
             }
         }
         return matrix
@@ -526,26 +502,3 @@ struct FourierModes: Sendable {
     }
 }
 
-extension DenseLinearAlgebra {
-    /// The minimum-norm least-squares solution of m x = b by SVD (gsl_linalg_SV_decomp),
-    /// singular values below `relativeCutoff` times the largest treated as zero.
-    public static func leastSquaresSolve(_ m: [Double], n: Int, _ b: [Double], relativeCutoff: Double) throws -> [Double] {
-        precondition(m.count == n * n && b.count == n, "dimension mismatch")
-        GSL.initialize()
-        var u = m
-        let v = gsl_matrix_alloc(n, n)!, s = gsl_vector_alloc(n)!, work = gsl_vector_alloc(n)!
-        let rhs = gsl_vector_alloc(n)!, x = gsl_vector_alloc(n)!
-        defer { gsl_matrix_free(v); gsl_vector_free(s); gsl_vector_free(work); gsl_vector_free(rhs); gsl_vector_free(x) }
-        for i in 0..<n { gsl_vector_set(rhs, i, b[i]) }
-        let status = u.withUnsafeMutableBufferPointer { buffer -> Int32 in
-            var view = gsl_matrix_view_array(buffer.baseAddress!, n, n)
-            let decomposed = gsl_linalg_SV_decomp(&view.matrix, v, s, work)
-            guard decomposed == GSL_SUCCESS else { return decomposed }
-            let largest = gsl_vector_get(s, 0)
-            for i in 0..<n where gsl_vector_get(s, i) < relativeCutoff * largest { gsl_vector_set(s, i, 0) }
-            return gsl_linalg_SV_solve(&view.matrix, v, s, rhs, x)
-        }
-        try GSL.check(status, "gsl_linalg_SV_solve")
-        return (0..<n).map { gsl_vector_get(x, $0) }
-    }
-}

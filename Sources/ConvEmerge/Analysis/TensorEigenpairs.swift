@@ -44,7 +44,10 @@ public struct TensorEigenSolver: Sendable {
         self.maxIterations = maxIterations
     }
 
-    /// One SS-HOPM run from `start` (any non-zero vector).
+    /// One SS-HOPM run from `start` (any non-zero vector), polished by Newton's method.
+    /// The power iteration converges linearly, and very slowly along the lattice translation of
+    /// a localised eigenvector (nearly a symmetry when xi >> 1); once it is within `newtonRadius`
+    /// (relative residual) Newton's method on (T(w) - mu w, (|w|^2 - 1)/2) converges quadratically.
     public func solve(from start: [Double]) -> TensorEigenpair {
         let d = cumulant.size
         let s = extremum.sign
@@ -64,7 +67,19 @@ public struct TensorEigenSolver: Sendable {
         var alpha = abs(mu)
         var iterations = 0
         var residual = TensorEigenSolver.residual(w, t, mu)
+        var lastPolish = -2000
         while iterations < maxIterations && residual > tolerance * abs(mu) {
+            // Newton again every 2000 power steps while the residual is still too large.
+            if residual <= newtonRadius * abs(mu) && iterations >= lastPolish + 2000 {
+                lastPolish = iterations
+                if let (v, vMu, vResidual) = newtonPolish(w), vResidual < residual {
+                    w = v
+                    mu = vMu
+                    residual = vResidual
+                    act(w, &t)
+                    continue
+                }
+            }
             iterations += 1
             for i in 0..<d { next[i] = s * t[i] + alpha * w[i] }
             next = TensorEigenSolver.normalised(next)
@@ -81,6 +96,86 @@ public struct TensorEigenSolver: Sendable {
         }
         return TensorEigenpair(vector: w, eigenvalue: mu, residual: residual, ipr: Observables.inverseParticipationRatio(w),
                                iterations: iterations, converged: residual <= tolerance * abs(mu), hits: 1)
+    }
+
+    /// Relative residual below which SS-HOPM hands over to Newton's method.
+    public var newtonRadius: Double { 1e-3 }
+
+    /// Newton's method on F(w, mu) = (T(w) - mu w, (w.w - 1)/2), Jacobian [[grad T - mu I, -w], [w^T, 0]]
+    /// (derivations/tensor-eigenpairs.md eq. (4)). A localised eigenvector of a smooth kernel can be
+    /// translated at almost no cost (the lattice pins it only weakly), which makes the Jacobian nearly
+    /// singular; the pinned eigenvectors are mirror-symmetric about a site or a bond, so Newton runs in
+    /// the mirror-symmetric subspace about the candidate centres next to w's centre, where the
+    /// translation (odd) mode is absent, and the best result is kept.
+    func newtonPolish(_ start: [Double]) -> (vector: [Double], eigenvalue: Double, residual: Double)? {
+        let lattice = cumulant.lattice
+        // Twice the centre along each axis: even = a site, odd = a bond midpoint.
+        let doubled = Observables.center(start, lattice: lattice).map { Int((2 * ($0.isFinite ? $0 : 0)).rounded()) }
+        var candidates: [[Int]] = [[]]
+        for axis in doubled.indices {
+            candidates = candidates.flatMap { partial in (-1...1).map { partial + [doubled[axis] + $0] } }
+        }
+        var best: (vector: [Double], eigenvalue: Double, residual: Double)?
+        for mirrors in candidates {
+            let result = newtonIteration(from: start, mirrors: mirrors)
+            if best == nil || result.residual < best!.residual { best = result }
+        }
+        return best
+    }
+
+    /// Averages w with its mirror images x -> (m - x) mod L along each axis (m = `mirrors[axis]`).
+    func symmetrised(_ w: [Double], mirrors: [Int]) -> [Double] {
+        let lattice = cumulant.lattice, L = lattice.length
+        var v = w
+        for (axis, m) in mirrors.enumerated() {
+            let mirrored = (0..<v.count).map { i -> Double in
+                let (row, column) = lattice.coordinates(of: i)
+                let reflect = { (x: Int) in ((m - x) % L + L) % L }
+                let image = lattice.dimension == 1 ? reflect(column)
+                    : (mirrors.count == 2 && axis == 0 ? reflect(row) * L + column : row * L + reflect(column))
+                return v[image]
+            }
+            v = zip(v, mirrored).map { 0.5 * ($0 + $1) }
+        }
+        return TensorEigenSolver.normalised(v)
+    }
+
+    private func newtonIteration(from start: [Double], mirrors: [Int]) -> (vector: [Double], eigenvalue: Double, residual: Double) {
+        let d = cumulant.size, n = d + 1
+        let evaluate = { (v: [Double]) -> (vector: [Double], eigenvalue: Double, residual: Double) in
+            let t = self.cumulant.action(v)
+            let mu = TensorEigenSolver.dot(v, t)
+            return (v, mu, TensorEigenSolver.residual(v, t, mu))
+        }
+        var best = evaluate(symmetrised(start, mirrors: mirrors))
+        for _ in 0..<30 where best.residual > 1e-3 * tolerance * abs(best.eigenvalue) {
+            let w = best.vector, mu = best.eigenvalue
+            let t = cumulant.action(w)
+            let gradient = cumulant.gradient(at: w)
+            var matrix = [Double](repeating: 0, count: n * n)
+            var rhs = [Double](repeating: 0, count: n)
+            for i in 0..<d {
+                for j in 0..<d { matrix[i * n + j] = gradient[i * d + j] }
+                matrix[i * n + i] -= mu
+                matrix[i * n + d] = -w[i]
+                matrix[d * n + i] = w[i]
+                rhs[i] = -(t[i] - mu * w[i])
+            }
+            guard let step = try? DenseLinearAlgebra.leastSquaresSolve(matrix, n: n, rhs, relativeCutoff: 1e-9) else { break }
+            var fraction = 1.0
+            var improved = false
+            for _ in 0..<10 {
+                let trial = evaluate(symmetrised((0..<d).map { w[$0] + fraction * step[$0] }, mirrors: mirrors))
+                if trial.residual < best.residual {
+                    best = trial
+                    improved = true
+                    break
+                }
+                fraction /= 2
+            }
+            if !improved { break }
+        }
+        return best
     }
 
     /// SS-HOPM from `restarts` Gaussian random starts (stream r of `seed`), eigenpairs that agree
@@ -121,3 +216,4 @@ public struct TensorEigenSolver: Sendable {
         return sum.squareRoot()
     }
 }
+

@@ -379,3 +379,30 @@ private final class FirstError: @unchecked Sendable {
         flag = true
     }
 }
+
+extension FourthCumulant {
+    /// dT_i/dw_j = 3 K(i, j, w, w), row-major D x D. T is a cubic form, so the central
+    /// difference with step h is exact once its h^2 T(e_j) term is removed, and T(e_j) is
+    /// T(e_0) translated (derivations/closure-jacobians.md eq. (5)). Costs 2D + 1 actions.
+    public func gradient(at w: [Double]) -> [Double] {
+        let d = size
+        let h = max((w.reduce(0) { $0 + $1 * $1 }).squareRoot(), 1e-300) / Double(d).squareRoot()
+        var unit = [Double](repeating: 0, count: d)
+        unit[0] = 1
+        let originResponse = action(unit)
+        var matrix = [Double](repeating: 0, count: d * d)
+        var shifted = w
+        for j in 0..<d {
+            shifted[j] = w[j] + h
+            let plus = action(shifted)
+            shifted[j] = w[j] - h
+            let minus = action(shifted)
+            shifted[j] = w[j]
+            let back = lattice.negate(j)
+            for i in 0..<d {
+                matrix[i * d + j] = (plus[i] - minus[i]) / (2 * h) - h * h * originResponse[lattice.translate(i, by: back)]
+            }
+        }
+        return matrix
+    }
+}

@@ -60,3 +60,27 @@ public enum DenseLinearAlgebra {
         cblas_dtrmv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), lower, Int32(n), v, 1)
     }
 }
+
+extension DenseLinearAlgebra {
+    /// The minimum-norm least-squares solution of m x = b by SVD (gsl_linalg_SV_decomp),
+    /// singular values below `relativeCutoff` times the largest treated as zero.
+    public static func leastSquaresSolve(_ m: [Double], n: Int, _ b: [Double], relativeCutoff: Double) throws -> [Double] {
+        precondition(m.count == n * n && b.count == n, "dimension mismatch")
+        GSL.initialize()
+        var u = m
+        let v = gsl_matrix_alloc(n, n)!, s = gsl_vector_alloc(n)!, work = gsl_vector_alloc(n)!
+        let rhs = gsl_vector_alloc(n)!, x = gsl_vector_alloc(n)!
+        defer { gsl_matrix_free(v); gsl_vector_free(s); gsl_vector_free(work); gsl_vector_free(rhs); gsl_vector_free(x) }
+        for i in 0..<n { gsl_vector_set(rhs, i, b[i]) }
+        let status = u.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            var view = gsl_matrix_view_array(buffer.baseAddress!, n, n)
+            let decomposed = gsl_linalg_SV_decomp(&view.matrix, v, s, work)
+            guard decomposed == GSL_SUCCESS else { return decomposed }
+            let largest = gsl_vector_get(s, 0)
+            for i in 0..<n where gsl_vector_get(s, i) < relativeCutoff * largest { gsl_vector_set(s, i, 0) }
+            return gsl_linalg_SV_solve(&view.matrix, v, s, rhs, x)
+        }
+        try GSL.check(status, "gsl_linalg_SV_solve")
+        return (0..<n).map { gsl_vector_get(x, $0) }
+    }
+}

@@ -1,24 +1,120 @@
 import Foundation
 
+/// What `SGDReplica` trains: a network whose trained parameters are the weights
+/// (K rows of `weightsPerUnit`) and the readout v (K values, trained or fixed).
+/// One instance per replica: it owns scratch buffers, so it is confined to one thread.
+public protocol SGDNetwork: AnyObject {
+    /// Whether SGD moves the readout v.
+    var trainsReadout: Bool { get }
+    /// yhat for one input x (D values).
+    func prediction(_ x: UnsafePointer<Double>, weights: UnsafePointer<Double>, readout: UnsafePointer<Double>) -> Double
+    /// For one input x with target y, adds weightRate x (-dL/dw) to `weightStep` and, when the
+    /// readout is trained, readoutRate x (-dL/dv) to `readoutStep`, L = 1/2 (y - yhat)^2.
+    /// Reads `weights` and `readout` only before it writes, so the steps may be the weights
+    /// themselves (B = 1 updates in place).
+    func accumulateDescent(_ x: UnsafePointer<Double>, target: Double,
+                           weights: UnsafePointer<Double>, readout: UnsafePointer<Double>,
+                           weightRate: Double, readoutRate: Double,
+                           weightStep: UnsafeMutablePointer<Double>, readoutStep: UnsafeMutablePointer<Double>)
+}
+
+/// The fully-connected models (neuron, committee, twolayer):
+/// yhat = sum_k v_k sigma(lambda_k + b_k), lambda_k = w_k.x / sqrt D.
+public final class FullyConnectedNetwork: SGDNetwork {
+    public let dimension: Int
+    public let units: Int
+    public let trainsReadout: Bool
+    private let activation: Activation
+    private let biases: [Double]
+    private let derivatives: UnsafeMutablePointer<Double>
+    private let activations: UnsafeMutablePointer<Double>
+
+    public init(dimension: Int, units: Int, activation: Activation, biases: [Double], trainsReadout: Bool) {
+        precondition(biases.count == units, "FullyConnectedNetwork: one bias per unit")
+        self.dimension = dimension
+        self.units = units
+        self.activation = activation
+        self.biases = biases
+        self.trainsReadout = trainsReadout
+        derivatives = .allocate(capacity: units)
+        activations = .allocate(capacity: units)
+    }
+
+    deinit {
+        derivatives.deallocate()
+        activations.deallocate()
+    }
+
+    @inline(__always)
+    public func prediction(_ x: UnsafePointer<Double>, weights w: UnsafePointer<Double>, readout v: UnsafePointer<Double>) -> Double {
+        let d = dimension
+        let inverseRoot = 1 / Double(d).squareRoot()
+        var prediction = 0.0
+        for unit in 0..<units {
+            prediction += v[unit] * activation.value(dot(w + unit * d, x, d) * inverseRoot + biases[unit])
+        }
+        return prediction
+    }
+
+    @inline(__always)
+    public func accumulateDescent(_ x: UnsafePointer<Double>, target: Double,
+                                  weights w: UnsafePointer<Double>, readout v: UnsafePointer<Double>,
+                                  weightRate: Double, readoutRate: Double,
+                                  weightStep: UnsafeMutablePointer<Double>, readoutStep: UnsafeMutablePointer<Double>) {
+        let d = dimension
+        let inverseRoot = 1 / Double(d).squareRoot()
+        var prediction = 0.0
+        for unit in 0..<units {
+            let preactivation = dot(w + unit * d, x, d) * inverseRoot + biases[unit]
+            activations[unit] = activation.value(preactivation)
+            derivatives[unit] = activation.derivative(preactivation)
+            prediction += v[unit] * activations[unit]
+        }
+        let error = target - prediction
+        for unit in 0..<units {
+            axpy(weightRate * error * v[unit] * derivatives[unit] * inverseRoot, x, weightStep + unit * d, d)
+        }
+        if trainsReadout {
+            for unit in 0..<units { readoutStep[unit] += readoutRate * error * activations[unit] }
+        }
+    }
+}
+
+extension SimulationParameters {
+    /// The network `model` describes, fresh scratch buffers included.
+    public func makeNetwork() -> SGDNetwork {
+        let activation = Activation(neuron.activation)
+        let biases = (0..<hiddenUnits).map(bias(ofUnit:))
+        switch model {
+        case .neuron, .committee, .twolayer:
+            return FullyConnectedNetwork(dimension: dimension, units: hiddenUnits, activation: activation,
+                                         biases: biases, trainsReadout: model == .twolayer)
+        case .cnn:
+            return ConvolutionalNetwork(channels: hiddenUnits, kernelSize: weightsPerUnit, length: task.lattice.length,
+                                        activation: activation, biases: biases)
+        }
+    }
+}
+
 /// One replica of online SGD on fresh inputs (SPEC §3): per step a batch of B
 /// inputs, each of class c with prior p_c, and
-///   w_k += (eta K / B) sum_b e_b v_k sigma'(lambda_kb + b_k) x_b / sqrt D,   e_b = y_b - yhat_b,
-///   v_k += (eta / (B D)) sum_b e_b sigma(lambda_kb + b_k)                    (twolayer only),
-/// time t = steps / D. For the neuron (K = 1, v = 1) this is
-/// w += (eta / B) sum_b h_c(lambda_b) x_b / sqrt D, whose drift is the gradient flow
-/// of `solve` (derivations/gradient-flow.md, derivations/sgd-noise-scaling.md).
-/// The factor K makes each unit of a committee (v_k = 1/K) learn at rate eta,
-/// as the neuron does.
+///   w += (eta K / B) sum_b (-dL_b/dw),   v += (eta / (B D)) sum_b (-dL_b/dv)   (twolayer only),
+/// time t = steps / D. For the fully-connected models -dL/dw_k = e v_k sigma'(lambda_k + b_k) x / sqrt D,
+/// e = y - yhat; for the neuron (K = 1, v = 1) this is w += (eta / B) sum_b h_c(lambda_b) x_b / sqrt D,
+/// whose drift is the gradient flow of `solve` (derivations/gradient-flow.md,
+/// derivations/sgd-noise-scaling.md). The factor K makes each unit of a committee or each
+/// channel of a CNN (readout 1/K) learn at rate eta, as the neuron does (derivations/cnn-baseline.md).
 public final class SGDReplica {
     public let parameters: SimulationParameters
     public let dimension: Int
     public let units: Int
+    /// Weights per unit: D, or s for a CNN filter.
+    public let unitSize: Int
+    public let network: SGDNetwork
     private let samplers: [SimulationSampler]
-    private let activation: Activation
-    private let biases: [Double]
     private let targets: [Double]
     private var rng: Xoshiro256
-    /// K x D, row-major: unit k's weights are w[k D ..< (k + 1) D].
+    /// K x unitSize, row-major: unit k's weights are w[k unitSize ..< (k + 1) unitSize].
     public var weights: [Double]
     /// v_k.
     public var readout: [Double]
@@ -26,82 +122,63 @@ public final class SGDReplica {
     private let input: UnsafeMutablePointer<Double>
     private let gradient: UnsafeMutablePointer<Double>
     private let readoutGradient: UnsafeMutablePointer<Double>
-    private let derivatives: UnsafeMutablePointer<Double>
-    private let activations: UnsafeMutablePointer<Double>
 
-    /// Replica `replica` of `parameters` from the weights `initial` (K D values),
+    /// Replica `replica` of `parameters` from the weights `initial` (K x unitSize values),
     /// drawing its inputs from `distributions` (one per class, shared read-only).
-    public init(_ parameters: SimulationParameters, distributions: [InputDistribution], initial: [Double], replica: Int) {
+    public init(_ parameters: SimulationParameters, distributions: [InputDistribution], initial: [Double], replica: Int) throws {
         self.parameters = parameters
         dimension = parameters.dimension
         units = parameters.hiddenUnits
-        precondition(initial.count == units * dimension, "SGDReplica: initial weights must have K D entries")
-        samplers = distributions.map { SimulationSampler($0, mode: parameters.sampler) }
-        activation = Activation(parameters.neuron.activation)
-        biases = (0..<units).map(parameters.bias(ofUnit:))
+        unitSize = parameters.weightsPerUnit
+        precondition(initial.count == units * unitSize, "SGDReplica: initial weights must have K x \(unitSize) entries")
+        network = parameters.makeNetwork()
+        samplers = try distributions.map { try SimulationSampler($0, mode: parameters.sampler) }
         targets = parameters.task.targets
         rng = Xoshiro256(seed: parameters.seed, stream: replica + 2)
         weights = initial
         readout = [Double](repeating: parameters.initialReadout, count: units)
         input = .allocate(capacity: dimension)
-        gradient = .allocate(capacity: units * dimension)
+        gradient = .allocate(capacity: units * unitSize)
         readoutGradient = .allocate(capacity: units)
-        derivatives = .allocate(capacity: units)
-        activations = .allocate(capacity: units)
     }
 
     deinit {
         input.deallocate()
         gradient.deallocate()
         readoutGradient.deallocate()
-        derivatives.deallocate()
-        activations.deallocate()
     }
 
     /// `count` SGD steps.
     public func step(_ count: Int = 1) {
-        let d = dimension, k = units, batch = parameters.batchSize
-        let inverseRoot = 1 / Double(d).squareRoot()
-        let unitRate = parameters.learningRate * Double(k)
-        let readoutRate = parameters.learningRate / Double(d)
-        let trainsReadout = parameters.model == .twolayer
+        let weightCount = units * unitSize, batch = parameters.batchSize
+        let unitRate = parameters.learningRate * Double(units)
+        let readoutRate = parameters.learningRate / Double(dimension)
+        let trainsReadout = network.trainsReadout
         let prior1 = parameters.task.prior1
-        // With B = 1 the single input's update goes straight into w (its
-        // preactivations were taken before); with B > 1 it is accumulated first.
+        // With B = 1 the single input's update goes straight into w (the network reads w
+        // before it writes); with B > 1 it is accumulated first.
         let direct = batch == 1
         let x = input
         weights.withUnsafeMutableBufferPointer { weightBuffer in
             readout.withUnsafeMutableBufferPointer { readoutBuffer in
                 let w = weightBuffer.baseAddress!, v = readoutBuffer.baseAddress!
-                let target = direct ? w : gradient
-                let targetReadout = direct ? v : readoutGradient
+                let weightStep = direct ? w : gradient
+                let readoutStep = direct ? v : readoutGradient
                 for _ in 0..<count {
                     if !direct {
-                        gradient.update(repeating: 0, count: k * d)
-                        readoutGradient.update(repeating: 0, count: k)
+                        gradient.update(repeating: 0, count: weightCount)
+                        readoutGradient.update(repeating: 0, count: units)
                     }
                     for _ in 0..<batch {
                         let c = rng.nextOpenUniform() < prior1 ? 1 : 0
                         samplers[c].sample(into: x, rng: &rng)
-                        var prediction = 0.0
-                        for unit in 0..<k {
-                            let preactivation = dot(w + unit * d, x, d) * inverseRoot + biases[unit]
-                            activations[unit] = activation.value(preactivation)
-                            derivatives[unit] = activation.derivative(preactivation)
-                            prediction += v[unit] * activations[unit]
-                        }
-                        let error = targets[c] - prediction
-                        for unit in 0..<k {
-                            let coefficient = (direct ? unitRate : 1) * error * v[unit] * derivatives[unit] * inverseRoot
-                            axpy(coefficient, x, target + unit * d, d)
-                        }
-                        if trainsReadout {
-                            for unit in 0..<k { targetReadout[unit] += (direct ? readoutRate : 1) * error * activations[unit] }
-                        }
+                        network.accumulateDescent(x, target: targets[c], weights: w, readout: v,
+                                                  weightRate: direct ? unitRate : 1, readoutRate: direct ? readoutRate : 1,
+                                                  weightStep: weightStep, readoutStep: readoutStep)
                     }
                     if !direct {
-                        axpy(unitRate / Double(batch), gradient, w, k * d)
-                        if trainsReadout { axpy(readoutRate / Double(batch), readoutGradient, v, k) }
+                        axpy(unitRate / Double(batch), gradient, w, weightCount)
+                        if trainsReadout { axpy(readoutRate / Double(batch), readoutGradient, v, units) }
                     }
                 }
             }
@@ -113,21 +190,23 @@ public final class SGDReplica {
     public func predictions(_ inputs: [Double]) -> [Double] {
         let d = dimension
         let n = inputs.count / d
-        let inverseRoot = 1 / Double(d).squareRoot()
         var out = [Double](repeating: 0, count: n)
         inputs.withUnsafeBufferPointer { xs in
             weights.withUnsafeBufferPointer { w in
-                for row in 0..<n {
-                    var prediction = 0.0
-                    for unit in 0..<units {
-                        let preactivation = dot(w.baseAddress! + unit * d, xs.baseAddress! + row * d, d) * inverseRoot + biases[unit]
-                        prediction += readout[unit] * activation.value(preactivation)
+                readout.withUnsafeBufferPointer { v in
+                    for row in 0..<n {
+                        out[row] = network.prediction(xs.baseAddress! + row * d, weights: w.baseAddress!, readout: v.baseAddress!)
                     }
-                    out[row] = prediction
                 }
             }
         }
         return out
+    }
+
+    /// Unit k's weights as a lattice vector: w_k itself, or a CNN filter zero-padded to D.
+    public func latticeWeights(ofUnit k: Int) -> [Double] {
+        let row = Array(weights[k * unitSize..<(k + 1) * unitSize])
+        return unitSize == dimension ? row : FilterAlignment.embed(row, dimension: dimension)
     }
 }
 

@@ -5,7 +5,7 @@ public struct SimulationResult: Sendable {
     public var parameters: SimulationParameters
     /// Saved times t = steps / D.
     public var times: [Double]
-    /// Per replica, n_saves x K x D weights flattened (NaN after a replica stopped).
+    /// Per replica, n_saves x K x D weights flattened (K x s for a CNN; NaN after a replica stopped).
     public var weights: [[Double]]
     /// Per replica, n_saves x K readouts v_k.
     public var readouts: [[Double]]
@@ -25,16 +25,16 @@ public struct SimulationResult: Sendable {
         return mean.map { $0 / Double(weights.count) }
     }
 
-    /// Replica `seed`'s weights of unit `unit` at save `save`.
+    /// Replica `seed`'s weights of unit `unit` at save `save` (D values, or a CNN filter's s).
     public func weights(seed: Int, save: Int, unit: Int = 0) -> [Double] {
-        let d = parameters.dimension, k = parameters.hiddenUnits
+        let d = parameters.weightsPerUnit, k = parameters.hiddenUnits
         let start = (save * k + unit) * d
         return Array(weights[seed][start..<(start + d)])
     }
 
     /// The seed mean of unit `unit` at save `save`.
     public func meanWeights(save: Int, unit: Int = 0) -> [Double] {
-        var mean = [Double](repeating: 0, count: parameters.dimension)
+        var mean = [Double](repeating: 0, count: parameters.weightsPerUnit)
         for seed in 0..<seedCount {
             for (i, value) in self.weights(seed: seed, save: save, unit: unit).enumerated() { mean[i] += value }
         }
@@ -87,8 +87,8 @@ public enum SimulationJob {
     public static func run(_ parameters: SimulationParameters, progress: ((Double) -> Void)? = nil) throws -> SimulationResult {
         let start = Date()
         let distributions = try parameters.task.classes.map(InputDistribution.init)
-        let d = parameters.dimension, k = parameters.hiddenUnits
-        let initial = try parameters.initialization.weights(dimension: k * d)
+        let d = parameters.dimension, k = parameters.hiddenUnits, unitSize = parameters.weightsPerUnit
+        let initial = try parameters.initialization.weights(dimension: k * unitSize)
         let saveSteps = try parameters.saveSteps()
         let testSet = TestSet(parameters, distributions: distributions)
         let relay = ProgressRelay(progress, total: Double(parameters.totalSteps * parameters.seeds))
@@ -97,9 +97,15 @@ public enum SimulationJob {
         let blowUpNorm = 1e8 * max(1, initialNorm)
 
         DispatchQueue.concurrentPerform(iterations: parameters.seeds) { seed in
-            let replica = SGDReplica(parameters, distributions: distributions, initial: initial, replica: seed)
+            let replica: SGDReplica
+            do {
+                replica = try SGDReplica(parameters, distributions: distributions, initial: initial, replica: seed)
+            } catch {
+                collector.fail(error)
+                return
+            }
             var weights: [Double] = [], readouts: [Double] = []
-            weights.reserveCapacity(saveSteps.count * k * d)
+            weights.reserveCapacity(saveSteps.count * k * unitSize)
             var table = CSVTable(columns: ReplicaObservables.columns(for: parameters))
             var status = RunStatus.completed, message = "completed"
             for target in saveSteps {
@@ -122,13 +128,14 @@ public enum SimulationJob {
                     readouts += replica.readout
                     table.append(ReplicaObservables.row(t: t, replica: replica, distributions: distributions, testSet: testSet))
                 } else {
-                    weights += [Double](repeating: .nan, count: k * d)
+                    weights += [Double](repeating: .nan, count: k * unitSize)
                     readouts += [Double](repeating: .nan, count: k)
                     table.append([t] + [Double](repeating: .nan, count: table.columns.count - 1))
                 }
             }
             collector.store(seed, (weights, readouts, table, status, message))
         }
+        if let error = collector.failure { throw error }
         let replicas = collector.results
         return SimulationResult(parameters: parameters, times: saveSteps.map { Double($0) / Double(d) },
                                 weights: replicas.map(\.weights), readouts: replicas.map(\.readouts),
@@ -140,10 +147,14 @@ public enum SimulationJob {
     public static func save(_ result: SimulationResult, to directory: RunDirectory) throws {
         let p = result.parameters
         let d = p.dimension, k = p.hiddenUnits, n = result.saveCount, s = result.seedCount
-        let unitShape = p.model == .neuron ? [d] : [k, d]
-        let weightMeaning = p.model == .neuron
-            ? "w per replica and saved time, lattice order (row-major on the torus)"
-            : "w_k per replica, saved time and hidden unit k, lattice order"
+        let unitShape = p.weightShape, unitSize = p.weightsPerUnit
+        let weightMeaning: String
+        switch p.model {
+        case .neuron: weightMeaning = "w per replica and saved time, lattice order (row-major on the torus)"
+        case .committee, .twolayer: weightMeaning = "w_k per replica, saved time and hidden unit k, lattice order"
+        case .cnn: weightMeaning = "filter f_k (size s = \(unitSize)) per replica, saved time and channel k; "
+            + "u_ki = sum_j f_kj x_(i+j mod L) / sqrt s + b_k, yhat = mean over k and i of sigma(u_ki)"
+        }
         var arrays: [String: ArrayDescription] = [
             "weights.npy": ArrayDescription(shape: [s, n] + unitShape, description: weightMeaning),
             "weights_mean.npy": ArrayDescription(shape: [n] + unitShape,
@@ -166,7 +177,9 @@ public enum SimulationJob {
         let finalIpr: Double? = {
             let mean = result.meanWeights
             guard n > 0 else { return nil }
-            let last = (0..<k).map { unit in Observables.inverseParticipationRatio(Array(mean[((n - 1) * k + unit) * d..<((n - 1) * k + unit + 1) * d])) }
+            let last = (0..<k).map { unit in
+                Observables.inverseParticipationRatio(Array(mean[((n - 1) * k + unit) * unitSize..<((n - 1) * k + unit + 1) * unitSize]))
+            }
             return last.reduce(0, +) / Double(k)
         }()
         let manifest = SimulationManifest(
@@ -230,7 +243,8 @@ enum ReplicaObservables {
     static func row(t: Double, replica: SGDReplica, distributions: [InputDistribution], testSet: TestSet) -> [Double] {
         let lattice = replica.parameters.task.lattice
         let d = replica.dimension, k = replica.units
-        let units = (0..<k).map { Array(replica.weights[$0 * d..<($0 + 1) * d]) }
+        // CNN filters enter as lattice vectors (zero-padded), so IPR and width are the filter's.
+        let units = (0..<k).map(replica.latticeWeights(ofUnit:))
         let test = testSet.lossAndAccuracy(replica)
         if replica.parameters.model == .neuron {
             let w = units[0]
@@ -266,7 +280,12 @@ private final class ReplicaCollector: @unchecked Sendable {
     typealias Replica = (weights: [Double], readouts: [Double], table: CSVTable, status: RunStatus, message: String)
     private let lock = NSLock()
     private var slots: [Replica?]
+    private(set) var failure: Error?
     init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func fail(_ error: Error) {
+        lock.lock(); defer { lock.unlock() }
+        if failure == nil { failure = error }
+    }
     func store(_ index: Int, _ replica: Replica) {
         lock.lock(); defer { lock.unlock() }
         slots[index] = replica

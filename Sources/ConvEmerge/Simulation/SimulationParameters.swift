@@ -8,6 +8,9 @@ public enum ModelKind: String, Codable, CaseIterable, Sendable {
     case committee
     /// yhat = sum_k v_k sigma(w_k.x / sqrt D + b_k), v_k trained (started at 1/K), biases as the committee.
     case twolayer
+    /// yhat = (1/K) sum_k mean_i sigma(f_k * x / sqrt s + b_k): K filters of size s, circular
+    /// padding, biases as the committee (derivations/cnn-baseline.md). Ring only.
+    case cnn
 }
 
 /// Every parameter of a `simulate` run: one value decoded from the CLI, written
@@ -34,11 +37,14 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
     /// Held-out inputs per class for the test loss and accuracy.
     public var testSamples: Int
     public var sampler: SamplerMode
+    /// Filter size s of `--model cnn` (1 ... L); nil for the fully-connected models.
+    public var kernelSize: Int?
 
     public init(task: TaskSpec, neuron: NeuronSpec, model: ModelKind = .neuron, hiddenUnits: Int = 1,
                 learningRate: Double, batchSize: Int = 1, seeds: Int = 1, seed: UInt64 = 0,
                 tMax: Double, saves: Int = 100, logSpacedSaves: Bool = true,
-                initialization: Initialization, testSamples: Int = 1000, sampler: SamplerMode = .fast) throws {
+                initialization: Initialization, testSamples: Int = 1000, sampler: SamplerMode = .fast,
+                kernelSize: Int? = nil) throws {
         try require(learningRate.isFinite && learningRate > 0, flag: "--lr", "must be finite and > 0, got \(learningRate)")
         try require(batchSize >= 1 && batchSize <= 1_000_000, flag: "--batch", "must be in 1 ... 1000000, got \(batchSize)")
         try require(seeds >= 1 && seeds <= 10_000, flag: "--seeds", "must be in 1 ... 10000, got \(seeds)")
@@ -50,6 +56,17 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         try require(tMax * Double(task.dimension) <= 1e12, flag: "--t-max",
                     "t-max x D = \(tMax * Double(task.dimension)) SGD steps is more than 1e12")
         try require(saves >= 2 && saves <= 1_000_000, flag: "--saves", "must be in 2 ... 1000000, got \(saves)")
+        if model == .cnn {
+            try require(task.lattice.dimension == 1, flag: "--dim", "--model cnn supports the ring (--dim 1) only, got --dim \(task.lattice.dimension)")
+            let length = task.lattice.length
+            guard let kernelSize else {
+                throw ConvEmergeError.invalidInput(flag: "--kernel-size", message: "is required for --model cnn (1 ... L = \(length))")
+            }
+            try require(kernelSize >= 1 && kernelSize <= length, flag: "--kernel-size",
+                        "must be in 1 ... L = \(length), got \(kernelSize)")
+        } else {
+            try require(kernelSize == nil, flag: "--kernel-size", "applies to --model cnn only, not --model \(model.rawValue)")
+        }
         self.task = task
         self.neuron = neuron
         self.model = model
@@ -64,6 +81,7 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         self.initialization = initialization
         self.testSamples = testSamples
         self.sampler = sampler
+        self.kernelSize = kernelSize
     }
 
     public var dimension: Int { task.dimension }
@@ -84,6 +102,12 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
 
     /// Fixed bias of unit k: the committee's alternating +-b; the neuron's b.
     public func bias(ofUnit k: Int) -> Double { k % 2 == 0 ? neuron.bias : -neuron.bias }
+
+    /// Trained weights per hidden unit: D for the fully-connected models, s for a CNN filter.
+    public var weightsPerUnit: Int { model == .cnn ? kernelSize! : dimension }
+
+    /// The shape of one saved set of weights: [D] for the neuron, [K, D] or (cnn) [K, s].
+    public var weightShape: [Int] { model == .neuron ? [dimension] : [hiddenUnits, weightsPerUnit] }
 
     /// Initial readout v_k: 1 for the neuron, 1/K for the committee and the two-layer net.
     public var initialReadout: Double { model == .neuron ? 1 : 1 / Double(hiddenUnits) }

@@ -8,6 +8,9 @@ public enum SamplerMode: String, Codable, CaseIterable, Sendable {
     case fast
     /// `InputDistribution.sample`: Box-Muller, two FFTs, libm erf. The reference.
     case exact
+    /// `DenseCholeskySampler`: O(D^2) per input, the baseline of the benchmarks
+    /// (needs a positive definite covariance: --jitter for smooth kernels).
+    case dense
 }
 
 /// One thread's sampler for one class: owns its buffers, so each seed replica
@@ -25,10 +28,12 @@ public final class SimulationSampler {
     private let fft: RealFFT
     private let erfTable = FastErf.shared.coefficients
     private let zigguratTable = Ziggurat.table
+    private let dense: DenseCholeskySampler?
 
-    public init(_ distribution: InputDistribution, mode: SamplerMode) {
+    public init(_ distribution: InputDistribution, mode: SamplerMode) throws {
         self.distribution = distribution
         self.mode = mode
+        dense = mode == .dense ? try DenseCholeskySampler(distribution) : nil
         size = distribution.size
         scratch = distribution.makeScratch()
         fft = RealFFT.plans(for: distribution.lattice)
@@ -62,6 +67,8 @@ public final class SimulationSampler {
         switch mode {
         case .exact:
             distribution.sample(into: x, rng: &rng, scratch: scratch)
+        case .dense:
+            dense!.sample(into: x, rng: &rng)
         case .fast:
             if distribution.lattice.dimension == 1 {
                 drawSpectralNoise(into: x, rng: &rng)

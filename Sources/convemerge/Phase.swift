@@ -1,0 +1,140 @@
+import ArgumentParser
+import ConvEmerge
+import Foundation
+
+struct Phase: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Phase diagrams: final IPR and/or localising growth rate on a grid of two parameters.",
+        discussion: """
+        Parameters (NAME in --x/--y NAME=a:b:n): \(PhaseParameter.allCases.map(\.rawValue).joined(separator: ", ")). \
+        Every other flag is fixed for the whole grid. Each cell solves the ODE (--measure ipr, any closure) and/or the \
+        linear stability problem of `instability` (--measure growth). Finished cells are written to DIR/cells/ one file \
+        each, so a killed sweep continues with --resume; --shard i/N computes the cells with index % N == i, and \
+        `convemerge phase merge DIR...` combines shards into the phase.csv a single run writes. DIR/phase.csv columns: \
+        cell, x, y, final_ipr, growth_rate, leading_mode_ipr, status. With .venv/bin/python (make venv) the heatmap \
+        DIR/phase.png is drawn by notebooks-export/plot_phase.py.
+
+        Example:
+          convemerge phase --x gain=0.25:3:16 --y xi1=1:4:16 --L 64 --closure cumulant --out runs/phase --threads 2
+          convemerge phase --x gain=0:3:8 --y xi1=1:4:8 --measure growth --out runs/g --shard 0/2   (and --shard 1/2)
+          convemerge phase merge runs/g-0 runs/g-1 --out runs/g
+        """,
+        subcommands: [PhaseRun.self, PhaseMerge.self],
+        defaultSubcommand: PhaseRun.self)
+
+    /// Draws DIR/phase.png with the project's matplotlib script when the venv exists.
+    static func plot(_ directory: String) {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // The working directory, else the repository the binary was built in (.build*/<triple>/release/convemerge).
+        var roots = [FileManager.default.currentDirectoryPath]
+        var ancestor = executable.deletingLastPathComponent()
+        for _ in 0..<4 {
+            ancestor = ancestor.deletingLastPathComponent()
+            roots.append(ancestor.path)
+        }
+        let script = "notebooks-export/plot_phase.py"
+        guard let root = roots.first(where: { FileManager.default.isExecutableFile(atPath: "\($0)/.venv/bin/python")
+                                                 && FileManager.default.fileExists(atPath: "\($0)/\(script)") }) else {
+            Report.progress("no .venv/bin/python here: `make venv`, then `.venv/bin/python \(script) \(directory)` draws the heatmap")
+            return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "\(root)/.venv/bin/python")
+        process.arguments = ["\(root)/\(script)", directory]
+        do {
+            try process.run()
+            process.waitUntilExit()
+            if process.terminationStatus == 0 {
+                Report.progress("heatmap -> \((directory as NSString).appendingPathComponent("phase.png"))")
+            } else {
+                Report.progress("plot_phase.py failed (status \(process.terminationStatus)); phase.csv is complete")
+            }
+        } catch {
+            Report.progress("cannot run plot_phase.py: \(error.localizedDescription)")
+        }
+    }
+}
+
+struct PhaseRun: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Compute (a shard of) a phase diagram (the default).")
+
+    @Option(help: "First axis, NAME=a:b:n.") var x: String
+    @Option(help: "Second axis, NAME=a:b:n.") var y: String
+    @Option(help: "Comma-separated: ipr (final IPR of the ODE), growth (growth rate of the extended state).") var measure: String = "ipr"
+    @OptionGroup(title: "Inputs") var input: InputOptions
+    @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
+    @OptionGroup(title: "Closure") var closureOptions: ClosureOptions
+    @Option(help: "GSL stepper (default rk8pd; rkf45 for --closure montecarlo).") var stepper: Stepper?
+    @Option(help: "Relative tolerance (default 1e-8; 1e-5 for montecarlo).") var rtol: Double?
+    @Option(help: "Absolute tolerance (default 1e-10; 1e-6 for montecarlo).") var atol: Double?
+    @Option(name: .customLong("t-max"), help: "Final time of each ODE.") var tMax: Double = 150
+    @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
+    @Option(name: .customLong("init-scale"), help: "Scale of the random initial weights (same seed in every cell).") var initScale: Double = 0.1
+    @Option(help: "Seed of the initial weights.") var seed: UInt64 = 0
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Worker threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "i/N: compute only the cells with index % N == i.") var shard: String = "0/1"
+    @Flag(help: "Continue the sweep in --out, skipping finished cells.") var resume = false
+    @Flag(help: "No progress bar.") var quiet = false
+
+    func spec() throws -> PhaseSweepSpec {
+        let measures = try measure.split(separator: ",").map { name -> PhaseMeasure in
+            guard let m = PhaseMeasure(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw ConvEmergeError.invalidInput(flag: "--measure", message: "must list ipr and/or growth, got '\(measure)'")
+            }
+            return m
+        }
+        let defaults = IntegratorSpec.defaults(for: closureOptions.closure)
+        // Only the final state matters: two saves keep the driver from stopping on the way.
+        let integrator = try IntegratorSpec(stepper: stepper ?? defaults.stepper, relativeTolerance: rtol ?? defaults.relativeTolerance,
+                                            absoluteTolerance: atol ?? defaults.absoluteTolerance, tMax: tMax, saves: 2)
+        try require(initScale.isFinite && initScale > 0, flag: "--init-scale", "must be finite and > 0, got \(initScale)")
+        let base = try PhaseBase(
+            dimension: input.dimension, length: input.length, kernel: input.kernel, xi: input.xi, gain: input.gain, jitter: input.jitter,
+            task: taskOptions.task, xi0: taskOptions.xi0, xi1: taskOptions.xi1, gaussianControl: taskOptions.gaussian,
+            prior1: taskOptions.p1, targets: taskOptions.targets, activation: taskOptions.activation, bias: taskOptions.bias,
+            closure: closureOptions.spec(), integrator: integrator, learningRate: lr, initScale: initScale, seed: seed)
+        return try PhaseSweepSpec(base: base, x: PhaseAxis(parsing: x, flag: "--x"), y: PhaseAxis(parsing: y, flag: "--y"),
+                                  measures: measures)
+    }
+
+    func run() throws {
+        let spec = try spec()
+        let pieces = shard.split(separator: "/").map { Int($0) }
+        guard pieces.count == 2, let index = pieces[0], let count = pieces[1] else {
+            throw ConvEmergeError.invalidInput(flag: "--shard", message: "must be i/N (e.g. 0/4), got '\(shard)'")
+        }
+        try PhaseSweep.prepare(out, spec: spec, resume: resume)
+        let bar = quiet ? nil : ProgressLine(label: "phase \(spec.x.parameter.rawValue) x \(spec.y.parameter.rawValue)")
+        let start = Date()
+        let computed = try PhaseSweep.run(spec, directory: out, threads: threads, shard: (index, count)) { done, total in
+            bar?.update(Double(done) / Double(max(total, 1)))
+        }
+        bar?.finish()
+        let seconds = Date().timeIntervalSince(start)
+        let perCell = computed > 0 ? String(format: ", %.3f s per cell per thread", seconds * Double(min(threads, computed)) / Double(computed)) : ""
+        print("computed \(computed) cells in \(String(format: "%.2f", seconds)) s on \(threads) threads\(perCell)")
+        let (_, text, missing) = try PhaseSweep.table(of: [out])
+        if let text {
+            try AtomicFile.write(text, to: PhaseSweep.csvPath(out))
+            print("\(spec.cellCount) cells -> \(PhaseSweep.csvPath(out))")
+            Phase.plot(out)
+        } else {
+            print("\(missing) of \(spec.cellCount) cells are in other shards: `convemerge phase merge` the shard directories")
+        }
+    }
+}
+
+struct PhaseMerge: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "merge", abstract: "Merge the shard directories of one sweep into one phase.csv.")
+
+    @Argument(help: "Shard directories of the same sweep.") var directories: [String]
+    @Option(help: "Output directory (default: the first shard directory).") var out: String?
+
+    func run() throws {
+        let output = out ?? directories[0]
+        let spec = try PhaseSweep.merge(directories, into: output)
+        print("\(spec.cellCount) cells from \(directories.count) directories -> \(PhaseSweep.csvPath(output))")
+        Phase.plot(output)
+    }
+}
