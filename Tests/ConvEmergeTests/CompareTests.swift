@@ -2,15 +2,7 @@ import ConvEmerge
 import Foundation
 import XCTest
 
-final class CompareTests: XCTestCase {
-    private var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("compare-tests-\(getpid())-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+final class CompareTests: ScratchDirectoryTestCase {
 
     private func task(gaussian: Bool, length: Int = 16) throws -> TaskSpec {
         let lattice = try Lattice(dimension: 1, length: length)

@@ -4,15 +4,7 @@ import XCTest
 
 /// Phase sweeps: a cell is a `solve` and/or an `instability` run; resume, threads and shards
 /// must not change a byte of phase.csv.
-final class PhaseTests: XCTestCase {
-    private var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("phase-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+final class PhaseTests: ScratchDirectoryTestCase {
 
     private func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
 

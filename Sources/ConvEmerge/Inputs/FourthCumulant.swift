@@ -390,18 +390,10 @@ extension FourthCumulant {
         var unit = [Double](repeating: 0, count: d)
         unit[0] = 1
         let originResponse = action(unit)
-        var matrix = [Double](repeating: 0, count: d * d)
-        var shifted = w
+        var matrix = centralDifferenceJacobian(at: w, step: h, action)
         for j in 0..<d {
-            shifted[j] = w[j] + h
-            let plus = action(shifted)
-            shifted[j] = w[j] - h
-            let minus = action(shifted)
-            shifted[j] = w[j]
             let back = lattice.negate(j)
-            for i in 0..<d {
-                matrix[i * d + j] = (plus[i] - minus[i]) / (2 * h) - h * h * originResponse[lattice.translate(i, by: back)]
-            }
+            for i in 0..<d { matrix[i * d + j] -= h * h * originResponse[lattice.translate(i, by: back)] }
         }
         return matrix
     }

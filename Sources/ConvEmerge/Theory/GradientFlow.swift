@@ -96,19 +96,8 @@ public final class GradientFlow: @unchecked Sendable {
     /// d(dw/dt)/dw by central differences (row-major D x D), step relative to |w|.
     /// Used by the implicit steppers and by the stability analysis.
     public func jacobian(at w: [Double], relativeStep: Double = 1e-6) -> [Double] {
-        let d = dimension
         let norm = (w.reduce(0) { $0 + $1 * $1 }).squareRoot()
-        let h = relativeStep * max(norm, 1e-8) / Double(d).squareRoot()
-        var matrix = [Double](repeating: 0, count: d * d)
-        var shifted = w
-        for j in 0..<d {
-            shifted[j] = w[j] + h
-            let plus = velocity(shifted)
-            shifted[j] = w[j] - h
-            let minus = velocity(shifted)
-            shifted[j] = w[j]
-            for i in 0..<d { matrix[i * d + j] = (plus[i] - minus[i]) / (2 * h) }
-        }
-        return matrix
+        let h = relativeStep * max(norm, 1e-8) / Double(dimension).squareRoot()
+        return centralDifferenceJacobian(at: w, step: h, velocity)
     }
 }
