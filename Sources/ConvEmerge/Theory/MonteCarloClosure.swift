@@ -27,22 +27,21 @@ public final class MonteCarloClosure: ClassExpectation {
         inputs.withUnsafeBufferPointer { x in
             for m in 0..<sampleCount {
                 let row = x.baseAddress! + m * size
-                var dot = 0.0
-                for i in 0..<size { dot += row[i] * w[i] }
-                preactivations[m] = dot * scale
+                preactivations[m] = dot(row, w, size) * scale
             }
         }
     }
 
     public func drift(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
-        computePreactivations(w)
         for i in 0..<size { out[i] = 0 }
+        let preactivationScale = 1 / Double(size).squareRoot()
+        // One pass over the sample: each row is used for its preactivation and,
+        // while still in cache, for its contribution (the loop is memory-bound).
         inputs.withUnsafeBufferPointer { x in
             for m in 0..<sampleCount {
-                let h = signal(preactivations[m])
-                if h == 0 { continue }
                 let row = x.baseAddress! + m * size
-                for i in 0..<size { out[i] += h * row[i] }
+                let h = signal(dot(row, w, size) * preactivationScale)
+                if h != 0 { axpy(h, row, out, size) }
             }
         }
         let scale = Double(size).squareRoot() / Double(sampleCount)
