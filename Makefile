@@ -10,7 +10,7 @@ VENV := .venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build run test bench validate venv clean
+.PHONY: help deps build run test bench validate venv notebooks clean
 
 help:
 	@echo "make run     install what is missing, build (release), print the input statistics and solve the default problem under every closure"
@@ -19,6 +19,7 @@ help:
 	@echo "make validate  theory against simulation (issue 4), report in validation-report.md (~1 min)"
 	@echo "make build   release build of $(BIN)"
 	@echo "make venv    Python venv in $(VENV) with numpy and matplotlib (for figures; not needed by run/test)"
+	@echo "make notebooks  run notebooks-export/localisation.py (jupytext) and export it with its figures to notebooks-export/localisation.md (~30 s after the build)"
 	@echo "make clean   remove the build directory $(SCRATCH)"
 
 # Quiet and idempotent: apt runs only when GSL, FFTW, pkg-config or git is missing.
@@ -65,6 +66,20 @@ $(VENV)/.ready:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null && \
 		python3 -m venv $(VENV); }
 	$(VENV)/bin/pip install -q numpy matplotlib
+	@touch $@
+
+# The notebook is kept as a jupytext .py; the .ipynb is an intermediate (gitignored), the committed
+# export is the markdown with its PNG figures in notebooks-export/localisation_files/.
+NOTEBOOK := notebooks-export/localisation
+
+notebooks: build venv $(VENV)/.notebooks
+	$(VENV)/bin/jupytext --quiet --to ipynb --output $(NOTEBOOK).ipynb $(NOTEBOOK).py
+	rm -rf $(NOTEBOOK)_files
+	CONVEMERGE=$(abspath $(BIN)) $(VENV)/bin/jupyter nbconvert --log-level WARN --to markdown --execute \
+		--ExecutePreprocessor.timeout=600 $(NOTEBOOK).ipynb
+
+$(VENV)/.notebooks: $(VENV)/.ready
+	$(VENV)/bin/pip install -q jupytext nbconvert ipykernel
 	@touch $@
 
 clean:

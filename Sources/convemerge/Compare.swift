@@ -10,7 +10,7 @@ struct Compare: ParsableCommand {
         cosine similarity, raw and maximised over circular shifts, for the seed mean and per seed, and both IPR \
         curves. --json prints {distance, cosine, shifted_cosine (seed mean, final time), seed_distances, \
         seed_cosines, curve: [{t, distance, cosine, shifted_cosine, seed_distances, ..., ipr_theory, \
-        ipr_simulation_mean, ipr_simulation_seeds}], warnings}.
+        ipr_of_seed_mean, mean_ipr_over_seeds}], warnings}.
 
         Example:
           convemerge solve --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian --closure gaussian --lr 0.0625 \\

@@ -102,7 +102,7 @@ struct Demo: ParsableCommand {
               + "against the montecarlo ODE at t = \(Report.format(last.t)):")
         print(Report.table([
             ["", "ODE", "SGD"],
-            ["final IPR (per replica)", Report.format(last.iprTheory), Report.format(last.iprSimulationSeeds)],
+            ["final IPR (per replica)", Report.format(last.iprTheory), Report.format(last.meanIprOverSeeds)],
             ["cosine with the ODE, best shift (mean over replicas)", "1", Report.format(seedShifted)],
             ["relative distance of the replica mean", "0", Report.format(last.distance)],
         ]))

@@ -46,7 +46,7 @@ final class CompareTests: ScratchDirectoryTestCase {
         XCTAssertLessThan(comparison.distance, 0.7 * seedMean)
         XCTAssertGreaterThan(comparison.cosine, 0.95)
         for point in comparison.curve { XCTAssertGreaterThanOrEqual(point.shiftedCosine, point.cosine - 1e-12) }
-        XCTAssertEqual(comparison.curve.last!.iprSimulationMean, comparison.curve.last!.iprTheory,
+        XCTAssertEqual(comparison.curve.last!.iprOfSeedMean, comparison.curve.last!.iprTheory,
                        accuracy: 0.3 * comparison.curve.last!.iprTheory)
     }
 

@@ -15,6 +15,15 @@ final class InstabilityTests: XCTestCase {
                                        closure: ClosureSpec(kind: closure), learningRate: 0.7)
     }
 
+    /// The montecarlo closure has no Jacobian for relu (a sample average misses the jump's
+    /// delta function): refused, naming the flag; a smooth neuron is accepted.
+    func testMonteCarloJacobianIsRefusedForKinkedNeurons() throws {
+        XCTAssertThrowsError(try analysis(gain: 1, closure: .montecarlo)) { error in
+            guard case let ConvEmergeError.invalidInput(flag, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(flag, "--closure")
+        }
+    }
+
     private func fourierMode(_ k: Int, length: Int, sine: Bool = false) -> [Double] {
         let v = (0..<length).map { i -> Double in
             let phase = 2 * Double.pi * Double(k * i) / Double(length)

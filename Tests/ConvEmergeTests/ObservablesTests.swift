@@ -167,3 +167,17 @@ private func circularGap(_ x: Double, _ y: Double, length: Double) -> Double {
     if d < -length / 2 { d += length }
     return d
 }
+
+extension ObservablesTests {
+    /// A receptive field and its negative, shifted, are the same RF up to the w -> -w symmetry.
+    func testShiftedCosineUpToSignFindsANegatedShiftedCopy() throws {
+        let lattice = try Lattice(dimension: 1, length: 24)
+        var rng = Xoshiro256(seed: 3)
+        let a = (0..<24).map { _ in rng.nextGaussian() }
+        let negatedShift = (0..<24).map { -a[(($0 - 5) % 24 + 24) % 24] }
+        XCTAssertEqual(Observables.maximalShiftedCosineUpToSign(negatedShift, a, lattice: lattice), 1, accuracy: 1e-12)
+        XCTAssertLessThan(Observables.maximalShiftedCosine(negatedShift, a, lattice: lattice).cosine, 0.9)
+        let unrelated = (0..<24).map { _ in rng.nextGaussian() }
+        XCTAssertLessThan(Observables.maximalShiftedCosineUpToSign(unrelated, a, lattice: lattice), 0.9)
+    }
+}

@@ -140,6 +140,21 @@ public enum Observables {
     /// to test the flipped one. The cross-correlation c(s) = sum_i a_i b_{i+s} is one
     /// FFT product (derivations/observables.md eq. (6)).
     public static func maximalShiftedCosine(_ a: [Double], _ b: [Double], lattice: Lattice) -> (cosine: Double, shift: Int) {
+        let cosines = shiftedCosines(a, b, lattice: lattice)
+        var best = 0
+        for s in 1..<cosines.count where cosines[s] > cosines[best] { best = s }
+        return (cosines[best], best)
+    }
+
+    /// max over circular shifts and over the sign of a of cos(shifted a, b). For a task
+    /// whose loss is unchanged by w -> -w (zero-mean symmetric inputs), a network that
+    /// learned -w learned the same receptive field.
+    public static func maximalShiftedCosineUpToSign(_ a: [Double], _ b: [Double], lattice: Lattice) -> Double {
+        shiftedCosines(a, b, lattice: lattice).map(abs).max()!
+    }
+
+    /// cos(a shifted by s, b) for every lattice shift s, by FFT cross-correlation.
+    private static func shiftedCosines(_ a: [Double], _ b: [Double], lattice: Lattice) -> [Double] {
         precondition(a.count == lattice.size && b.count == lattice.size,
                      "Observables: vectors must have \(lattice.size) entries")
         let fft = RealFFT.plans(for: lattice)
@@ -158,11 +173,9 @@ public enum Observables {
                 fft.backward(spectrum.baseAddress!, output.baseAddress!)
             }
         }
-        var best = 0
-        for s in 1..<correlation.count where correlation[s] > correlation[best] { best = s }
         let norms = (a.reduce(0) { $0 + $1 * $1 } * b.reduce(0) { $0 + $1 * $1 }).squareRoot()
         // FFTW's backward transform is D times the inverse DFT.
-        return (correlation[best] / Double(lattice.size) / norms, best)
+        return correlation.map { $0 / Double(lattice.size) / norms }
     }
 
     /// |a - b| / |b|: the distance of a (e.g. the simulation) from the reference b (the theory).

@@ -199,8 +199,7 @@ public struct TensorEigenSolver: Sendable {
 
     /// max over lattice translations and sign of the cosine between a and b.
     public static func overlap(_ a: [Double], _ b: [Double], lattice: Lattice) -> Double {
-        max(Observables.maximalShiftedCosine(a, b, lattice: lattice).cosine,
-            Observables.maximalShiftedCosine(a.map { -$0 }, b, lattice: lattice).cosine)
+        Observables.maximalShiftedCosineUpToSign(a, b, lattice: lattice)
     }
 
     static func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }

@@ -21,8 +21,8 @@ public struct TheoryVersusSimulation: Codable, Sendable {
         public var seedShiftedCosines: [Double]
         public var iprTheory: Double
         /// IPR of the seed-mean weights, and the mean over replicas of each replica's IPR.
-        public var iprSimulationMean: Double
-        public var iprSimulationSeeds: Double
+        public var iprOfSeedMean: Double
+        public var meanIprOverSeeds: Double
     }
 
     public var curve: [Point]
@@ -60,13 +60,13 @@ public struct TheoryVersusSimulation: Codable, Sendable {
                 t: t, theoryTime: theoryTimes[match],
                 distance: Observables.relativeDistance(mean, ode),
                 cosine: Observables.cosineSimilarity(mean, ode),
-                shiftedCosine: Observables.maximalShiftedCosine(mean, ode, lattice: lattice).cosine,
+                shiftedCosine: Observables.maximalShiftedCosineUpToSign(mean, ode, lattice: lattice),
                 seedDistances: replicas.map { Observables.relativeDistance($0, ode) },
                 seedCosines: replicas.map { Observables.cosineSimilarity($0, ode) },
-                seedShiftedCosines: replicas.map { Observables.maximalShiftedCosine($0, ode, lattice: lattice).cosine },
+                seedShiftedCosines: replicas.map { Observables.maximalShiftedCosineUpToSign($0, ode, lattice: lattice) },
                 iprTheory: Observables.inverseParticipationRatio(ode),
-                iprSimulationMean: Observables.inverseParticipationRatio(mean),
-                iprSimulationSeeds: replicas.map(Observables.inverseParticipationRatio).reduce(0, +) / Double(seeds)))
+                iprOfSeedMean: Observables.inverseParticipationRatio(mean),
+                meanIprOverSeeds: replicas.map(Observables.inverseParticipationRatio).reduce(0, +) / Double(seeds)))
         }
         guard let last = curve.last else {
             throw ConvEmergeError.invalidInput(flag: "--sim", message: "no saved time within half an SGD step of an ODE save time; run solve and simulate with the same --t-max and --saves")
@@ -123,7 +123,7 @@ public struct TheoryVersusSimulation: Codable, Sendable {
         for (index, point) in curve.enumerated() where index % max(stride, 1) == 0 || index == curve.count - 1 {
             let seedDistance = point.seedDistances.reduce(0, +) / Double(point.seedDistances.count)
             lines.append(String(format: "%10.4g %10.4f %10.4f %10.4f %12.4f %10.4f %10.4f", point.t, point.distance, point.cosine,
-                                point.shiftedCosine, seedDistance, point.iprTheory, point.iprSimulationMean))
+                                point.shiftedCosine, seedDistance, point.iprTheory, point.iprOfSeedMean))
         }
         return lines.joined(separator: "\n")
     }

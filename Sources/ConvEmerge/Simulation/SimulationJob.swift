@@ -77,8 +77,12 @@ public struct SimulationManifest: Codable, Sendable {
     public var wallSeconds: Double
     public var stepsPerSecond: Double
     public var threads: Int
-    /// IPR of the seed-mean weights (unit average for K > 1) at the final save.
-    public var finalIpr: Double?
+    /// IPR of the seed-mean weights (unit average for K > 1) at the final save. Replicas that
+    /// localise in different places average to a broad vector, so this is smaller than
+    /// `finalIprPerSeed`, which is what a single network learns.
+    public var finalIprOfSeedMean: Double?
+    /// Each replica's final IPR (unit average for K > 1).
+    public var finalIprPerSeed: [Double]
 }
 
 /// simulate(problem) -> solution, then save; the twin of `SolveJob`.
@@ -174,21 +178,22 @@ public enum SimulationJob {
         }
         files["observables_seed<k>.csv"] = "observables of replica k (test loss and accuracy on \(p.testSamples) held-out inputs per class)"
         try directory.write(text: result.meanObservables.text, as: "observables.csv")
-        let finalIpr: Double? = {
-            let mean = result.meanWeights
+        /// Unit-averaged IPR of the final save of a (saves x K x unitSize) weight array.
+        func finalIpr(_ weights: [Double]) -> Double? {
             guard n > 0 else { return nil }
             let last = (0..<k).map { unit in
-                Observables.inverseParticipationRatio(Array(mean[((n - 1) * k + unit) * unitSize..<((n - 1) * k + unit + 1) * unitSize]))
+                Observables.inverseParticipationRatio(Array(weights[((n - 1) * k + unit) * unitSize..<((n - 1) * k + unit + 1) * unitSize]))
             }
             return last.reduce(0, +) / Double(k)
-        }()
+        }
         let manifest = SimulationManifest(
             status: result.overallStatus,
             message: result.messages.first { $0 != "completed" } ?? "completed",
             createdAt: ISO8601DateFormatter().string(from: Date()),
             parameters: p, dimension: d, arrays: arrays, files: files, seedStatus: result.status,
             stepsPerReplica: p.totalSteps, wallSeconds: result.wallSeconds, stepsPerSecond: result.stepsPerSecond,
-            threads: min(p.seeds, ProcessInfo.processInfo.activeProcessorCount), finalIpr: finalIpr)
+            threads: min(p.seeds, ProcessInfo.processInfo.activeProcessorCount),
+            finalIprOfSeedMean: finalIpr(result.meanWeights), finalIprPerSeed: result.weights.compactMap(finalIpr))
         try directory.commit(manifest: manifest)
     }
 }

@@ -63,7 +63,7 @@ public enum ValidationStudy {
                 let c = reference!
                 let perSeed = c.seedDistances.reduce(0, +) / Double(c.seedDistances.count)
                 report.append("| \(eta) | " + cells.joined(separator: " | ")
-                              + String(format: " | %.4f | %.4f | %.4f | %.4f |", perSeed, c.cosine, c.curve.last!.iprTheory, c.curve.last!.iprSimulationMean))
+                              + String(format: " | %.4f | %.4f | %.4f | %.4f |", perSeed, c.cosine, c.curve.last!.iprTheory, c.curve.last!.iprOfSeedMean))
             }
             report.append("")
         }
@@ -106,7 +106,7 @@ public enum ValidationStudy {
             let seedIpr = mean((0..<simulation.seedCount).map { Observables.inverseParticipationRatio(simulation.weights(seed: $0, save: last)) })
             let point = c.curve.last!
             lines.append("| \(eta) |" + String(format: " %.4f | %.4f | %.4f | %.4f | %.4f | %.4f |", point.iprTheory, seedIpr,
-                                                 point.iprSimulationMean, mean(point.seedDistances), mean(point.seedCosines),
+                                                 point.iprOfSeedMean, mean(point.seedDistances), mean(point.seedCosines),
                                                  mean(point.seedShiftedCosines)))
             log("localisation eta = \(eta): IPR ODE \(point.iprTheory), per seed \(seedIpr)")
         }
