@@ -24,6 +24,8 @@ struct Convemerge: ParsableCommand {
     /// Every failure a user can cause ends in one line on stderr and exit status 2
     /// (parse errors included); help and version exit 0.
     static func main() {
+        // Before any command touches GSL: its default handler would abort the process.
+        GSL.initialize()
         do {
             var command = try parseAsRoot()
             try command.run()

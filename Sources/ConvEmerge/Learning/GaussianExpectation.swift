@@ -36,6 +36,7 @@ public struct GaussianExpectation: Sendable {
     public init(nodesPerPanel: Int = 16, panels: Int = 8, truncation: Double = 12, refinementScale: Double = 1) {
         precondition(nodesPerPanel >= 2 && panels >= 1 && truncation > 0 && refinementScale > 0,
                      "GaussianExpectation: invalid mesh parameters")
+        GSL.initialize()
         self.nodesPerPanel = nodesPerPanel
         self.panels = panels
         self.truncation = truncation

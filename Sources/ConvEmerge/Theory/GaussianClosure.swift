@@ -32,6 +32,7 @@ public final class GaussianClosure: ClassExpectation {
         fftWorkspace = distribution.covariance.makeWorkspace()
         cumulantWorkspace = cumulant?.makeWorkspace()
         if denseBaseline {
+            GSL.initialize()
             precondition(cumulant == nil || cumulant!.method == .leading, "only the leading cumulant has a dense baseline")
             let dense = cumulant.map { _ in DenseLeadingCumulant(distribution) }
             self.denseBaseline = (distribution.covariance.denseMatrix(), dense, dense?.makeWorkspace() ?? [])
