@@ -8,8 +8,10 @@ struct ClosureErrorCommand: ParsableCommand {
         abstract: "Relative error of each closure's right-hand side against Monte Carlo, as a function of the gain.",
         discussion: """
         For each gain, the velocity dw/dt of the gaussian, cumulant (leading and full) and conditional closures is \
-        compared with a Monte Carlo reference (--mc-samples inputs per class) at two probe directions: a random w and \
-        a localised bump, both with |w|^2 = D. monte_carlo_noise is the relative size of the reference's own \
+        compared with a Monte Carlo reference; errors are relative to the scale of the right-hand side, \
+        sum_c p_c |g_c| (the class drifts of the reference), which unlike |dw/dt| does not vanish at a fixed point (--mc-samples inputs per class) at two probe directions: a random w and \
+        a localised bump, both with |w|^2 = D, and with --w a vector of your own (e.g. the final RF of a run: \
+        --w runs/mc/weights.npy). monte_carlo_noise is the relative size of the reference's own \
         standard error: errors below about twice it are not resolved; "error beyond noise" removes it in quadrature.
 
         Example:
@@ -28,10 +30,13 @@ struct ClosureErrorCommand: ParsableCommand {
     @Option(name: .customLong("mc-seed"), help: "Seed of the reference sample and of the random probe.")
     var seed: UInt64 = 1
 
+    @Option(name: .customLong("w"), help: "An extra probe: a .npy of D weights, or a run's weights.npy (its last row, the final RF), used as given.")
+    var probeFile: String?
+
     @Flag(name: .customLong("skip-full"), help: "Leave out the exact cumulant closure (its table costs time on a torus).")
     var skipFull = false
 
-    @Flag(help: "Print JSON (key rows: gain, probe, closure, relative_error, monte_carlo_noise, excess_error).")
+    @Flag(help: "Print JSON (key rows: gain, probe, closure, relative_error, monte_carlo_noise, excess_error, error_relative_to_velocity).")
     var json = false
 
     static func parseGains(_ text: String) throws -> [Double] {
@@ -46,6 +51,10 @@ struct ClosureErrorCommand: ParsableCommand {
         try require(monteCarloSamples >= 100 && monteCarloSamples <= 50_000_000, flag: "--mc-samples",
                     "must be in 100 ... 50000000, got \(monteCarloSamples)")
         let neuron = try taskOptions.neuronSpec()
+        let dimension = try input.spec().lattice.size
+        let extraProbes = try probeFile.map { path in
+            [ClosureErrorStudy.ProbeVector(name: "file", weights: try NpyArray.readWeights(from: path, dimension: dimension, flag: "--w"))]
+        } ?? []
         // Validate every gain before the long computation starts.
         var perGain = input
         for gain in gains {
@@ -59,19 +68,20 @@ struct ClosureErrorCommand: ParsableCommand {
                 options.gain = gain
                 return try taskOptions.taskSpec(input: options)
             },
-            neuron: neuron, samples: monteCarloSamples, seed: seed, includeFull: !skipFull,
+            neuron: neuron, samples: monteCarloSamples, seed: seed, includeFull: !skipFull, extraProbes: extraProbes,
             progress: { Report.progress(String(format: "closure-error: %.0f%% of gains done", 100 * $0)) })
         if json {
             try Report.printJSON(["rows": rows.map { row -> [String: Any] in
-                ["gain": Report.json(row.gain), "probe": row.probe.rawValue, "closure": row.closure,
+                ["gain": Report.json(row.gain), "probe": row.probe, "closure": row.closure,
                  "relative_error": Report.json(row.relativeError), "monte_carlo_noise": Report.json(row.monteCarloNoise),
-                 "excess_error": Report.json(row.excessError)]
+                 "excess_error": Report.json(row.excessError),
+                 "error_relative_to_velocity": Report.json(row.errorRelativeToVelocity)]
             }])
             return
         }
         var table = [["gain", "probe", "closure", "relative error", "MC noise", "error beyond noise"]]
         for row in rows {
-            table.append([Report.format(row.gain), row.probe.rawValue, row.closure,
+            table.append([Report.format(row.gain), row.probe, row.closure,
                           Report.format(row.relativeError), Report.format(row.monteCarloNoise), Report.format(row.excessError)])
         }
         print(Report.table(table))

@@ -91,3 +91,19 @@ final class CLISolveTests: CLITestCase {
         }
     }
 }
+
+extension CLISolveTests {
+    /// closure-error at a run's final RF (`--w weights.npy`), and a probe of the wrong length refused.
+    func testClosureErrorAtARunsFinalReceptiveField() throws {
+        let run = path("run")
+        try runOK(["solve", "--L", "16", "--gain", "2", "--t-max", "20", "--saves", "5", "--quiet", "--out", run])
+        let table = try runOK(["closure-error", "--L", "16", "--gains", "2", "--mc-samples", "2000", "--skip-full",
+                               "--w", run + "/weights.npy", "--json"]).json()
+        let rows = try XCTUnwrap(table["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.filter { ($0["probe"] as? String) == "file" }.count, 3)
+        let short = try writeVector([1, 2, 3], named: "short.npy")
+        let outcome = try CLI.run(["closure-error", "--L", "16", "--w", short])
+        XCTAssertEqual(outcome.status, 2)
+        XCTAssertTrue(outcome.stderr.contains("--w"), outcome.stderr)
+    }
+}

@@ -3,18 +3,31 @@ import Foundation
 /// How far each closure's right-hand side is from the Monte Carlo reference:
 /// the table a theorist needs before trusting a closure (issue 3, SPEC §3).
 public enum ClosureErrorStudy {
-    /// The two probe directions: a random w and a localised bump, both with |w|^2 = D.
+    /// The built-in probe directions: a random w and a localised bump, both with |w|^2 = D.
     public enum Probe: String, Codable, CaseIterable, Sendable { case random, localised }
+
+    /// A named weight vector at which the right-hand sides are compared.
+    public struct ProbeVector: Sendable {
+        public var name: String
+        public var weights: [Double]
+        public init(name: String, weights: [Double]) {
+            self.name = name
+            self.weights = weights
+        }
+    }
 
     public struct Row: Codable, Sendable {
         public var gain: Double
-        public var probe: Probe
+        public var probe: String
         public var closure: String
-        /// |v_closure - v_mc| / |v_mc|.
+        /// |v_closure - v_mc| / sum_c p_c |g_c^mc|: the error relative to the scale of the
+        /// right-hand side (not to |v_mc|, which vanishes at a fixed point of the flow).
         public var relativeError: Double
-        /// Relative size of the Monte Carlo noise, sqrt(sum SE_i^2) / |v_mc|: errors
+        /// Relative size of the Monte Carlo noise, sqrt(sum SE_i^2) / sum_c p_c |g_c^mc|: errors
         /// below about twice this are not resolved at this sample size.
         public var monteCarloNoise: Double
+        /// |v_closure - v_mc| / |v_mc|: large near a fixed point, where v_mc is small.
+        public var errorRelativeToVelocity: Double
         /// The error left after the reference's own noise is removed in quadrature,
         /// sqrt(max(0, error^2 - noise^2)): for independent noise E|v - v_mc|^2 =
         /// |v - v_true|^2 + E|v_mc - v_true|^2.
@@ -43,8 +56,10 @@ public enum ClosureErrorStudy {
     ]
 
     /// `makeTask(g)` builds the task at gain g; `samples` inputs per class for the reference.
+    /// The probes are the built-in ones followed by `extraProbes` (e.g. a learned RF, used as
+    /// given: its norm sets q, which the closures' accuracy depends on).
     public static func table(gains: [Double], makeTask: (Double) throws -> TaskSpec, neuron: NeuronSpec,
-                             samples: Int, seed: UInt64, includeFull: Bool = true,
+                             samples: Int, seed: UInt64, includeFull: Bool = true, extraProbes: [ProbeVector] = [],
                              progress: ((Double) -> Void)? = nil) throws -> [Row] {
         var rows: [Row] = []
         for (index, gain) in gains.enumerated() {
@@ -58,20 +73,29 @@ public enum ClosureErrorStudy {
                                                   closure: ClosureSpec(kind: candidate.kind, cumulantMethod: candidate.method),
                                                   learningRate: 1, distributions: distributions))
             }
-            for probe in Probe.allCases {
-                let w = Self.probe(probe, dimension: task.dimension, lattice: task.lattice, seed: seed &+ 17)
+            let builtIn = Probe.allCases.map { probe in
+                ProbeVector(name: probe.rawValue, weights: Self.probe(probe, dimension: task.dimension, lattice: task.lattice, seed: seed &+ 17))
+            }
+            for probe in builtIn + extraProbes {
+                let w = probe.weights
+                try require(w.count == task.dimension, flag: "--w", "the probe '\(probe.name)' has \(w.count) weights, the lattice has D = \(task.dimension)")
                 let truth = referenceFlow.velocity(w)
                 let noise = referenceFlow.monteCarloStandardError(w)
-                let truthNorm = (truth.reduce(0) { $0 + $1 * $1 }).squareRoot()
-                let noiseNorm = (noise.reduce(0) { $0 + $1 * $1 }).squareRoot()
+                // Near a fixed point the two classes' drifts cancel and |v_mc| -> 0, so errors
+                // are measured against the scale of the right-hand side, sum_c p_c |g_c|.
+                let scale = zip(task.priors, referenceFlow.classDrifts(w)).reduce(0) { $0 + $1.0 * norm($1.1) }
+                let noiseNorm = norm(noise)
                 for (name, flow) in flows {
-                    rows.append(Row(gain: gain, probe: probe, closure: name,
-                                    relativeError: Observables.relativeDistance(flow.velocity(w), truth),
-                                    monteCarloNoise: noiseNorm / truthNorm))
+                    rows.append(Row(gain: gain, probe: probe.name, closure: name,
+                                    relativeError: norm(zip(flow.velocity(w), truth).map { $0 - $1 }) / scale,
+                                    monteCarloNoise: noiseNorm / scale,
+                                    errorRelativeToVelocity: Observables.relativeDistance(flow.velocity(w), truth)))
                 }
             }
             progress?(Double(index + 1) / Double(gains.count))
         }
         return rows
     }
+
+    static func norm(_ v: [Double]) -> Double { (v.reduce(0) { $0 + $1 * $1 }).squareRoot() }
 }

@@ -91,4 +91,18 @@ public struct NpyArray: Equatable, Sendable {
         }
         return NpyArray(shape: shape, values: values)
     }
+
+    /// A weight vector of D entries: a (D,) array, or the last row of an (n, D) array
+    /// (e.g. a run's weights.npy, whose last row is the final receptive field).
+    /// Finite and nonzero, or an error naming `flag`.
+    public static func readWeights(from path: String, dimension d: Int, flag: String) throws -> [Double] {
+        let array = try read(from: path, flag: flag)
+        let last = array.shape.last ?? 0
+        try require(last == d && array.shape.count <= 2 && !array.values.isEmpty, flag: flag,
+                    "'\(path)' must hold D = \(d) weights (shape (\(d),) or (n, \(d))), has shape \(array.shape)")
+        let w = Array(array.values.suffix(d))
+        try require(w.allSatisfy(\.isFinite), flag: flag, "'\(path)' holds non-finite weights")
+        try require(w.contains { $0 != 0 }, flag: flag, "'\(path)' holds the zero vector")
+        return w
+    }
 }

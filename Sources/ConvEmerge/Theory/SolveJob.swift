@@ -15,14 +15,7 @@ public enum Initialization: Codable, Hashable, Sendable {
             var rng = Xoshiro256(seed: seed)
             return (0..<d).map { _ in scale * rng.nextGaussian() }
         case let .file(path):
-            let array = try NpyArray.read(from: path, flag: "--init")
-            let last = array.shape.last ?? 0
-            try require(last == d && array.shape.count <= 2 && !array.values.isEmpty, flag: "--init",
-                        "'\(path)' must hold D = \(d) weights (shape (\(d),) or (n, \(d))), has shape \(array.shape)")
-            let w = Array(array.values.suffix(d))
-            try require(w.allSatisfy(\.isFinite), flag: "--init", "'\(path)' holds non-finite weights")
-            try require(w.contains { $0 != 0 }, flag: "--init", "'\(path)' holds the zero vector, a fixed point of the flow")
-            return w
+            return try NpyArray.readWeights(from: path, dimension: d, flag: "--init")
         }
     }
 }
