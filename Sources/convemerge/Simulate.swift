@@ -28,8 +28,6 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("kernel-size"), help: "Filter size s of --model cnn (1 ... L).") var kernelSize: Int?
     @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
     @Option(help: "Batch size B: the gradient is averaged over B fresh inputs.") var batch: Int = 1
-    @Flag(name: .customLong("balanced-batches"), help: "Class-balanced batches: floor(p1 B) inputs of class 1 per batch (one more with probability frac(p1 B)) instead of drawing each input's class; same drift, removes the label-mixture part of the SGD noise (derivations/sgd-noise-scaling.md §2).")
-    var balancedBatches = false
     @Option(help: "Independent SGD replicas, run in parallel threads.") var seeds: Int = 1
     @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D (> 0).") var tMax: Double = 150
     @Option(help: "Number of saved times (>= 2): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
@@ -49,8 +47,7 @@ struct Simulate: ParsableCommand {
             learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: tMax, saves: saves,
             logSpacedSaves: !linearSaves,
             initialization: initial == "random" ? .random(scale: initScale, seed: seed) : .file(path: initial),
-            testSamples: testSamples, sampler: sampler, kernelSize: kernelSize,
-            balancedBatches: balancedBatches)
+            testSamples: testSamples, sampler: sampler, kernelSize: kernelSize)
     }
 
     func run() throws {

@@ -1,6 +1,7 @@
 import Foundation
 
-/// How far each closure's right-hand side is from the Monte Carlo reference:
+/// How far each closure's right-hand side is from the Monte Carlo reference
+/// (derivations/cumulant-closure.md, "Measuring a closure's error"):
 /// the table a theorist needs before trusting a closure (issue 3, SPEC §3).
 public enum ClosureErrorStudy {
     /// The built-in probe directions: a random w and a localised bump, both with |w|^2 = D.

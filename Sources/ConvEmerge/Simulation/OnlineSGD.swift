@@ -155,7 +155,6 @@ public final class SGDReplica {
         let readoutRate = parameters.learningRate / Double(dimension)
         let trainsReadout = network.trainsReadout
         let prior1 = parameters.task.prior1
-        let balanced = parameters.balancedBatches
         // With B = 1 the single input's update goes straight into w (the network reads w
         // before it writes); with B > 1 it is accumulated first.
         let direct = batch == 1
@@ -170,11 +169,8 @@ public final class SGDReplica {
                         gradient.update(repeating: 0, count: weightCount)
                         readoutGradient.update(repeating: 0, count: units)
                     }
-                    // Balanced: the first n1 inputs are of class 1 (their order does not matter, every
-                    // input of the batch sees the same w), E[n1] = p1 B (derivations/sgd-noise-scaling.md §2).
-                    let classOneCount = balanced ? balancedClassOneCount(batch: batch, prior1: prior1) : 0
-                    for b in 0..<batch {
-                        let c = balanced ? (b < classOneCount ? 1 : 0) : (rng.nextOpenUniform() < prior1 ? 1 : 0)
+                    for _ in 0..<batch {
+                        let c = rng.nextOpenUniform() < prior1 ? 1 : 0
                         samplers[c].sample(into: x, rng: &rng)
                         network.accumulateDescent(x, target: targets[c], weights: w, readout: v,
                                                   weightRate: direct ? unitRate : 1, readoutRate: direct ? readoutRate : 1,
@@ -188,15 +184,6 @@ public final class SGDReplica {
             }
         }
         steps += count
-    }
-
-    /// Class-1 inputs in a balanced batch: floor(p1 B), plus one with probability frac(p1 B).
-    @inline(__always)
-    private func balancedClassOneCount(batch: Int, prior1: Double) -> Int {
-        let expected = prior1 * Double(batch)
-        let whole = expected.rounded(.down)
-        let fraction = expected - whole
-        return Int(whole) + (fraction > 0 && rng.nextOpenUniform() < fraction ? 1 : 0)
     }
 
     /// yhat for every row of `inputs` (n x D row-major).

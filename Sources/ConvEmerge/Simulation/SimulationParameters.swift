@@ -39,16 +39,12 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
     public var sampler: SamplerMode
     /// Filter size s of `--model cnn` (1 ... L); nil for the fully-connected models.
     public var kernelSize: Int?
-    /// Class-balanced batches: each batch holds floor(p1 B) inputs of class 1, plus one more with
-    /// probability frac(p1 B), instead of drawing every input's class: same drift, no label-mixture
-    /// noise when p1 B is an integer (derivations/sgd-noise-scaling.md §2). Off by default.
-    public var balancedBatches: Bool
 
     public init(task: TaskSpec, neuron: NeuronSpec, model: ModelKind = .neuron, hiddenUnits: Int = 1,
                 learningRate: Double, batchSize: Int = 1, seeds: Int = 1, seed: UInt64 = 0,
                 tMax: Double, saves: Int = 100, logSpacedSaves: Bool = true,
                 initialization: Initialization, testSamples: Int = 1000, sampler: SamplerMode = .fast,
-                kernelSize: Int? = nil, balancedBatches: Bool = false) throws {
+                kernelSize: Int? = nil) throws {
         try require(learningRate.isFinite && learningRate > 0, flag: "--lr", "must be finite and > 0, got \(learningRate)")
         try require(batchSize >= 1 && batchSize <= 1_000_000, flag: "--batch", "must be in 1 ... 1000000, got \(batchSize)")
         try require(seeds >= 1 && seeds <= 10_000, flag: "--seeds", "must be in 1 ... 10000, got \(seeds)")
@@ -86,29 +82,6 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         self.testSamples = testSamples
         self.sampler = sampler
         self.kernelSize = kernelSize
-        self.balancedBatches = balancedBatches
-    }
-
-    /// Decodes every field as the synthesised decoder would, with `balancedBatches` false when absent,
-    /// so that manifests written before the option existed still load.
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        task = try container.decode(TaskSpec.self, forKey: .task)
-        neuron = try container.decode(NeuronSpec.self, forKey: .neuron)
-        model = try container.decode(ModelKind.self, forKey: .model)
-        hiddenUnits = try container.decode(Int.self, forKey: .hiddenUnits)
-        learningRate = try container.decode(Double.self, forKey: .learningRate)
-        batchSize = try container.decode(Int.self, forKey: .batchSize)
-        seeds = try container.decode(Int.self, forKey: .seeds)
-        seed = try container.decode(UInt64.self, forKey: .seed)
-        tMax = try container.decode(Double.self, forKey: .tMax)
-        saves = try container.decode(Int.self, forKey: .saves)
-        logSpacedSaves = try container.decode(Bool.self, forKey: .logSpacedSaves)
-        initialization = try container.decode(Initialization.self, forKey: .initialization)
-        testSamples = try container.decode(Int.self, forKey: .testSamples)
-        sampler = try container.decode(SamplerMode.self, forKey: .sampler)
-        kernelSize = try container.decodeIfPresent(Int.self, forKey: .kernelSize)
-        balancedBatches = try container.decodeIfPresent(Bool.self, forKey: .balancedBatches) ?? false
     }
 
     public var dimension: Int { task.dimension }
