@@ -232,3 +232,30 @@ extension TheoryTests {
         }
     }
 }
+
+/// dw/dt = w, whose right-hand side turns NaN once w_0 exceeds a threshold: the
+/// integrator must stop there, keep the saves before it and report `diverged`.
+private final class ExponentialGrowthThatFails: VelocityField {
+    let dimension = 2
+    let threshold: Double
+    init(threshold: Double) { self.threshold = threshold }
+    func velocity(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
+        for i in 0..<dimension { out[i] = w[0] > threshold ? .nan : w[i] }
+    }
+    func jacobian(at w: [Double], relativeStep: Double) -> [Double] { [1, 0, 0, 1] }
+}
+
+extension TheoryTests {
+    func testNonFiniteRightHandSideStopsTheRunAndKeepsItsSaves() throws {
+        let settings = try IntegratorSpec(relativeTolerance: 1e-10, absoluteTolerance: 1e-12, tMax: 2, saves: 21, logSpacedSaves: false)
+        let trajectory = ODEIntegrator.integrate(ExponentialGrowthThatFails(threshold: 2), from: [1, 0.5], settings: settings)
+        XCTAssertEqual(trajectory.status, .diverged)
+        XCTAssertFalse(trajectory.message.isEmpty)
+        // w_0 = e^t crosses 2 at t = ln 2 = 0.693: saves at 0, 0.1, ..., 0.6 are kept and exact.
+        XCTAssertEqual(trajectory.times.count, 7)
+        for (t, w) in zip(trajectory.times, trajectory.weights) {
+            XCTAssertEqual(w[0], exp(t), accuracy: 1e-8 * exp(t))
+            XCTAssertEqual(w[1], 0.5 * exp(t), accuracy: 1e-8 * exp(t))
+        }
+    }
+}

@@ -93,17 +93,29 @@ public struct Trajectory: Sendable {
     public var evaluations: Int
 }
 
-/// Integrates a gradient flow with GSL's gsl_odeiv2 driver.
+/// What the integrator needs of a dynamical system dw/dt = f(w): the gradient flow
+/// of any closure, or (in tests) a field with a known solution or a known failure.
+public protocol VelocityField: AnyObject {
+    var dimension: Int { get }
+    /// f(w) into `out`.
+    func velocity(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>)
+    /// df/dw, row-major D x D (asked for by the implicit steppers only).
+    func jacobian(at w: [Double], relativeStep: Double) -> [Double]
+}
+
+extension GradientFlow: VelocityField {}
+
+/// Integrates a velocity field (a gradient flow) with GSL's gsl_odeiv2 driver.
 public enum ODEIntegrator {
     /// Context passed to the C callbacks through `params`.
     private final class Context {
-        let flow: GradientFlow
+        let flow: VelocityField
         var evaluations = 0
         var nonFinite = false
-        init(_ flow: GradientFlow) { self.flow = flow }
+        init(_ flow: VelocityField) { self.flow = flow }
     }
 
-    public static func integrate(_ flow: GradientFlow, from initial: [Double], settings: IntegratorSpec,
+    public static func integrate(_ flow: VelocityField, from initial: [Double], settings: IntegratorSpec,
                                  progress: ((Double) -> Void)? = nil) -> Trajectory {
         GSL.initialize()
         let d = flow.dimension
@@ -128,7 +140,7 @@ public enum ODEIntegrator {
                 let context = Unmanaged<Context>.fromOpaque(params!).takeUnretainedValue()
                 let d = context.flow.dimension
                 let w = Array(UnsafeBufferPointer(start: y!, count: d))
-                let matrix = context.flow.jacobian(at: w)
+                let matrix = context.flow.jacobian(at: w, relativeStep: 1e-6)
                 context.evaluations += 2 * d
                 for k in 0..<(d * d) {
                     guard matrix[k].isFinite else { context.nonFinite = true; return Int32(GSL_EBADFUNC) }
