@@ -56,6 +56,9 @@ struct Validate: ParsableCommand {
     @Flag(help: "No progress lines on stderr.") var quiet = false
 
     func run() throws {
+        let parent = URL(fileURLWithPath: out).deletingLastPathComponent().path
+        try require(FileManager.default.isWritableFile(atPath: parent), flag: "--out",
+                    "the directory '\(parent)' of the report does not exist or is not writable")
         var settings = ValidationStudy.Settings()
         settings.learningRates = lrs
         let report = try ValidationStudy.run(settings) { line in

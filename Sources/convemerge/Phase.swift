@@ -104,6 +104,7 @@ struct PhaseRun: ParsableCommand {
         guard pieces.count == 2, let index = pieces[0], let count = pieces[1] else {
             throw ConvEmergeError.invalidInput(flag: "--shard", message: "must be i/N (e.g. 0/4), got '\(shard)'")
         }
+        try PhaseSweep.validateExecution(threads: threads, shard: (index, count))
         try PhaseSweep.prepare(out, spec: spec, resume: resume)
         let bar = quiet ? nil : ProgressLine(label: "phase \(spec.x.parameter.rawValue) x \(spec.y.parameter.rawValue)")
         let start = Date()

@@ -107,3 +107,25 @@ extension CLISolveTests {
         XCTAssertTrue(outcome.stderr.contains("--w"), outcome.stderr)
     }
 }
+
+extension CLISolveTests {
+    /// Bad flags of the long-running commands are refused before anything is computed or written.
+    func testLongCommandsRejectBadInputUpFront() throws {
+        let cases: [([String], String)] = [
+            (["phase", "--x", "gain=0:1:3", "--y", "xi1=1:2:3", "--L", "16", "--shard", "3/2", "--out", path("sweep")], "--shard"),
+            (["phase", "--x", "gain=0:1:3", "--y", "xi1=1:2:3", "--L", "16", "--threads", "0", "--out", path("sweep")], "--threads"),
+            (["phase", "--x", "speed=0:1:3", "--y", "xi1=1:2:3", "--L", "16", "--out", path("sweep")], "--x"),
+            (["validate", "--out", path("missing/report.md")], "--out"),
+            (["instability", "--L", "16", "--closure", "montecarlo"], "--closure"),
+            (["simulate", "--L", "16", "--model", "cnn", "--kernel-size", "17", "--out", path("sim")], "--kernel-size"),
+            (["tensor", "--L", "16", "--restarts", "0"], "--restarts"),
+        ]
+        for (arguments, flag) in cases {
+            let outcome = try CLI.run(arguments)
+            XCTAssertEqual(outcome.status, 2, "\(arguments): \(outcome.stderr)")
+            XCTAssertEqual(outcome.stderrLines.count, 1, "\(arguments): \(outcome.stderr)")
+            XCTAssertTrue(outcome.stderr.contains(flag), "\(arguments): '\(outcome.stderr)' does not name \(flag)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [], "a rejected command left files")
+    }
+}

@@ -240,6 +240,13 @@ public enum PhaseSweep {
 
     /// Creates or reopens DIR for `spec`. An existing DIR must hold the same sweep, and finished
     /// cells are only accepted with `resume`.
+    /// Checks --threads and --shard; called before anything is written.
+    public static func validateExecution(threads: Int, shard: (index: Int, count: Int)) throws {
+        try require(threads >= 1 && threads <= 1024, flag: "--threads", "must be in 1 ... 1024, got \(threads)")
+        try require(shard.count >= 1 && shard.index >= 0 && shard.index < shard.count, flag: "--shard",
+                    "must be i/N with 0 <= i < N, got \(shard.index)/\(shard.count)")
+    }
+
     public static func prepare(_ directory: String, spec: PhaseSweepSpec, resume: Bool) throws {
         let manager = FileManager.default
         if manager.fileExists(atPath: specPath(directory)) {
@@ -304,9 +311,7 @@ public enum PhaseSweep {
     @discardableResult
     public static func run(_ spec: PhaseSweepSpec, directory: String, threads: Int, shard: (index: Int, count: Int) = (0, 1),
                            progress: ((Int, Int) -> Void)? = nil) throws -> Int {
-        try require(threads >= 1 && threads <= 1024, flag: "--threads", "must be in 1 ... 1024, got \(threads)")
-        try require(shard.count >= 1 && shard.index >= 0 && shard.index < shard.count, flag: "--shard",
-                    "must be i/N with 0 <= i < N, got \(shard.index)/\(shard.count)")
+        try validateExecution(threads: threads, shard: shard)
         let finished = try finishedCells(directory)
         let mine = (0..<spec.cellCount).filter { $0 % shard.count == shard.index }
         let todo = mine.filter { finished[$0] == nil }
