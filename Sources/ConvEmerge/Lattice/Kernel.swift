@@ -1,6 +1,7 @@
 import Foundation
 
-/// Shape of the base correlation k_xi(d) of the Gaussian field z (SPEC §1).
+/// Shape of the base correlation k_xi(d) of the Gaussian field z (SPEC §1), evaluated at
+/// the minimum-image distance (derivations/circulant-diagonalisation.md: why that can be indefinite).
 public enum KernelShape: String, Codable, CaseIterable, Sendable {
     /// exp(-d^2 / xi^2), the paper's.
     case gaussian
