@@ -11,14 +11,26 @@ struct Convemerge: ParsableCommand {
         Inputs are the nonlinear Gaussian process NLGP(xi, g) of Ingrosso & Goldt (PNAS 2022) \
         and its Gaussian clone on a ring or torus. Arrays are read and written as float64 .npy \
         files; --json prints machine-readable results. Bad input ends with one line on stderr \
-        naming the flag, and exit status 2.
+        naming the flag, and exit status 2. Run directories (solve, simulate, demo) hold \
+        manifest.json with every parameter, the .npy arrays and observables.csv.
+
+        Inputs: stats, sample, cumulant. Theory: solve (the reduced gradient-flow ODE under a \
+        closure), closure-error. Simulation: simulate (online SGD), compare (theory vs simulation). \
+        Analysis: instability (critical gain), tensor (cumulant eigenvectors), phase (sweeps). \
+        Studies: demo (what `make run` runs), validate, bench.
 
         Example:
           convemerge stats --L 64 --xi 3 --gain 2
+          convemerge solve --L 40 --closure cumulant --out runs/ode
           convemerge help sample
         """,
         version: ConvEmergeVersion.string,
-        subcommands: [Stats.self, Sample.self, Cumulant.self, Solve.self, ClosureErrorCommand.self, Demo.self, Bench.self, Simulate.self, Compare.self, Validate.self, Instability.self, Tensor.self, Phase.self]
+        // In the order of the data flow: inputs, theory, simulation, analysis, then the studies.
+        subcommands: [Stats.self, Sample.self, Cumulant.self,
+                      Solve.self, ClosureErrorCommand.self,
+                      Simulate.self, Compare.self,
+                      Instability.self, Tensor.self, Phase.self,
+                      Demo.self, Validate.self, Bench.self]
     )
 
     /// Every failure a user can cause ends in one line on stderr and exit status 2
