@@ -91,4 +91,16 @@ final class PhaseTests: ScratchDirectoryTestCase {
             XCTAssertThrowsError(try PhaseAxis(parsing: bad, flag: "--x"), bad)
         }
     }
+
+    /// xi-ratio sets xi1 = ratio * xi0, and cannot be combined with an xi0 or xi1 axis.
+    func testRatioAxisSetsXi1FromXi0() throws {
+        let base = try spec().base
+        let cell = try base.setting(.xiRatio, to: 3).solveParameters()
+        XCTAssertEqual(cell.task.classes[1].kernel.correlationLength, 3 * base.xi0, accuracy: 1e-15)
+        XCTAssertEqual(cell.task.classes[0].kernel.correlationLength, base.xi0)
+        XCTAssertThrowsError(try PhaseSweepSpec(base: base, x: PhaseAxis(parsing: "xi-ratio=2:4:2", flag: "--x"),
+                                                y: PhaseAxis(parsing: "xi0=0.5:1:2", flag: "--y"), measures: [.ipr]))
+        XCTAssertNoThrow(try PhaseSweepSpec(base: base, x: PhaseAxis(parsing: "xi-ratio=2:4:2", flag: "--x"),
+                                            y: PhaseAxis(parsing: "gain=0.5:1:2", flag: "--y"), measures: [.ipr]))
+    }
 }

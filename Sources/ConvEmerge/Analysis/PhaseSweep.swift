@@ -5,6 +5,8 @@ public enum PhaseParameter: String, Codable, CaseIterable, Sendable {
     case gain, xi, xi0, xi1, L, lr, bias, p1, jitter
     case initScale = "init-scale"
     case tMax = "t-max"
+    /// xi1 / xi0 at fixed xi0 (SPEC §5 names the ratio as a sweep axis).
+    case xiRatio = "xi-ratio"
 }
 
 /// One axis of the grid: `count` evenly spaced values from `lower` to `upper` (both included).
@@ -111,6 +113,7 @@ public struct PhaseBase: Codable, Hashable, Sendable {
         case .p1: copy.prior1 = value
         case .jitter: copy.jitter = value
         case .initScale: copy.initScale = value
+        case .xiRatio: copy.xi1 = value * xi0
         case .tMax:
             copy.integrator = try IntegratorSpec(stepper: integrator.stepper, relativeTolerance: integrator.relativeTolerance,
                                                  absoluteTolerance: integrator.absoluteTolerance, tMax: value, saves: integrator.saves,
@@ -149,6 +152,11 @@ public struct PhaseSweepSpec: Codable, Hashable, Sendable {
     public init(base: PhaseBase, x: PhaseAxis, y: PhaseAxis, measures: [PhaseMeasure]) throws {
         try require(x.parameter != y.parameter, flag: "--y", "must sweep another parameter than --x (\(x.parameter.rawValue))")
         try require(!measures.isEmpty, flag: "--measure", "needs at least one of ipr, growth")
+        // The ratio is applied to xi0 as it stands when its axis is set: sweeping xi0 or xi1
+        // on the other axis would make the order of the axes matter.
+        let pair = Set([x.parameter, y.parameter])
+        try require(!pair.contains(.xiRatio) || pair.isDisjoint(with: [.xi0, .xi1]), flag: "--y",
+                    "xi-ratio cannot be swept together with xi0 or xi1 (fix xi0 with --xi0)")
         self.base = base
         self.x = x
         self.y = y
