@@ -50,7 +50,7 @@ struct Cumulant: ParsableCommand {
         let operatorT = try tolerance.map { try FourthCumulant(distribution, method: cumulant, tolerance: $0) }
             ?? FourthCumulant(distribution, method: cumulant)
         let t = operatorT.action(vector)
-        let projection = zip(vector, t).reduce(0) { $0 + $1.0 * $1.1 }
+        let projection = dot(vector, t)
         if let out { try writeArray(NpyArray(shape: [t.count], values: t), to: out, flag: "--out") }
 
         if json {
@@ -63,7 +63,7 @@ struct Cumulant: ParsableCommand {
             ])
             return
         }
-        let norm = t.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let norm = euclideanNorm(t)
         print(Report.describe(distribution.spec))
         print(Report.table([
             ["method", cumulant.rawValue],

@@ -46,7 +46,7 @@ public enum ClosureErrorStudy {
         case .localised:
             w = (0..<d).map { i in exp(-lattice.distanceFromOrigin(i) * lattice.distanceFromOrigin(i) / 2) }
         }
-        let norm = (w.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        let norm = euclideanNorm(w)
         return w.map { $0 * Double(d).squareRoot() / norm }
     }
 
@@ -84,11 +84,11 @@ public enum ClosureErrorStudy {
                 let noise = referenceFlow.monteCarloStandardError(w)
                 // Near a fixed point the two classes' drifts cancel and |v_mc| -> 0, so errors
                 // are measured against the scale of the right-hand side, sum_c p_c |g_c|.
-                let scale = zip(task.priors, referenceFlow.classDrifts(w)).reduce(0) { $0 + $1.0 * norm($1.1) }
-                let noiseNorm = norm(noise)
+                let scale = zip(task.priors, referenceFlow.classDrifts(w)).reduce(0) { $0 + $1.0 * euclideanNorm($1.1) }
+                let noiseNorm = euclideanNorm(noise)
                 for (name, flow) in flows {
                     rows.append(Row(gain: gain, probe: probe.name, closure: name,
-                                    relativeError: norm(zip(flow.velocity(w), truth).map { $0 - $1 }) / scale,
+                                    relativeError: euclideanNorm(zip(flow.velocity(w), truth).map { $0 - $1 }) / scale,
                                     monteCarloNoise: noiseNorm / scale,
                                     errorRelativeToVelocity: Observables.relativeDistance(flow.velocity(w), truth)))
                 }
@@ -97,6 +97,4 @@ public enum ClosureErrorStudy {
         }
         return rows
     }
-
-    static func norm(_ v: [Double]) -> Double { (v.reduce(0) { $0 + $1 * $1 }).squareRoot() }
 }

@@ -227,7 +227,7 @@ public final class InstabilityAnalysis: @unchecked Sendable {
             let weight = learningRate * task.priors[c]
             let covariance = distributions[c].covariance
             let cw = covariance.apply(w)
-            let q = zip(w, cw).reduce(0) { $0 + $1.0 * $1.1 } / dd
+            let q = dot(w, cw) / dd
             let dense = covariance.denseMatrix()
             guard let cumulant = cumulants[c] else {
                 // Gaussian closure: A = E_G[h'](q), grad A = E_G[h'''] C w / D (eq. (2)).
@@ -240,7 +240,7 @@ public final class InstabilityAnalysis: @unchecked Sendable {
                 continue
             }
             let t = cumulant.action(w)
-            let kappa = zip(w, t).reduce(0) { $0 + $1.0 * $1.1 } / (dd * dd)
+            let kappa = dot(w, t) / (dd * dd)
             let m = moments(c, variance: q, maxOrder: 7)
             let a = m[1] + kappa / 24 * m[5]
             let b = m[3] / (6 * dd)
@@ -292,22 +292,21 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     /// Newton's method on v(w) = 0 from the Gaussian extended state, each step solved by a
     /// truncated SVD (the translation direction is singular) and halved until |v| decreases.
     func closureFixedPoint(from start: [Double]) throws -> (state: [Double], residual: Double, refined: Bool) {
-        let norm = { (x: [Double]) in (x.reduce(0) { $0 + $1 * $1 }).squareRoot() }
         var w = start
         var velocity = flow.velocity(w)
-        if closure.kind == .gaussian { return (w, norm(velocity) / norm(w), true) }
+        if closure.kind == .gaussian { return (w, euclideanNorm(velocity) / euclideanNorm(w), true) }
         var rateScale = 0.0
         for _ in 0..<30 {
             let matrix = jacobian(at: w)
-            rateScale = norm(matrix) / Double(dimension).squareRoot()
-            if norm(velocity) <= 1e-12 * rateScale * norm(w) { break }
+            rateScale = euclideanNorm(matrix) / Double(dimension).squareRoot()
+            if euclideanNorm(velocity) <= 1e-12 * rateScale * euclideanNorm(w) { break }
             let step = try DenseLinearAlgebra.leastSquaresSolve(matrix, n: dimension, velocity.map { -$0 }, relativeCutoff: 1e-10)
             var fraction = 1.0
             var accepted = false
             for _ in 0..<12 {
                 let trial = zip(w, step).map { $0 + fraction * $1 }
                 let trialVelocity = flow.velocity(trial)
-                if norm(trialVelocity) < norm(velocity) {
+                if euclideanNorm(trialVelocity) < euclideanNorm(velocity) {
                     w = trial
                     velocity = trialVelocity
                     accepted = true
@@ -315,9 +314,9 @@ public final class InstabilityAnalysis: @unchecked Sendable {
                 }
                 fraction /= 2
             }
-            if !accepted || fraction * norm(step) <= 1e-13 * norm(w) { break }
+            if !accepted || fraction * euclideanNorm(step) <= 1e-13 * euclideanNorm(w) { break }
         }
-        let residual = norm(velocity) / norm(w)
+        let residual = euclideanNorm(velocity) / euclideanNorm(w)
         return (w, residual, residual <= 1e-8 * max(rateScale, 1e-300))
     }
 
@@ -390,14 +389,14 @@ extension JacobianMode {
         }
         let theta = 0.5 * atan2(sumIm, sumRe)
         var vector = real.indices.map { real[$0] * cos(theta) + imaginary[$0] * sin(theta) }
-        let length = (vector.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        let length = euclideanNorm(vector)
         if length > 0 { vector = vector.map { $0 / length } }
         // |P v| / |v| for an orthonormal basis, applied to both the real and imaginary parts.
         let projection = { (basis: [[Double]]) -> Double in
             var captured = 0.0
             for b in basis {
-                let re = zip(b, real).reduce(0) { $0 + $1.0 * $1.1 }
-                let im = zip(b, imaginary).reduce(0) { $0 + $1.0 * $1.1 }
+                let re = dot(b, real)
+                let im = dot(b, imaginary)
                 captured += re * re + im * im
             }
             return (captured / second).squareRoot()
@@ -483,8 +482,8 @@ struct FourierModes: Sendable {
             }
             generators.append(derivative)
         }
-        let reference = (w.reduce(0) { $0 + $1 * $1 }).squareRoot()
-        return FourierModes.orthonormalise(generators.filter { ($0.reduce(0) { $0 + $1 * $1 }).squareRoot() > 1e-9 * reference })
+        let reference = euclideanNorm(w)
+        return FourierModes.orthonormalise(generators.filter { euclideanNorm($0) > 1e-9 * reference })
     }
 
     static func orthonormalise(_ vectors: [[Double]]) -> [[Double]] {
@@ -492,19 +491,15 @@ struct FourierModes: Sendable {
         for v in vectors {
             var u = v
             for b in basis {
-                let overlap = zip(b, u).reduce(0) { $0 + $1.0 * $1.1 }
+                let overlap = dot(b, u)
                 for i in u.indices { u[i] -= overlap * b[i] }
             }
-            let length = (u.reduce(0) { $0 + $1 * $1 }).squareRoot()
-            let original = (v.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            let length = euclideanNorm(u)
+            let original = euclideanNorm(v)
             if length > 1e-8 * original { basis.append(u.map { $0 / length }) }
         }
         return basis
     }
 
-    private func normalised(_ v: [Double]) -> [Double] {
-        let length = (v.reduce(0) { $0 + $1 * $1 }).squareRoot()
-        return v.map { $0 / length }
-    }
 }
 

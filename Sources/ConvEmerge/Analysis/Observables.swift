@@ -173,7 +173,7 @@ public enum Observables {
                 fft.backward(spectrum.baseAddress!, output.baseAddress!)
             }
         }
-        let norms = (a.reduce(0) { $0 + $1 * $1 } * b.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        let norms = euclideanNorm(a) * euclideanNorm(b)
         // FFTW's backward transform is D times the inverse DFT.
         return correlation.map { $0 / Double(lattice.size) / norms }
     }

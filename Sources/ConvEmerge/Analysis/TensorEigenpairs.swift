@@ -52,7 +52,7 @@ public struct TensorEigenSolver: Sendable {
         let d = cumulant.size
         let s = extremum.sign
         let workspace = cumulant.makeWorkspace()
-        var w = TensorEigenSolver.normalised(start)
+        var w = normalised(start)
         var t = [Double](repeating: 0, count: d)
         var next = w, nextT = t
         let act = { (x: [Double], out: inout [Double]) in
@@ -61,7 +61,7 @@ public struct TensorEigenSolver: Sendable {
             }
         }
         act(w, &t)
-        var mu = TensorEigenSolver.dot(w, t)
+        var mu = dot(w, t)
         // Kolda & Mayo's convexity shift is at most 3 max|lambda(M(w))|; start from the local |mu|
         // and double on any decrease of s f, which keeps the iteration monotone.
         var alpha = abs(mu)
@@ -82,9 +82,9 @@ public struct TensorEigenSolver: Sendable {
             }
             iterations += 1
             for i in 0..<d { next[i] = s * t[i] + alpha * w[i] }
-            next = TensorEigenSolver.normalised(next)
+            next = normalised(next)
             act(next, &nextT)
-            let nextMu = TensorEigenSolver.dot(next, nextT)
+            let nextMu = dot(next, nextT)
             if s * nextMu < s * mu - 1e-15 * abs(mu) {
                 alpha *= 2
                 continue
@@ -137,14 +137,14 @@ public struct TensorEigenSolver: Sendable {
             }
             v = zip(v, mirrored).map { 0.5 * ($0 + $1) }
         }
-        return TensorEigenSolver.normalised(v)
+        return normalised(v)
     }
 
     private func newtonIteration(from start: [Double], mirrors: [Int]) -> (vector: [Double], eigenvalue: Double, residual: Double) {
         let d = cumulant.size, n = d + 1
         let evaluate = { (v: [Double]) -> (vector: [Double], eigenvalue: Double, residual: Double) in
             let t = self.cumulant.action(v)
-            let mu = TensorEigenSolver.dot(v, t)
+            let mu = dot(v, t)
             return (v, mu, TensorEigenSolver.residual(v, t, mu))
         }
         var best = evaluate(symmetrised(start, mirrors: mirrors))
@@ -200,13 +200,6 @@ public struct TensorEigenSolver: Sendable {
     /// max over lattice translations and sign of the cosine between a and b.
     public static func overlap(_ a: [Double], _ b: [Double], lattice: Lattice) -> Double {
         Observables.maximalShiftedCosineUpToSign(a, b, lattice: lattice)
-    }
-
-    static func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
-
-    static func normalised(_ v: [Double]) -> [Double] {
-        let length = dot(v, v).squareRoot()
-        return v.map { $0 / length }
     }
 
     static func residual(_ w: [Double], _ t: [Double], _ mu: Double) -> Double {

@@ -289,7 +289,7 @@ public final class FourthCumulant: @unchecked Sendable {
         -> (mean: [Double], standardError: [Double]) {
         let D = distribution.size
         precondition(w.count == D && n >= 2)
-        let q = zip(w, distribution.covariance.apply(w)).reduce(0) { $0 + $1.0 * $1.1 }
+        let q = distribution.covariance.quadraticForm(w)
         var warmUp = Xoshiro256(seed: seed)
         // One draw on this thread first: the sampler's square-root spectrum is a lazy
         // property, which must not be initialised by several workers at once.
@@ -386,7 +386,7 @@ extension FourthCumulant {
     /// T(e_0) translated (derivations/closure-jacobians.md eq. (5)). Costs 2D + 1 actions.
     public func gradient(at w: [Double]) -> [Double] {
         let d = size
-        let h = max((w.reduce(0) { $0 + $1 * $1 }).squareRoot(), 1e-300) / Double(d).squareRoot()
+        let h = max(euclideanNorm(w), 1e-300) / Double(d).squareRoot()
         var unit = [Double](repeating: 0, count: d)
         unit[0] = 1
         let originResponse = action(unit)

@@ -10,6 +10,9 @@ public final class CirculantOperator: @unchecked Sendable {
     /// Eigenvalues on the half spectrum used by the r2c transform (real, since
     /// the first row is symmetric under i -> -i).
     public let halfSpectrum: [Double]
+    /// w.C w.
+    public func quadraticForm(_ w: [Double]) -> Double { dot(w, apply(w)) }
+
     /// Half spectrum of C^(1/2); eigenvalues below zero (round-off, rejected
     /// beyond it by `requirePositiveSemidefinite`) are treated as zero. Computed
     /// eagerly: samplers read it from several threads at once, and a lazy

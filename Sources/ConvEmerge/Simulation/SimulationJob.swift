@@ -97,7 +97,7 @@ public enum SimulationJob {
         let testSet = TestSet(parameters, distributions: distributions)
         let relay = ProgressRelay(progress, total: Double(parameters.totalSteps * parameters.seeds))
         let collector = ReplicaCollector(count: parameters.seeds)
-        let initialNorm = (initial.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        let initialNorm = euclideanNorm(initial)
         let blowUpNorm = 1e8 * max(1, initialNorm)
 
         DispatchQueue.concurrentPerform(iterations: parameters.seeds) { seed in
@@ -117,7 +117,7 @@ public enum SimulationJob {
                     let before = replica.steps
                     replica.step(target - replica.steps)
                     relay.advance(Double(target - before))
-                    let norm = (replica.weights.reduce(0) { $0 + $1 * $1 }).squareRoot()
+                    let norm = euclideanNorm(replica.weights)
                     if !norm.isFinite || !replica.readout.allSatisfy(\.isFinite) {
                         status = .diverged
                         message = "replica \(seed): non-finite weights at t = \(Double(target) / Double(d))"
@@ -253,12 +253,10 @@ enum ReplicaObservables {
         let test = testSet.lossAndAccuracy(replica)
         if replica.parameters.model == .neuron {
             let w = units[0]
-            let q = distributions.map { distribution in
-                zip(w, distribution.covariance.apply(w)).reduce(0) { $0 + $1.0 * $1.1 } / Double(d)
-            }
+            let q = distributions.map { $0.covariance.quadraticForm(w) / Double(d) }
             var row = [t, Observables.inverseParticipationRatio(w), Observables.participationRatio(w), q[0], q[1], test.loss, test.accuracy]
             row += Observables.center(w, lattice: lattice)
-            row += [Observables.width(w, lattice: lattice), (w.reduce(0) { $0 + $1 * $1 }).squareRoot()]
+            row += [Observables.width(w, lattice: lattice), euclideanNorm(w)]
             return row
         }
         let mean = { (values: [Double]) in values.reduce(0, +) / Double(values.count) }

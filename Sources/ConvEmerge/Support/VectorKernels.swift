@@ -1,6 +1,21 @@
 import Foundation
 
-// Inner loops shared by the simulation and the Monte Carlo closure.
+// Inner loops and vector helpers shared across the library (and the CLI).
+
+/// sum_i a_i b_i of two equal-length vectors.
+public func dot(_ a: [Double], _ b: [Double]) -> Double {
+    precondition(a.count == b.count, "dot: vectors of different lengths")
+    return a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in dot(x.baseAddress!, y.baseAddress!, a.count) } }
+}
+
+/// |v|, the Euclidean norm.
+public func euclideanNorm(_ v: [Double]) -> Double { dot(v, v).squareRoot() }
+
+/// v / |v|.
+public func normalised(_ v: [Double]) -> [Double] {
+    let length = euclideanNorm(v)
+    return v.map { $0 / length }
+}
 
 /// sum_i a_i b_i with four partial sums (the compiler does not reassociate a
 /// floating-point reduction on its own).

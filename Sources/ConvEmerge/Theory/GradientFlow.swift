@@ -87,16 +87,13 @@ public final class GradientFlow: @unchecked Sendable {
 
     /// q_c = w.C_c w / D for each class.
     public func overlaps(_ w: [Double]) -> [Double] {
-        distributions.map { distribution in
-            let cw = distribution.covariance.apply(w)
-            return zip(w, cw).reduce(0) { $0 + $1.0 * $1.1 } / Double(dimension)
-        }
+        distributions.map { $0.covariance.quadraticForm(w) / Double(dimension) }
     }
 
     /// d(dw/dt)/dw by central differences (row-major D x D), step relative to |w|.
     /// Used by the implicit steppers and by the stability analysis.
     public func jacobian(at w: [Double], relativeStep: Double = 1e-6) -> [Double] {
-        let norm = (w.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        let norm = euclideanNorm(w)
         let h = relativeStep * max(norm, 1e-8) / Double(dimension).squareRoot()
         return centralDifferenceJacobian(at: w, step: h, velocity)
     }

@@ -165,7 +165,7 @@ public enum ODEIntegrator {
         var w = initial
         var t = 0.0
         var trajectory = Trajectory(times: [0], weights: [initial], status: .completed, message: "", evaluations: 0)
-        let norm0 = (initial.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        let norm0 = euclideanNorm(initial)
         let blowUp = settings.blowUpFactor * max(1, norm0)
         for target in times.dropFirst() {
             let status = w.withUnsafeMutableBufferPointer { gsl_odeiv2_driver_apply(driver, &t, target, $0.baseAddress!) }
@@ -182,7 +182,7 @@ public enum ODEIntegrator {
             }
             trajectory.times.append(t)
             trajectory.weights.append(w)
-            let norm = (w.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            let norm = euclideanNorm(w)
             if !norm.isFinite || norm > blowUp {
                 trajectory.status = norm.isFinite ? .blewUp : .diverged
                 trajectory.message = "|w| = \(norm) exceeded \(blowUp) at t = \(t)"

@@ -121,7 +121,7 @@ public enum TrajectoryObservables {
         var table = CSVTable(columns: columns(for: lattice))
         for (t, w) in zip(times, weights) {
             let q = flow.overlaps(w)
-            let norm = (w.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            let norm = euclideanNorm(w)
             var row = [t, Observables.inverseParticipationRatio(w), Observables.participationRatio(w), q[0], q[1], flow.loss(w)]
             row += Observables.center(w, lattice: lattice)
             row += [Observables.width(w, lattice: lattice), norm]
