@@ -87,10 +87,11 @@ public enum ClosureErrorStudy {
                 let scale = zip(task.priors, referenceFlow.classDrifts(w)).reduce(0) { $0 + $1.0 * euclideanNorm($1.1) }
                 let noiseNorm = euclideanNorm(noise)
                 for (name, flow) in flows {
+                    let velocity = flow.velocity(w)
                     rows.append(Row(gain: gain, probe: probe.name, closure: name,
-                                    relativeError: euclideanNorm(zip(flow.velocity(w), truth).map { $0 - $1 }) / scale,
+                                    relativeError: euclideanNorm(zip(velocity, truth).map { $0 - $1 }) / scale,
                                     monteCarloNoise: noiseNorm / scale,
-                                    errorRelativeToVelocity: Observables.relativeDistance(flow.velocity(w), truth)))
+                                    errorRelativeToVelocity: Observables.relativeDistance(velocity, truth)))
                 }
             }
             progress?(Double(index + 1) / Double(gains.count))

@@ -92,6 +92,8 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     let signals: [ErrorSignal]
     /// Per class: the fourth cumulant when the closure is `cumulant` and the class is non-Gaussian.
     let cumulants: [FourthCumulant?]
+    /// C_c as dense matrices, for the analytic Jacobian (built once, not per Newton step).
+    let denseCovariances: [[Double]]
     let expectation = GaussianExpectation()
     let modes: FourierModes
 
@@ -107,15 +109,13 @@ public final class InstabilityAnalysis: @unchecked Sendable {
         self.neuron = neuron
         self.closure = closure
         self.learningRate = learningRate
-        let distributions = try task.classes.map(InputDistribution.init)
-        self.distributions = distributions
-        flow = try GradientFlow(task: task, neuron: neuron, closure: closure, learningRate: learningRate,
-                                distributions: distributions)
+        flow = try GradientFlow(task: task, neuron: neuron, closure: closure, learningRate: learningRate)
+        distributions = flow.distributions
         signals = task.targets.map { neuron.errorSignal(target: $0) }
-        cumulants = try distributions.map { distribution in
-            guard closure.kind == .cumulant, !distribution.isGaussian else { return nil }
-            return try FourthCumulant(distribution, method: closure.cumulantMethod)
-        }
+        // The flow's own cumulants: tabulating `full` again would double the set-up cost.
+        cumulants = flow.classes.map { ($0 as? GaussianClosure)?.cumulant }
+        denseCovariances = closure.kind == .gaussian || closure.kind == .cumulant
+            ? distributions.map { $0.covariance.denseMatrix() } : []
         modes = FourierModes(lattice: task.lattice)
     }
 
@@ -228,7 +228,7 @@ public final class InstabilityAnalysis: @unchecked Sendable {
             let covariance = distributions[c].covariance
             let cw = covariance.apply(w)
             let q = dot(w, cw) / dd
-            let dense = covariance.denseMatrix()
+            let dense = denseCovariances[c]
             guard let cumulant = cumulants[c] else {
                 // Gaussian closure: A = E_G[h'](q), grad A = E_G[h'''] C w / D (eq. (2)).
                 let m = moments(c, variance: q, maxOrder: 3)
@@ -264,8 +264,8 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     /// it, the Jacobian's spectrum there, and the leading non-translation mode.
     public func analyse(initialScale: Double = 0.1) throws -> StabilityReport {
         let extended = try extendedState()
-        let (state, residual, refined) = try closureFixedPoint(from: extended.weights)
-        let matrix = jacobian(at: state)
+        let (state, residual, refined, lastJacobian) = try closureFixedPoint(from: extended.weights)
+        let matrix = lastJacobian ?? jacobian(at: state)
         let translations = modes.translationGenerators(of: state)
         let star = modes.starBasis(of: extended.mode)
         let all = try eigenmodes(matrix, translations: translations, star: star)
@@ -291,13 +291,17 @@ public final class InstabilityAnalysis: @unchecked Sendable {
 
     /// Newton's method on v(w) = 0 from the Gaussian extended state, each step solved by a
     /// truncated SVD (the translation direction is singular) and halved until |v| decreases.
-    func closureFixedPoint(from start: [Double]) throws -> (state: [Double], residual: Double, refined: Bool) {
+    /// Also returns the Jacobian at the returned state when the last Newton step computed
+    /// it there (nil when the state moved after it), so that `analyse` need not recompute it.
+    func closureFixedPoint(from start: [Double]) throws -> (state: [Double], residual: Double, refined: Bool, jacobian: [Double]?) {
         var w = start
         var velocity = flow.velocity(w)
-        if closure.kind == .gaussian { return (w, euclideanNorm(velocity) / euclideanNorm(w), true) }
+        if closure.kind == .gaussian { return (w, euclideanNorm(velocity) / euclideanNorm(w), true, nil) }
         var rateScale = 0.0
+        var jacobianAtW: [Double]?
         for _ in 0..<30 {
             let matrix = jacobian(at: w)
+            jacobianAtW = matrix
             rateScale = euclideanNorm(matrix) / Double(dimension).squareRoot()
             if euclideanNorm(velocity) <= 1e-12 * rateScale * euclideanNorm(w) { break }
             let step = try DenseLinearAlgebra.leastSquaresSolve(matrix, n: dimension, velocity.map { -$0 }, relativeCutoff: 1e-10)
@@ -309,6 +313,7 @@ public final class InstabilityAnalysis: @unchecked Sendable {
                 if euclideanNorm(trialVelocity) < euclideanNorm(velocity) {
                     w = trial
                     velocity = trialVelocity
+                    jacobianAtW = nil
                     accepted = true
                     break
                 }
@@ -317,7 +322,7 @@ public final class InstabilityAnalysis: @unchecked Sendable {
             if !accepted || fraction * euclideanNorm(step) <= 1e-13 * euclideanNorm(w) { break }
         }
         let residual = euclideanNorm(velocity) / euclideanNorm(w)
-        return (w, residual, residual <= 1e-8 * max(rateScale, 1e-300))
+        return (w, residual, residual <= 1e-8 * max(rateScale, 1e-300), jacobianAtW)
     }
 
     /// Eigenpairs of a general real matrix (gsl_eigen_nonsymmv), with their IPR and their
