@@ -105,9 +105,8 @@ final class PlackettIntegrator {
         }
         // Each factor has its own auxiliary noise, also for factors on one site: their
         // R_ab = kappa < 1, so the path stops at tau = kappa short of the singular end.
-        let g2s = psi.gain * psi.gain * s
         let gamma = psi.gamma
-        let sign = try signMoment(P, epsilon: 1 / (1 + g2s), absoluteTolerance: absoluteTolerance * gamma * gamma)
+        let sign = try signMoment(P, epsilon: psi.kappaComplement(latentVariance: s), absoluteTolerance: absoluteTolerance * gamma * gamma)
         return sign / (gamma * gamma)
     }
 

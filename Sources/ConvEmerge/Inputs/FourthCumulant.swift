@@ -63,10 +63,12 @@ public final class FourthCumulant: @unchecked Sendable {
     // MARK: - Action
 
     /// T(w)_i = sum_jkl K_ijkl w_j w_k w_l; the zero vector for a Gaussian clone (or gain 0).
-    public func action(_ w: [Double]) -> [Double] {
+    public func action(_ w: [Double]) -> [Double] { action(w, workspace: makeWorkspace()) }
+
+    /// T(w) reusing a workspace, for loops of many actions.
+    public func action(_ w: [Double], workspace: CumulantWorkspace) -> [Double] {
         precondition(w.count == size, "w must have D entries")
         var out = [Double](repeating: 0, count: size)
-        let workspace = makeWorkspace()
         w.withUnsafeBufferPointer { input in
             out.withUnsafeMutableBufferPointer { action(input.baseAddress!, into: $0.baseAddress!, workspace: workspace) }
         }
@@ -184,7 +186,7 @@ public final class FourthCumulant: @unchecked Sendable {
         let derivativeSquared = psi.isSign ? Double.infinity : 2 / Double.pi * psi.gain * psi.gain / gamma
         let latentCoefficient = 8 * derivativeSquared * cMax * s
         // Sign path: |dE4/dR_pq| <= (2/pi)/sqrt(1 - R^2), R_pq = kappa rho_pq.
-        let kappa = psi.isSign ? 1 : psi.gain * psi.gain * s / (1 + psi.gain * psi.gain * s)
+        let kappa = psi.kappa(latentVariance: s)
         func signCoefficient(_ delta: Double) -> Double {
             let r = min(kappa * delta, 0.5)
             return 4 * 2 / Double.pi * (1 / (gamma * gamma) + cMax / gamma) * kappa / (1 - r * r).squareRoot()
@@ -290,10 +292,6 @@ public final class FourthCumulant: @unchecked Sendable {
         let D = distribution.size
         precondition(w.count == D && n >= 2)
         let q = distribution.covariance.quadraticForm(w)
-        var warmUp = Xoshiro256(seed: seed)
-        // One draw on this thread first: the sampler's square-root spectrum is a lazy
-        // property, which must not be initialised by several workers at once.
-        _ = distribution.sample(count: 1, rng: &warmUp)
         let streams = 16
         var sums = [Double](repeating: 0, count: 2 * D * streams)
         sums.withUnsafeMutableBufferPointer { buffer in
@@ -308,8 +306,7 @@ public final class FourthCumulant: @unchecked Sendable {
                 w.withUnsafeBufferPointer { weights in
                     for _ in 0..<count {
                         distribution.sample(into: x, rng: &rng, scratch: scratch)
-                        var p = 0.0
-                        for i in 0..<D { p += weights[i] * x[i] }
+                        let p = dot(weights.baseAddress!, x, D)
                         let h = p * p * p - 3 * q * p
                         for i in 0..<D {
                             let f = x[i] * h
@@ -389,8 +386,9 @@ extension FourthCumulant {
         let h = max(euclideanNorm(w), 1e-300) / Double(d).squareRoot()
         var unit = [Double](repeating: 0, count: d)
         unit[0] = 1
-        let originResponse = action(unit)
-        var matrix = centralDifferenceJacobian(at: w, step: h, action)
+        let workspace = makeWorkspace()
+        let originResponse = action(unit, workspace: workspace)
+        var matrix = centralDifferenceJacobian(at: w, step: h) { action($0, workspace: workspace) }
         for j in 0..<d {
             let back = lattice.negate(j)
             for i in 0..<d { matrix[i * d + j] -= h * h * originResponse[lattice.translate(i, by: back)] }

@@ -23,9 +23,8 @@ public struct HermiteExpansion: Sendable {
             if maxOrder >= 1 { c[1] = latentVariance.squareRoot() }
             return c
         }
-        // rho = a^2/(1+a^2) with a = g sqrt(s), written so that huge g does not
-        // give inf/inf; rho = 1 at g = inf (derivations/hermite-expansion.md).
-        let rho = psi.isSign ? 1 : 1 / (1 + 1 / (psi.gain * psi.gain * latentVariance))
+        // rho = a^2/(1+a^2) with a = g sqrt(s) (derivations/hermite-expansion.md).
+        let rho = psi.kappa(latentVariance: latentVariance)
         let ratio = rho.squareRoot()
         let alternating = -rho
         let prefactor = (2 / (Double.pi * psi.gamma)).squareRoot() * ratio

@@ -78,6 +78,19 @@ public struct GainFunction: Hashable, Sendable {
     public var isIdentity: Bool { argumentScale == 0 }
     public var isSign: Bool { gain.isInfinite }
 
+    /// kappa = g^2 s / (1 + g^2 s), the correlation of one site's sign variable with its
+    /// latent field (derivations/nlgp-covariance.md); written so that huge g does not give
+    /// inf/inf. 0 for the identity, 1 at g = inf.
+    public func kappa(latentVariance s: Double) -> Double {
+        isIdentity ? 0 : (isSign ? 1 : 1 / (1 + 1 / (gain * gain * s)))
+    }
+
+    /// 1 - kappa = 1 / (1 + g^2 s), computed directly: its relative precision matters where
+    /// kappa is close to 1 (the Plackett path's endpoint, derivations/fourth-cumulant.md).
+    public func kappaComplement(latentVariance s: Double) -> Double {
+        isIdentity ? 1 : (isSign ? 0 : 1 / (1 + gain * gain * s))
+    }
+
     /// psi_g(z); the identity at g = 0 (the limit), sign(z) at g = inf.
     @inlinable @inline(__always)
     public func callAsFunction(_ z: Double) -> Double {

@@ -14,6 +14,9 @@ public final class GaussianClosure: ClassExpectation {
     private let size: Int
     private let covarianceTimesW: UnsafeMutablePointer<Double>
     private let cumulantAction: UnsafeMutablePointer<Double>
+    /// E_G[h^(n)], n = 0 ... 5: the right-hand side is evaluated at every ODE step, so it
+    /// writes into this buffer instead of allocating.
+    private let moments = UnsafeMutableBufferPointer<Double>.allocate(capacity: 6)
     private var fftWorkspace: [Double]
     private let cumulantWorkspace: CumulantWorkspace?
     /// The O(D^2) baseline of `convemerge bench`: the same closure with C w and
@@ -42,25 +45,26 @@ public final class GaussianClosure: ClassExpectation {
     deinit {
         covarianceTimesW.deallocate()
         cumulantAction.deallocate()
+        moments.deallocate()
     }
 
-    /// Fills C w and T(w) and returns (q, kappa4 of lambda).
+    /// Fills C w and T(w) (by FFT, or by dense products for the baseline) and returns
+    /// (q, kappa4 of lambda).
     private func secondAndFourthOrder(_ w: UnsafePointer<Double>) -> (q: Double, kappa4: Double) {
-        if denseBaseline != nil { return denseSecondAndFourthOrder(w) }
-        fftWorkspace.withUnsafeMutableBufferPointer {
-            distribution.covariance.apply(w, covarianceTimesW, workspace: $0.baseAddress!)
+        if denseBaseline != nil {
+            applyDense(w)
+        } else {
+            fftWorkspace.withUnsafeMutableBufferPointer {
+                distribution.covariance.apply(w, covarianceTimesW, workspace: $0.baseAddress!)
+            }
+            if let cumulant, let cumulantWorkspace { cumulant.action(w, into: cumulantAction, workspace: cumulantWorkspace) }
         }
         let d = Double(size)
-        var wCw = 0.0
-        for i in 0..<size { wCw += w[i] * covarianceTimesW[i] }
-        guard let cumulant, let cumulantWorkspace else { return (wCw / d, 0) }
-        cumulant.action(w, into: cumulantAction, workspace: cumulantWorkspace)
-        var wTw = 0.0
-        for i in 0..<size { wTw += w[i] * cumulantAction[i] }
-        return (wCw / d, wTw / (d * d))
+        let q = dot(w, covarianceTimesW, size) / d
+        return (q, cumulant == nil ? 0 : dot(w, cumulantAction, size) / (d * d))
     }
 
-    private func denseSecondAndFourthOrder(_ w: UnsafePointer<Double>) -> (q: Double, kappa4: Double) {
+    private func applyDense(_ w: UnsafePointer<Double>) {
         let n = size
         denseBaseline!.covariance.withUnsafeMutableBufferPointer { matrix in
             var view = gsl_matrix_view_array(matrix.baseAddress!, n, n)
@@ -68,27 +72,22 @@ public final class GaussianClosure: ClassExpectation {
             var output = gsl_vector_view_array(covarianceTimesW, n)
             gsl_blas_dsymv(CblasUpper, 1, &view.matrix, &input.vector, 0, &output.vector)
         }
-        var wCw = 0.0, wTw = 0.0
-        for i in 0..<n { wCw += w[i] * covarianceTimesW[i] }
         if let dense = denseBaseline!.cumulant {
             denseBaseline!.workspace.withUnsafeMutableBufferPointer {
                 dense.action(w, into: cumulantAction, workspace: $0.baseAddress!)
             }
-            for i in 0..<n { wTw += w[i] * cumulantAction[i] }
         }
-        return (wCw / Double(n), wTw / Double(n * n))
     }
 
     public func drift(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
         let (q, kappa4) = secondAndFourthOrder(w)
-        let m = expectation.derivativeMoments(of: signal, variance: q, maxOrder: cumulant == nil ? 1 : 5)
+        let m = moments
+        expectation.derivativeMoments(of: signal, variance: q,
+                                      into: UnsafeMutableBufferPointer(rebasing: m[0...(cumulant == nil ? 1 : 5)]))
         var covarianceFactor = m[1]
         if cumulant != nil { covarianceFactor += kappa4 / 24 * m[5] }
         for i in 0..<size { out[i] = covarianceFactor * covarianceTimesW[i] }
-        if cumulant != nil {
-            let cumulantFactor = m[3] / (6 * Double(size))
-            for i in 0..<size { out[i] += cumulantFactor * cumulantAction[i] }
-        }
+        if cumulant != nil { axpy(m[3] / (6 * Double(size)), cumulantAction, out, size) }
     }
 
     /// (1/2) E[(y - sigma(lambda + b))^2], with the Edgeworth correction
