@@ -54,11 +54,9 @@ struct Demo: ParsableCommand {
         var references: [SolveResult] = []
         var rows = [["closure", "inputs", "final IPR", "participation ratio", "loss", "status", "seconds"]]
         for (closure, directory) in zip(closures, directories) {
-            let defaults = IntegratorSpec.defaults(for: closure.spec.kind)
             let parameters = SolveParameters(
                 task: closure.task, neuron: neuron, closure: closure.spec,
-                integrator: try IntegratorSpec(stepper: defaults.stepper, relativeTolerance: defaults.relativeTolerance,
-                                               absoluteTolerance: defaults.absoluteTolerance, tMax: tMax),
+                integrator: try IntegratorSpec.suited(to: closure.spec.kind, tMax: tMax),
                 learningRate: lr, initialization: .random(scale: initScale, seed: seed))
             let progress = ProgressLine(label: "demo \(closure.name)")
             let result = try SolveJob.run(parameters) { progress.update($0) }

@@ -84,10 +84,9 @@ struct PhaseRun: ParsableCommand {
             }
             return m
         }
-        let defaults = IntegratorSpec.defaults(for: closureOptions.closure)
         // Only the final state matters: two saves keep the driver from stopping on the way.
-        let integrator = try IntegratorSpec(stepper: stepper ?? defaults.stepper, relativeTolerance: rtol ?? defaults.relativeTolerance,
-                                            absoluteTolerance: atol ?? defaults.absoluteTolerance, tMax: tMax, saves: 2)
+        let integrator = try IntegratorSpec.suited(to: closureOptions.closure, stepper: stepper, relativeTolerance: rtol,
+                                                   absoluteTolerance: atol, tMax: tMax, saves: 2)
         try require(initScale.isFinite && initScale > 0, flag: "--init-scale", "must be finite and > 0, got \(initScale)")
         let base = try PhaseBase(
             dimension: input.dimension, length: input.length, kernel: input.kernel, xi: input.xi, gain: input.gain, jitter: input.jitter,

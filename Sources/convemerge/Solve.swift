@@ -35,14 +35,12 @@ struct Solve: ParsableCommand {
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func parameters() throws -> SolveParameters {
-        let defaults = IntegratorSpec.defaults(for: closureOptions.closure)
-        return try SolveParameters(
+        try SolveParameters(
             task: taskOptions.taskSpec(input: input),
             neuron: taskOptions.neuronSpec(),
             closure: closureOptions.spec(),
-            integrator: IntegratorSpec(stepper: stepper ?? defaults.stepper, relativeTolerance: rtol ?? defaults.relativeTolerance,
-                                       absoluteTolerance: atol ?? defaults.absoluteTolerance, tMax: tMax,
-                                       saves: saves, logSpacedSaves: !linearSaves),
+            integrator: IntegratorSpec.suited(to: closureOptions.closure, stepper: stepper, relativeTolerance: rtol,
+                                              absoluteTolerance: atol, tMax: tMax, saves: saves, logSpacedSaves: !linearSaves),
             learningRate: lr,
             initialization: initial == "random" ? .random(scale: initScale, seed: seed) : .file(path: initial))
     }

@@ -361,22 +361,6 @@ private struct SharedBuffer: @unchecked Sendable {
     init(_ pointer: UnsafeMutablePointer<Double>) { self.pointer = pointer }
 }
 
-/// The first error thrown by any worker of a concurrent loop.
-private final class FirstError: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Error?
-    private var flag = false
-
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return flag }
-    var error: Error? { lock.lock(); defer { lock.unlock() }; return stored }
-
-    func record(_ error: Error) {
-        lock.lock(); defer { lock.unlock() }
-        if stored == nil { stored = error }
-        flag = true
-    }
-}
-
 extension FourthCumulant {
     /// dT_i/dw_j = 3 K(i, j, w, w), row-major D x D. T is a cubic form, so the central
     /// difference with step h is exact once its h^2 T(e_j) term is removed, and T(e_j) is

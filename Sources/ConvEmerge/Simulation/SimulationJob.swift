@@ -32,15 +32,6 @@ public struct SimulationResult: Sendable {
         return Array(weights[seed][start..<(start + d)])
     }
 
-    /// The seed mean of unit `unit` at save `save`.
-    public func meanWeights(save: Int, unit: Int = 0) -> [Double] {
-        var mean = [Double](repeating: 0, count: parameters.weightsPerUnit)
-        for seed in 0..<seedCount {
-            for (i, value) in self.weights(seed: seed, save: save, unit: unit).enumerated() { mean[i] += value }
-        }
-        return mean.map { $0 / Double(seedCount) }
-    }
-
     /// Columns of observables.csv: the per-replica tables averaged over replicas.
     public var meanObservables: CSVTable {
         var table = CSVTable(columns: observables[0].columns)
@@ -96,16 +87,17 @@ public enum SimulationJob {
         let saveSteps = try parameters.saveSteps()
         let testSet = TestSet(parameters, distributions: distributions)
         let relay = ProgressRelay(progress, total: Double(parameters.totalSteps * parameters.seeds))
-        let collector = ReplicaCollector(count: parameters.seeds)
+        let replicaResults = ParallelSlots<ReplicaResult?>(count: parameters.seeds, initial: nil)
+        let failure = FirstError()
         let initialNorm = euclideanNorm(initial)
-        let blowUpNorm = 1e8 * max(1, initialNorm)
+        let blowUpNorm = IntegratorSpec.defaultBlowUpFactor * max(1, initialNorm)
 
         DispatchQueue.concurrentPerform(iterations: parameters.seeds) { seed in
             let replica: SGDReplica
             do {
                 replica = try SGDReplica(parameters, distributions: distributions, initial: initial, replica: seed)
             } catch {
-                collector.fail(error)
+                failure.record(error)
                 return
             }
             var weights: [Double] = [], readouts: [Double] = []
@@ -137,10 +129,10 @@ public enum SimulationJob {
                     table.append([t] + [Double](repeating: .nan, count: table.columns.count - 1))
                 }
             }
-            collector.store(seed, (weights, readouts, table, status, message))
+            replicaResults[seed] = (weights, readouts, table, status, message)
         }
-        if let error = collector.failure { throw error }
-        let replicas = collector.results
+        if let error = failure.error { throw error }
+        let replicas = replicaResults.values.map { $0! }
         return SimulationResult(parameters: parameters, times: saveSteps.map { Double($0) / Double(d) },
                                 weights: replicas.map(\.weights), readouts: replicas.map(\.readouts),
                                 observables: replicas.map(\.table), status: replicas.map(\.status),
@@ -166,7 +158,8 @@ public enum SimulationJob {
             "times.npy": ArrayDescription(shape: [n], description: "saved times t = SGD steps / D (solve's save times rounded to whole steps)"),
         ]
         try directory.write(NpyArray(shape: [s, n] + unitShape, values: result.weights.flatMap { $0 }), as: "weights.npy")
-        try directory.write(NpyArray(shape: [n] + unitShape, values: result.meanWeights), as: "weights_mean.npy")
+        let meanWeights = result.meanWeights
+        try directory.write(NpyArray(shape: [n] + unitShape, values: meanWeights), as: "weights_mean.npy")
         try directory.write(NpyArray(shape: [n], values: result.times), as: "times.npy")
         if p.model == .twolayer {
             arrays["readout.npy"] = ArrayDescription(shape: [s, n, k], description: "trained readout v_k per replica and saved time")
@@ -193,7 +186,7 @@ public enum SimulationJob {
             parameters: p, dimension: d, arrays: arrays, files: files, seedStatus: result.status,
             stepsPerReplica: p.totalSteps, wallSeconds: result.wallSeconds, stepsPerSecond: result.stepsPerSecond,
             threads: min(p.seeds, ProcessInfo.processInfo.activeProcessorCount),
-            finalIprOfSeedMean: finalIpr(result.meanWeights), finalIprPerSeed: result.weights.compactMap(finalIpr))
+            finalIprOfSeedMean: finalIpr(meanWeights), finalIprPerSeed: result.weights.compactMap(finalIpr))
         try directory.commit(manifest: manifest)
     }
 }
@@ -278,23 +271,8 @@ enum ReplicaObservables {
     }
 }
 
-/// Collects the replicas' results from the worker threads.
-private final class ReplicaCollector: @unchecked Sendable {
-    typealias Replica = (weights: [Double], readouts: [Double], table: CSVTable, status: RunStatus, message: String)
-    private let lock = NSLock()
-    private var slots: [Replica?]
-    private(set) var failure: Error?
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func fail(_ error: Error) {
-        lock.lock(); defer { lock.unlock() }
-        if failure == nil { failure = error }
-    }
-    func store(_ index: Int, _ replica: Replica) {
-        lock.lock(); defer { lock.unlock() }
-        slots[index] = replica
-    }
-    var results: [Replica] { lock.lock(); defer { lock.unlock() }; return slots.map { $0! } }
-}
+/// One replica's result, written by its worker thread into its own slot.
+private typealias ReplicaResult = (weights: [Double], readouts: [Double], table: CSVTable, status: RunStatus, message: String)
 
 /// Forwards the fraction of SGD steps done, from any worker thread, serialised.
 private final class ProgressRelay: @unchecked Sendable {

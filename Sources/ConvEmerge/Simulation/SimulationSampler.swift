@@ -73,9 +73,7 @@ public final class SimulationSampler {
             if distribution.lattice.dimension == 1 {
                 drawSpectralNoise(into: x, rng: &rng)
             } else {
-                zigguratTable.withUnsafeBufferPointer { table in
-                    for i in 0..<size { noise[i] = rng.nextZigguratGaussian(table: table.baseAddress!) }
-                }
+                rng.fillZigguratGaussian(noise, count: size)
                 let colouring = distribution.colouringOperator
                 colouring.squareRootSpectrum.withUnsafeBufferPointer { root in
                     colouring.applySpectral(root.baseAddress!, noise, x, workspace: spectrum)

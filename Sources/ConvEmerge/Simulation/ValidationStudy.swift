@@ -49,11 +49,9 @@ public enum ValidationStudy {
                 var cells: [String] = []
                 var reference: TheoryVersusSimulation?
                 for closure in closures {
-                    let defaults = IntegratorSpec.defaults(for: closure)
                     let ode = try SolveJob.run(SolveParameters(
                         task: task, neuron: neuron, closure: ClosureSpec(kind: closure),
-                        integrator: IntegratorSpec(stepper: defaults.stepper, relativeTolerance: defaults.relativeTolerance,
-                                                   absoluteTolerance: defaults.absoluteTolerance, tMax: tMax, saves: 40),
+                        integrator: IntegratorSpec.suited(to: closure, tMax: tMax, saves: 40),
                         learningRate: eta, initialization: initial))
                     let comparison = try TheoryVersusSimulation.compare(
                         lattice: lattice, theoryTimes: ode.trajectory.times, theoryWeights: ode.trajectory.weights,
@@ -93,11 +91,9 @@ public enum ValidationStudy {
             let simulation = try SimulationJob.run(SimulationParameters(
                 task: task, neuron: neuron, learningRate: eta, batchSize: 4, seeds: 4, seed: 3, tMax: tMax, saves: 20,
                 initialization: initial, testSamples: 200))
-            let defaults = IntegratorSpec.defaults(for: .montecarlo)
             let ode = try SolveJob.run(SolveParameters(
                 task: task, neuron: neuron, closure: ClosureSpec(kind: .montecarlo),
-                integrator: IntegratorSpec(stepper: defaults.stepper, relativeTolerance: defaults.relativeTolerance,
-                                           absoluteTolerance: defaults.absoluteTolerance, tMax: tMax, saves: 20),
+                integrator: IntegratorSpec.suited(to: .montecarlo, tMax: tMax, saves: 20),
                 learningRate: eta, initialization: initial))
             let c = try TheoryVersusSimulation.compare(
                 lattice: lattice, theoryTimes: ode.trajectory.times, theoryWeights: ode.trajectory.weights,

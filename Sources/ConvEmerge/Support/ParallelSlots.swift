@@ -15,3 +15,21 @@ public final class ParallelSlots<Value>: @unchecked Sendable {
 
     public var values: [Value] { storage }
 }
+
+/// The first error thrown by any worker of a concurrent loop.
+public final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Error?
+    private var flag = false
+
+    public init() {}
+
+    public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return flag }
+    public var error: Error? { lock.lock(); defer { lock.unlock() }; return stored }
+
+    public func record(_ error: Error) {
+        lock.lock(); defer { lock.unlock() }
+        if stored == nil { stored = error }
+        flag = true
+    }
+}

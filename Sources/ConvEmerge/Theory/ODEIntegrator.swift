@@ -30,9 +30,12 @@ public struct IntegratorSpec: Codable, Hashable, Sendable {
     public var logSpacedSaves: Bool
     /// A trajectory whose norm exceeds this multiple of max(1, |w0|) is declared blown up.
     public var blowUpFactor: Double
+    /// The same threshold for ODE and SGD runs unless a caller chooses another.
+    public static let defaultBlowUpFactor = 1e8
 
     public init(stepper: Stepper = .rk8pd, relativeTolerance: Double = 1e-8, absoluteTolerance: Double = 1e-10,
-                tMax: Double = 150, saves: Int = 100, logSpacedSaves: Bool = true, blowUpFactor: Double = 1e8) throws {
+                tMax: Double = 150, saves: Int = 100, logSpacedSaves: Bool = true,
+                blowUpFactor: Double = IntegratorSpec.defaultBlowUpFactor) throws {
         try require(relativeTolerance.isFinite && relativeTolerance > 0 && relativeTolerance < 1, flag: "--rtol",
                     "must be in (0, 1), got \(relativeTolerance)")
         try require(absoluteTolerance.isFinite && absoluteTolerance > 0, flag: "--atol", "must be finite and > 0, got \(absoluteTolerance)")
@@ -55,6 +58,17 @@ public struct IntegratorSpec: Codable, Hashable, Sendable {
     /// same final IPR to 4 digits). Smooth closures keep rk8pd and tight tolerances.
     public static func defaults(for closure: ClosureKind) -> (stepper: Stepper, relativeTolerance: Double, absoluteTolerance: Double) {
         closure == .montecarlo ? (.rkf45, 1e-5, 1e-6) : (.rk8pd, 1e-8, 1e-10)
+    }
+
+    /// A spec with the closure's defaults (`defaults(for:)`) for whatever the caller leaves nil.
+    public static func suited(to closure: ClosureKind, stepper: Stepper? = nil, relativeTolerance: Double? = nil,
+                              absoluteTolerance: Double? = nil, tMax: Double, saves: Int = 100,
+                              logSpacedSaves: Bool = true) throws -> IntegratorSpec {
+        let defaults = defaults(for: closure)
+        return try IntegratorSpec(stepper: stepper ?? defaults.stepper,
+                                  relativeTolerance: relativeTolerance ?? defaults.relativeTolerance,
+                                  absoluteTolerance: absoluteTolerance ?? defaults.absoluteTolerance,
+                                  tMax: tMax, saves: saves, logSpacedSaves: logSpacedSaves)
     }
 
     /// 0 then, log-spaced, tMax * 1e-3 ... tMax (or evenly spaced from 0).
