@@ -167,6 +167,11 @@ public struct PhaseSweepSpec: Codable, Hashable, Sendable {
         }
     }
 
+    /// The same grid of the same problem (the version that wrote it does not matter).
+    public func describesSameSweep(as other: PhaseSweepSpec) -> Bool {
+        base == other.base && x == other.x && y == other.y && measures == other.measures
+    }
+
     /// Cells in row-major order over (y, x): index = j * nx + i.
     public var cellCount: Int { x.count * y.count }
 
@@ -246,8 +251,6 @@ public enum PhaseSweep {
         (cellsDirectory(directory) as NSString).appendingPathComponent(String(format: "%07d.csv", cell))
     }
 
-    /// Creates or reopens DIR for `spec`. An existing DIR must hold the same sweep, and finished
-    /// cells are only accepted with `resume`.
     /// Checks --threads and --shard; called before anything is written.
     public static func validateExecution(threads: Int, shard: (index: Int, count: Int)) throws {
         try require(threads >= 1 && threads <= 1024, flag: "--threads", "must be in 1 ... 1024, got \(threads)")
@@ -255,12 +258,13 @@ public enum PhaseSweep {
                     "must be i/N with 0 <= i < N, got \(shard.index)/\(shard.count)")
     }
 
+    /// Creates or reopens DIR for `spec`. An existing DIR must hold the same sweep, and finished
+    /// cells are only accepted with `resume`.
     public static func prepare(_ directory: String, spec: PhaseSweepSpec, resume: Bool) throws {
         let manager = FileManager.default
         if manager.fileExists(atPath: specPath(directory)) {
             let existing = try readSpec(directory)
-            try require(existing.base == spec.base && existing.x == spec.x && existing.y == spec.y && existing.measures == spec.measures,
-                        flag: "--out", "'\(directory)' holds a different sweep (sweep.json); choose another --out")
+            try require(existing.describesSameSweep(as: spec), flag: "--out", "'\(directory)' holds a different sweep (sweep.json); choose another --out")
             try require(resume || finishedCells(directory).isEmpty, flag: "--resume",
                         "'\(directory)' already holds finished cells: pass --resume to continue that sweep, or choose another --out")
         } else {
@@ -275,16 +279,9 @@ public enum PhaseSweep {
             } catch {
                 throw ConvEmergeError.io(path: directory, reason: "cannot create: \(error.localizedDescription)")
             }
-            try AtomicFile.write(encoder.encode(spec), to: specPath(directory))
+            try AtomicFile.write(RunDirectory.encoder.encode(spec), to: specPath(directory))
         }
         try? manager.createDirectory(atPath: cellsDirectory(directory), withIntermediateDirectories: true)
-    }
-
-    static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return encoder
     }
 
     public static func readSpec(_ directory: String) throws -> PhaseSweepSpec {
@@ -292,10 +289,8 @@ public enum PhaseSweep {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConvEmergeError.io(path: path, reason: "missing: not a phase sweep directory")
         }
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do {
-            return try decoder.decode(PhaseSweepSpec.self, from: data)
+            return try RunDirectory.decoder.decode(PhaseSweepSpec.self, from: data)
         } catch {
             throw ConvEmergeError.io(path: path, reason: "unreadable sweep description: \(error.localizedDescription)")
         }
@@ -347,8 +342,7 @@ public enum PhaseSweep {
         var cells: [Int: String] = [:]
         for directory in directories {
             let other = try readSpec(directory)
-            try require(other.base == spec.base && other.x == spec.x && other.y == spec.y && other.measures == spec.measures,
-                        flag: "phase merge", "'\(directory)' holds a different sweep than '\(directories[0])'")
+            try require(other.describesSameSweep(as: spec), flag: "phase merge", "'\(directory)' holds a different sweep than '\(directories[0])'")
             cells.merge(try finishedCells(directory)) { first, _ in first }
         }
         let missing = (0..<spec.cellCount).filter { cells[$0] == nil }.count
