@@ -32,6 +32,11 @@ public struct SimulationResult: Sendable {
         return Array(weights[seed][start..<(start + d)])
     }
 
+    /// Each replica's trajectory of unit 0: [seed][save] -> weights (what theory is compared with).
+    public var replicaTrajectories: [[[Double]]] {
+        (0..<seedCount).map { seed in (0..<saveCount).map { weights(seed: seed, save: $0) } }
+    }
+
     /// Columns of observables.csv: the per-replica tables averaged over replicas.
     public var meanObservables: CSVTable {
         var table = CSVTable(columns: observables[0].columns)

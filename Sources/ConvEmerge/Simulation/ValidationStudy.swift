@@ -45,7 +45,7 @@ public enum ValidationStudy {
                 let simulation = try SimulationJob.run(SimulationParameters(
                     task: task, neuron: neuron, learningRate: eta, batchSize: settings.batch, seeds: settings.seeds,
                     seed: 1, tMax: tMax, saves: 40, initialization: initial, testSamples: 200))
-                let replicas = (0..<simulation.seedCount).map { seed in (0..<simulation.saveCount).map { simulation.weights(seed: seed, save: $0) } }
+                let replicas = simulation.replicaTrajectories
                 var cells: [String] = []
                 var reference: TheoryVersusSimulation?
                 for closure in closures {
@@ -98,7 +98,7 @@ public enum ValidationStudy {
             let c = try TheoryVersusSimulation.compare(
                 lattice: lattice, theoryTimes: ode.trajectory.times, theoryWeights: ode.trajectory.weights,
                 simulationTimes: simulation.times,
-                simulationWeights: (0..<simulation.seedCount).map { seed in (0..<simulation.saveCount).map { simulation.weights(seed: seed, save: $0) } })
+                simulationWeights: simulation.replicaTrajectories)
             let mean = { (values: [Double]) in values.reduce(0, +) / Double(values.count) }
             let last = simulation.saveCount - 1
             let seedIpr = mean((0..<simulation.seedCount).map { Observables.inverseParticipationRatio(simulation.weights(seed: $0, save: last)) })
