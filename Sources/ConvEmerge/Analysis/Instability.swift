@@ -97,7 +97,8 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     let expectation = GaussianExpectation()
     let modes: FourierModes
 
-    public init(task: TaskSpec, neuron: NeuronSpec, closure: ClosureSpec, learningRate: Double) throws {
+    /// `flow`, when given, must be the flow of these parameters (see `SolveJob.run`).
+    public init(task: TaskSpec, neuron: NeuronSpec, closure: ClosureSpec, learningRate: Double, flow prebuilt: GradientFlow? = nil) throws {
         GSL.initialize()
         // A sample average of h'(lambda) misses the delta function of a jump in h (relu's
         // y delta(lambda + b)), so the montecarlo Jacobian of a kinked neuron is not a
@@ -109,7 +110,9 @@ public final class InstabilityAnalysis: @unchecked Sendable {
         self.neuron = neuron
         self.closure = closure
         self.learningRate = learningRate
-        flow = try GradientFlow(task: task, neuron: neuron, closure: closure, learningRate: learningRate)
+        flow = try prebuilt ?? GradientFlow(task: task, neuron: neuron, closure: closure, learningRate: learningRate)
+        precondition(flow.task == task && flow.neuron == neuron && flow.closure == closure && flow.learningRate == learningRate,
+                     "InstabilityAnalysis: the flow is not the flow of these parameters")
         distributions = flow.distributions
         signals = task.targets.map { neuron.errorSignal(target: $0) }
         // The flow's own cumulants: tabulating `full` again would double the set-up cost.

@@ -220,9 +220,18 @@ public enum PhaseSweep {
             result.status = "invalid_input"
             return result
         }
+        // One flow for both measures: its inputs (and a `full` cumulant table) are built once.
+        let flow: GradientFlow
+        do {
+            flow = try GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
+                                    learningRate: parameters.learningRate)
+        } catch {
+            result.status = "invalid_input"
+            return result
+        }
         if spec.measures.contains(.ipr) {
             do {
-                let solution = try SolveJob.run(parameters)
+                let solution = try SolveJob.run(parameters, flow: flow)
                 result.finalIPR = solution.finalIPR ?? .nan
                 result.status = solution.trajectory.status.rawValue
             } catch {
@@ -233,7 +242,7 @@ public enum PhaseSweep {
         if spec.measures.contains(.growth) {
             do {
                 let analysis = try InstabilityAnalysis(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
-                                                       learningRate: parameters.learningRate)
+                                                       learningRate: parameters.learningRate, flow: flow)
                 let report = try analysis.analyse(initialScale: spec.base.initScale)
                 result.growthRate = report.growthRate
                 result.leadingModeIPR = report.leading.ipr

@@ -77,10 +77,15 @@ public struct SolveResult: Sendable {
 
 /// solve(problem, algorithm) -> solution, then save.
 public enum SolveJob {
-    public static func run(_ parameters: SolveParameters, progress: ((Double) -> Void)? = nil) throws -> SolveResult {
+    /// `flow`, when given, must be the flow of `parameters` (a caller that also analyses it
+    /// passes it in so that its inputs and cumulant tables are built once).
+    public static func run(_ parameters: SolveParameters, flow prebuilt: GradientFlow? = nil,
+                           progress: ((Double) -> Void)? = nil) throws -> SolveResult {
         let start = Date()
-        let flow = try GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
-                                    learningRate: parameters.learningRate)
+        let flow = try prebuilt ?? GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
+                                                learningRate: parameters.learningRate)
+        precondition(flow.task == parameters.task && flow.neuron == parameters.neuron && flow.closure == parameters.closure
+                     && flow.learningRate == parameters.learningRate, "SolveJob.run: the flow is not the flow of these parameters")
         let initial = try parameters.initialization.weights(dimension: flow.dimension)
         let trajectory = ODEIntegrator.integrate(flow, from: initial, settings: parameters.integrator, progress: progress)
         let table = TrajectoryObservables.table(trajectory.times, trajectory.weights, flow: flow)
