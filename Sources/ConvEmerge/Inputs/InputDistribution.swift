@@ -49,11 +49,14 @@ public final class InputDistribution: @unchecked Sendable {
         applyNonlinearity(x)
     }
 
+    /// Whether samples pass through psi after colouring (not for the clone, nor at g = 0).
+    var appliesNonlinearity: Bool { !spec.isGaussianClone && !psi.isIdentity }
+
     /// The last step of every sampler, FFT or dense: x = psi(z) for the NLGP;
     /// nothing for the clone, whose coloured noise already has covariance C.
     @inline(__always)
     func applyNonlinearity(_ x: UnsafeMutablePointer<Double>) {
-        guard !spec.isGaussianClone && !psi.isIdentity else { return }
+        guard appliesNonlinearity else { return }
         let psi = self.psi
         for i in 0..<size { x[i] = psi(x[i]) }
     }

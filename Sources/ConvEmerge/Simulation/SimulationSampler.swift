@@ -103,16 +103,15 @@ public final class SimulationSampler {
 
     @inline(__always)
     private func applyFastNonlinearity(_ x: UnsafeMutablePointer<Double>) {
-        let spec = distribution.spec
+        guard distribution.appliesNonlinearity else { return }
         let psi = distribution.psi
-        guard !spec.isGaussianClone && !psi.isIdentity else { return }
         if psi.isSign {
-            for i in 0..<size { x[i] = psi(x[i]) }
+            distribution.applyNonlinearity(x)
             return
         }
-        // psi_g(z) = erf(g z / sqrt 2) / sqrt(gamma) (derivations/nlgp-covariance.md).
-        let argumentScale = psi.gain / 2.0.squareRoot()
-        let outputScale = 1 / psi.gamma.squareRoot()
+        // psi_g(z) = erf(g z / sqrt 2) / sqrt(gamma) (derivations/nlgp-covariance.md), with
+        // GainFunction's own scales and the table erf.
+        let argumentScale = psi.argumentScale, outputScale = psi.outputScale
         erfTable.withUnsafeBufferPointer { table in
             for i in 0..<size { x[i] = outputScale * FastErf.evaluate(argumentScale * x[i], table: table.baseAddress!) }
         }
