@@ -29,7 +29,7 @@ public enum SimulationBenchmarks {
     /// Steps per second of one replica (one thread) over at least `seconds` of wall time.
     public static func stepsPerSecond(_ parameters: SimulationParameters, seconds: Double = 1) throws -> Double {
         let distributions = try parameters.task.classes.map(InputDistribution.init)
-        let initial = try parameters.initialization.weights(dimension: parameters.hiddenUnits * parameters.dimension)
+        let initial = try parameters.initialWeights()
         let replica = try SGDReplica(parameters, distributions: distributions, initial: initial, replica: 0)
         replica.step(100)
         var steps = 0, chunk = 1000

@@ -88,7 +88,7 @@ public enum SimulationJob {
         let start = Date()
         let distributions = try parameters.task.classes.map(InputDistribution.init)
         let d = parameters.dimension, k = parameters.hiddenUnits, unitSize = parameters.weightsPerUnit
-        let initial = try parameters.initialization.weights(dimension: k * unitSize)
+        let initial = try parameters.initialWeights()
         let saveSteps = try parameters.saveSteps()
         let testSet = TestSet(parameters, distributions: distributions)
         let relay = ProgressRelay(progress, total: Double(parameters.totalSteps * parameters.seeds))

@@ -106,6 +106,11 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
     /// Trained weights per hidden unit: D for the fully-connected models, s for a CNN filter.
     public var weightsPerUnit: Int { model == .cnn ? kernelSize! : dimension }
 
+    /// The initial weights shared by every replica: K units of `weightsPerUnit` each.
+    public func initialWeights() throws -> [Double] {
+        try initialization.weights(dimension: hiddenUnits * weightsPerUnit)
+    }
+
     /// The shape of one saved set of weights: [D] for the neuron, [K, D] or (cnn) [K, s].
     public var weightShape: [Int] { model == .neuron ? [dimension] : [hiddenUnits, weightsPerUnit] }
 
