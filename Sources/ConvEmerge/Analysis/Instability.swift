@@ -1,4 +1,3 @@
-import CGSL
 import Foundation
 
 /// Growth rates omega of the Fourier modes under the Gaussian closure at fixed overlaps q_c
@@ -328,30 +327,12 @@ public final class InstabilityAnalysis: @unchecked Sendable {
         return (w, residual, residual <= 1e-8 * max(rateScale, 1e-300), jacobianAtW)
     }
 
-    /// Eigenpairs of a general real matrix (gsl_eigen_nonsymmv), with their IPR and their
+    /// Eigenpairs of a general real matrix (DenseLinearAlgebra.nonsymmetricEigensystem), with their IPR and their
     /// overlaps with the translation generators and the k* star.
     func eigenmodes(_ matrix: [Double], translations: [[Double]], star: [[Double]]) throws -> [JacobianMode] {
-        let n = dimension
-        var copy = matrix
-        let values = gsl_vector_complex_alloc(n)!
-        let vectors = gsl_matrix_complex_alloc(n, n)!
-        let workspace = gsl_eigen_nonsymmv_alloc(n)!
-        defer { gsl_vector_complex_free(values); gsl_matrix_complex_free(vectors); gsl_eigen_nonsymmv_free(workspace) }
-        let status = copy.withUnsafeMutableBufferPointer { buffer -> Int32 in
-            var view = gsl_matrix_view_array(buffer.baseAddress!, n, n)
-            return gsl_eigen_nonsymmv(&view.matrix, values, vectors, workspace)
-        }
-        try GSL.check(status, "gsl_eigen_nonsymmv")
-        let valueData = values.pointee.data!, stride = values.pointee.stride
-        let vectorData = vectors.pointee.data!, tda = vectors.pointee.tda
-        return (0..<n).map { k in
-            var re = [Double](repeating: 0, count: n), im = re
-            for i in 0..<n {
-                re[i] = vectorData[2 * (i * tda + k)]
-                im[i] = vectorData[2 * (i * tda + k) + 1]
-            }
-            return JacobianMode(rate: valueData[2 * k * stride], frequency: valueData[2 * k * stride + 1],
-                                real: re, imaginary: im, translations: translations, star: star)
+        try DenseLinearAlgebra.nonsymmetricEigensystem(matrix, n: dimension).map { pair in
+            JacobianMode(rate: pair.value.re, frequency: pair.value.im, real: pair.vector.re, imaginary: pair.vector.im,
+                         translations: translations, star: star)
         }
     }
 

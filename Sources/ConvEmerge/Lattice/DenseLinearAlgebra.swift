@@ -84,3 +84,32 @@ extension DenseLinearAlgebra {
         return (0..<n).map { gsl_vector_get(x, $0) }
     }
 }
+
+extension DenseLinearAlgebra {
+    /// Eigenvalues and right eigenvectors of a general real n x n matrix (row-major) by
+    /// gsl_eigen_nonsymmv; pair k is (lambda_k, v_k), both complex, in GSL's order.
+    public static func nonsymmetricEigensystem(_ matrix: [Double], n: Int) throws
+        -> [(value: (re: Double, im: Double), vector: (re: [Double], im: [Double]))] {
+        GSL.initialize()
+        var copy = matrix
+        let values = gsl_vector_complex_alloc(n)!
+        let vectors = gsl_matrix_complex_alloc(n, n)!
+        let workspace = gsl_eigen_nonsymmv_alloc(n)!
+        defer { gsl_vector_complex_free(values); gsl_matrix_complex_free(vectors); gsl_eigen_nonsymmv_free(workspace) }
+        let status = copy.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            var view = gsl_matrix_view_array(buffer.baseAddress!, n, n)
+            return gsl_eigen_nonsymmv(&view.matrix, values, vectors, workspace)
+        }
+        try GSL.check(status, "gsl_eigen_nonsymmv")
+        let valueData = values.pointee.data!, stride = values.pointee.stride
+        let vectorData = vectors.pointee.data!, tda = vectors.pointee.tda
+        return (0..<n).map { k in
+            var re = [Double](repeating: 0, count: n), im = re
+            for i in 0..<n {
+                re[i] = vectorData[2 * (i * tda + k)]
+                im[i] = vectorData[2 * (i * tda + k) + 1]
+            }
+            return ((valueData[2 * k * stride], valueData[2 * k * stride + 1]), (re, im))
+        }
+    }
+}
