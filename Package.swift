@@ -15,9 +15,11 @@ let package = Package(
                        providers: [.apt(["libgsl-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3",
                        providers: [.apt(["libfftw3-dev"])]),
+        // renameat2(2) for atomic replacement of run directories (glibc hides it from Swift).
+        .target(name: "CPosix"),
         .target(
             name: "ConvEmerge",
-            dependencies: ["CGSL", "CFFTW"],
+            dependencies: ["CGSL", "CFFTW", "CPosix"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(

@@ -44,14 +44,14 @@ struct Cumulant: ParsableCommand {
         if let tolerance {
             try require(tolerance.isFinite && tolerance > 0 && tolerance < 1, flag: "--tolerance", "must be in (0, 1), got \(tolerance)")
         }
-        if let out { try requireWritable(out, flag: "--out") }
+        if let out { try AtomicFile.requireTarget(out, flag: "--out") }
         let distribution = try InputDistribution(input.spec(clone: clone))
         let vector = try readVector(from: w, flag: "--w", size: distribution.size)
         let operatorT = try tolerance.map { try FourthCumulant(distribution, method: cumulant, tolerance: $0) }
             ?? FourthCumulant(distribution, method: cumulant)
         let t = operatorT.action(vector)
         let projection = dot(vector, t)
-        if let out { try writeArray(NpyArray(shape: [t.count], values: t), to: out, flag: "--out") }
+        if let out { try NpyArray(shape: [t.count], values: t).write(to: out, flag: "--out") }
 
         if json {
             try Report.printJSON([

@@ -38,19 +38,73 @@ struct Convemerge: ParsableCommand {
     static func main() {
         // Before any command touches GSL: its default handler would abort the process.
         GSL.initialize()
+        Interruption.installCleanupHandlers()
+        let arguments = CommandLineArguments.joiningNegativeValues(Array(CommandLine.arguments.dropFirst()))
         do {
-            var command = try parseAsRoot()
+            try CommandLineArguments.requireKnownHelpTopic(arguments)
+            var command = try parseAsRoot(arguments)
             try command.run()
         } catch let error as ConvEmergeError {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-            Foundation.exit(2)
+            fail(error.description)
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
             if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
-            let message = Convemerge.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
-            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-            Foundation.exit(2)
+            fail(Convemerge.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments")
+        }
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Foundation.exit(2)
+    }
+}
+
+/// Repairs of the raw argument list before ArgumentParser sees it.
+enum CommandLineArguments {
+    /// `--gain -1` reads as a flag followed by another flag to ArgumentParser; a negative number
+    /// (or -inf, -nan) right after an option is its value, so it becomes `--gain=-1`.
+    static func joiningNegativeValues(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        var k = 0
+        while k < arguments.count {
+            let token = arguments[k]
+            if token.hasPrefix("--"), token.count > 2, !token.contains("="), k + 1 < arguments.count,
+               isNegativeNumber(arguments[k + 1]) {
+                result.append("\(token)=\(arguments[k + 1])")
+                k += 2
+            } else {
+                result.append(token)
+                k += 1
+            }
+        }
+        return result
+    }
+
+    static func isNegativeNumber(_ text: String) -> Bool {
+        guard text.hasPrefix("-"), text.count > 1 else { return false }
+        let body = text.dropFirst()
+        // "-1,2" (a list) and "-1:3:4" (a range) are values too.
+        let first = body.split(whereSeparator: { ",:".contains($0) }).first.map(String.init) ?? ""
+        return Double(first) != nil || ["inf", "infinity", "nan"].contains(first.lowercased())
+    }
+
+    /// `convemerge help frobnicate` must not print the general help and succeed.
+    static func requireKnownHelpTopic(_ arguments: [String]) throws {
+        guard arguments.first == "help", arguments.count > 1 else { return }
+        var children: [ParsableCommand.Type] = Convemerge.configuration.subcommands
+        for name in arguments.dropFirst() where !name.hasPrefix("-") {
+            var names: [String] = []
+            var match: ParsableCommand.Type?
+            for child in children {
+                let childName: String = child._commandName
+                names.append(childName)
+                if childName == name { match = child }
+            }
+            guard let match else {
+                throw ConvEmergeError.invalidInput(flag: "help", message: "unknown command '\(name)'; commands: \(names.joined(separator: ", "))")
+            }
+            children = match.configuration.subcommands
         }
     }
 }

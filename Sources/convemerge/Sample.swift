@@ -36,7 +36,7 @@ struct Sample: ParsableCommand {
 
     func run() throws {
         try require(count >= 1, flag: "--n", "must be >= 1, got \(count)")
-        try requireWritable(out, flag: "--out")
+        try AtomicFile.requireTarget(out, flag: "--out")
         let distribution = try InputDistribution(input.spec(clone: clone))
         let d = distribution.size
         let (total, overflow) = count.multipliedReportingOverflow(by: d)
@@ -53,27 +53,6 @@ struct Sample: ParsableCommand {
                 if (row + 1) % reportEvery == 0 { Report.progress("sample: \(row + 1) / \(count) inputs") }
             }
         }
-        try writeArray(NpyArray(shape: [count, d], values: values), to: out, flag: "--out")
-    }
-}
-
-/// Fails early, naming `flag`, when `path` cannot be created: its directory
-/// must exist and the path must not be a directory.
-func requireWritable(_ path: String, flag: String) throws {
-    try require(!path.isEmpty, flag: flag, "must be a file path, got an empty string")
-    var isDirectory: ObjCBool = false
-    let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-    try require(!(exists && isDirectory.boolValue), flag: flag, "'\(path)' is a directory, expected a .npy file path")
-    let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    try require(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue,
-                flag: flag, "directory '\(directory)' does not exist")
-}
-
-/// Atomic .npy write whose failure names the flag that gave the path.
-func writeArray(_ array: NpyArray, to path: String, flag: String) throws {
-    do {
-        try array.write(to: path)
-    } catch let ConvEmergeError.io(_, reason) {
-        throw ConvEmergeError.invalidInput(flag: flag, message: "'\(path)': \(reason)")
+        try NpyArray(shape: [count, d], values: values).write(to: out, flag: "--out")
     }
 }

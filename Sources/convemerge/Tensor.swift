@@ -44,7 +44,7 @@ struct Tensor: ParsableCommand {
             reference = Array(array.values.suffix(distribution.size))
         }
         let overlaps = pairs.map { pair in reference.map { TensorEigenSolver.overlap(pair.vector, $0, lattice: distribution.lattice) } }
-        if let save { try NpyArray(rows: pairs.map(\.vector)).write(to: save) }
+        if let save { try NpyArray(rows: pairs.map(\.vector)).write(to: save, flag: "--save") }
         let fourierIPR = 1.5 / Double(distribution.size)
         if json {
             var object: [String: Any] = [

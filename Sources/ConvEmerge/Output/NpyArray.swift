@@ -38,8 +38,9 @@ public struct NpyArray: Equatable, Sendable {
         return data
     }
 
-    public func write(to path: String) throws {
-        try AtomicFile.write(encoded(), to: path)
+    /// Atomic write (AtomicFile); `flag` names the option that gave the path in errors.
+    public func write(to path: String, flag: String = "--out") throws {
+        try AtomicFile.write(encoded(), to: path, flag: flag)
     }
 
     /// Reads a '<f8' C-order .npy file; `flag` names the option that gave the path.

@@ -1,69 +1,96 @@
 import Foundation
 
 /// A run's output directory: manifest.json, .npy arrays and observables.csv.
-/// Everything is written into a hidden staging sibling and renamed into place
-/// by `commit`, so a crash or a bad input never leaves a half-written run.
+/// Everything is written into a hidden staging sibling and moved into place by `commit`
+/// with one atomic rename, so a crash, a signal or a bad input never leaves a half-written
+/// run, and an earlier run at the same path stays whole until the new one replaces it.
 public final class RunDirectory {
     public let path: String
+    private let flag: String
     private let staging: URL
     private var committed = false
 
+    /// File types a run writes; a directory holding anything else is not replaced.
+    static let runFileExtensions: Set<String> = ["json", "npy", "csv", "png", "md"]
+
     /// `flag` names the option that gave the path, for error messages.
     public init(path: String, flag: String = "--out") throws {
+        try RunDirectory.requireReplaceable(path, flag: flag)
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        Staging.sweepStale(next: url)
+        self.path = url.path
+        self.flag = flag
+        staging = Staging.sibling(of: url, kind: .partial)
+        Staging.register(staging.path)
+        guard mkdir(staging.path, 0o755) == 0 else {
+            let reason = POSIXRename.reason()
+            Staging.unregister(staging.path)
+            throw ConvEmergeError.invalidInput(flag: flag, message: "cannot create a directory next to '\(path)': \(reason)")
+        }
+    }
+
+    /// Checks, before any work, that `path` may receive a run: it is new, an empty directory,
+    /// or an earlier run (manifest.json and only the kinds of files a run writes).
+    public static func requireReplaceable(_ path: String, flag: String) throws {
+        try require(!path.isEmpty, flag: flag, "must be a directory path, got an empty string")
         let url = URL(fileURLWithPath: path).standardizedFileURL
         let manager = FileManager.default
+        try require(url.path != manager.currentDirectoryPath && url.path != "/", flag: flag,
+                    "'\(path)' is the working directory; give a new or run directory path")
         var isDirectory: ObjCBool = false
         if manager.fileExists(atPath: url.path, isDirectory: &isDirectory) {
-            try require(isDirectory.boolValue, flag: flag, "'\(path)' exists and is not a directory")
+            try require(isDirectory.boolValue, flag: flag, "'\(path)' exists and is not a directory (nothing was changed)")
             let contents = (try? manager.contentsOfDirectory(atPath: url.path)) ?? []
             try require(contents.isEmpty || contents.contains("manifest.json"), flag: flag,
                         "'\(path)' exists, is not empty and is not a ConvEmerge run directory; choose another path")
+            if let foreign = contents.sorted().first(where: { name in
+                var isSubdirectory: ObjCBool = false
+                _ = manager.fileExists(atPath: url.appendingPathComponent(name).path, isDirectory: &isSubdirectory)
+                return isSubdirectory.boolValue || !runFileExtensions.contains((name as NSString).pathExtension)
+            }) {
+                throw ConvEmergeError.invalidInput(flag: flag, message: "run directory '\(path)' also holds '\(foreign)', which a run does not write; "
+                                                   + "re-running would replace it: move it away or choose another path")
+            }
         }
         let parent = url.deletingLastPathComponent()
-        try require(manager.fileExists(atPath: parent.path), flag: flag, "the parent directory of '\(path)' does not exist")
-        self.path = url.path
-        staging = parent.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try manager.createDirectory(at: staging, withIntermediateDirectories: false)
-        } catch {
-            throw ConvEmergeError.invalidInput(flag: flag, message: "cannot create a directory next to '\(path)': \(error.localizedDescription)")
-        }
+        try require(manager.fileExists(atPath: parent.path, isDirectory: &isDirectory) && isDirectory.boolValue, flag: flag,
+                    "the parent directory of '\(path)' does not exist")
     }
 
     deinit {
         if !committed { try? FileManager.default.removeItem(at: staging) }
+        Staging.unregister(staging.path)
     }
 
     public func write(_ array: NpyArray, as name: String) throws {
-        try array.write(to: staging.appendingPathComponent(name).path)
+        try stagingWrite { try array.write(to: staging.appendingPathComponent(name).path, flag: flag) }
     }
 
     public func write(text: String, as name: String) throws {
-        try AtomicFile.write(text, to: staging.appendingPathComponent(name).path)
+        try stagingWrite { try AtomicFile.write(text, to: staging.appendingPathComponent(name).path, flag: flag, sweepingStale: false) }
     }
 
     public func write<T: Encodable>(json value: T, as name: String) throws {
         try write(text: String(decoding: try RunDirectory.encoder.encode(value), as: UTF8.self) + "\n", as: name)
     }
 
-    /// Writes the manifest last and moves the staged directory into place,
-    /// replacing an earlier run at the same path.
+    /// Errors about the hidden staging path are reported against the user's path.
+    private func stagingWrite(_ body: () throws -> Void) throws {
+        do { try body() } catch let ConvEmergeError.invalidInput(_, message) {
+            let reason = message.components(separatedBy: "': ").last ?? message
+            throw ConvEmergeError.invalidInput(flag: flag, message: "cannot write the run into '\(path)': \(reason)")
+        }
+    }
+
+    /// Writes the manifest last and moves the staged directory into place, replacing an
+    /// earlier run at the same path in one atomic step.
     public func commit<Manifest: Encodable>(manifest: Manifest) throws {
         try write(json: manifest, as: "manifest.json")
-        let manager = FileManager.default
-        let target = URL(fileURLWithPath: path)
         do {
-            if manager.fileExists(atPath: target.path) {
-                let old = staging.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).old-\(getpid())")
-                try manager.moveItem(at: target, to: old)
-                try manager.moveItem(at: staging, to: target)
-                try? manager.removeItem(at: old)
-            } else {
-                try manager.moveItem(at: staging, to: target)
-            }
+            try POSIXRename.replace(staging, onto: URL(fileURLWithPath: path))
             committed = true
-        } catch {
-            throw ConvEmergeError.io(path: path, reason: "cannot move the finished run into place: \(error.localizedDescription)")
+        } catch let failure as POSIXRename.Failure {
+            throw ConvEmergeError.invalidInput(flag: flag, message: "cannot move the finished run into '\(path)': \(POSIXRename.reason(failure.code))")
         }
     }
 
@@ -90,8 +117,22 @@ public final class RunDirectory {
             throw ConvEmergeError.invalidInput(flag: flag, message: "'\(directory)' has no manifest.json")
         }
         do { return try decoder.decode(type, from: data) } catch {
-            throw ConvEmergeError.invalidInput(flag: flag, message: "'\(file)' is not a manifest this version can read: \(error)")
+            throw ConvEmergeError.invalidInput(flag: flag, message: "'\(file)' is not a manifest this version can read (\(describeDecodingError(error)))")
         }
+    }
+}
+
+/// One line for a JSON decoding failure, instead of DecodingError's dump of coding paths.
+public func describeDecodingError(_ error: Error) -> String {
+    guard let decoding = error as? DecodingError else { return "not valid JSON" }
+    func path(_ keys: [CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }
+    switch decoding {
+    case let .keyNotFound(key, context): return "missing key '\(path(context.codingPath + [key]))'"
+    case let .typeMismatch(_, context), let .valueNotFound(_, context):
+        return "unexpected value at '\(path(context.codingPath))'"
+    case let .dataCorrupted(context):
+        return context.codingPath.isEmpty ? "not valid JSON" : "invalid value at '\(path(context.codingPath))'"
+    @unknown default: return "unreadable"
     }
 }
 
