@@ -40,11 +40,7 @@ struct ClosureErrorCommand: ParsableCommand {
     var json = false
 
     static func parseGains(_ text: String) throws -> [Double] {
-        let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ $0.map { $0 >= 0 } ?? false }) else {
-            throw ConvEmergeError.invalidInput(flag: "--gains", message: "must be comma-separated gains >= 0 (inf allowed), got '\(text)'")
-        }
-        return values.compactMap { $0 }
+        try parseNumberList(text, flag: "--gains", expected: "comma-separated gains >= 0 (inf allowed)") { $0 >= 0 }
     }
 
     func run() throws {

@@ -44,12 +44,9 @@ struct Validate: ParsableCommand {
         discussion: "Writes a markdown report (default validation-report.md); a few minutes on one core.")
 
     @Option(help: "Report path (markdown).") var out: String = "validation-report.md"
-    @Option(help: "Comma-separated learning rates of the eta sweep.", transform: { text in
-        try text.split(separator: ",").map { part in
-            guard let value = Double(part.trimmingCharacters(in: .whitespaces)), value > 0, value.isFinite else {
-                throw ConvEmergeError.invalidInput(flag: "--lrs", message: "must be positive numbers separated by commas, got '\(text)'")
-            }
-            return value
+    @Option(help: "Comma-separated learning rates of the eta sweep, each in (0, 1000].", transform: { text in
+        try parseNumberList(text, flag: "--lrs", expected: "learning rates in (0, 1000] separated by commas") {
+            $0 > 0 && $0 <= ParameterBound.learningRate
         }
     })
     var lrs: [Double] = [0.25, 0.0625, 0.015625, 0.004]

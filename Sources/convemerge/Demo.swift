@@ -31,6 +31,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Batch size of the simulation: the SGD noise relative to the drift falls like sqrt(lr / batch).") var batch: Int = 64
 
     func run() throws {
+        // Every flag is checked before anything is computed or written.
         let task = try taskOptions.taskSpec(input: input)
         let neuron = try taskOptions.neuronSpec()
         let control = try taskOptions.task == .xi
@@ -44,25 +45,46 @@ struct Demo: ParsableCommand {
             ("conditional", ClosureSpec(kind: .conditional), task),
             ("montecarlo", ClosureSpec(kind: .montecarlo, monteCarloSamples: monteCarloSamples, monteCarloSeed: seed), task),
         ] + (control.map { [("gaussian-control", try ClosureSpec(kind: .gaussian), $0)] } ?? [])
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let directories = try closures.map { try RunDirectory(path: "\(out)/\($0.name)") }
+        let solves = try closures.map { closure in
+            let parameters = SolveParameters(
+                task: closure.task, neuron: neuron, closure: closure.spec,
+                integrator: try IntegratorSpec.suited(to: closure.spec.kind, tMax: tMax),
+                learningRate: lr, initialization: .random(scale: initScale, seed: seed))
+            try parameters.validate()
+            return parameters
+        }
+        try require(seeds >= 0 && seeds <= SimulationParameters.maximumSeeds, flag: "--seeds",
+                    "must be in 0 ... \(SimulationParameters.maximumSeeds) (0: no simulation), got \(seeds)")
+        let reference = solves[closures.firstIndex { $0.spec.kind == .montecarlo }!]
+        let simulation = seeds == 0 ? nil : try SimulationParameters(
+            task: task, neuron: neuron, learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: tMax,
+            saves: reference.integrator.saves, initialization: reference.initialization)
+        if seeds == 0 {
+            try require(batch >= 1 && batch <= SimulationParameters.maximumBatch, flag: "--batch",
+                        "must be in 1 ... \(SimulationParameters.maximumBatch), got \(batch)")
+        }
+        let names = closures.map(\.name) + (simulation == nil ? [] : ["simulation"])
+        try require(!out.isEmpty, flag: "--out", "must be a directory path, got an empty string")
+        for name in names { try RunDirectory.requireReplaceable("\(out)/\(name)", flag: "--out", parentMayBeMissing: true) }
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw ConvEmergeError.invalidInput(flag: "--out", message: "cannot create the directory '\(out)'")
+        }
 
         print(Report.describe(task.classes[1]))
         print("task \(task.kind.rawValue): class 0 xi = \(Report.format(task.classes[0].kernel.correlationLength)), "
               + "class 1 xi = \(Report.format(task.classes[1].kernel.correlationLength)), \(neuron.activation.rawValue) neuron, "
               + "targets \(task.targets.map(Report.format).joined(separator: ",")), lr = \(Report.format(lr)), t = \(Report.format(tMax))\n")
-        var references: [SolveResult] = []
+        var montecarlo: SolveResult?
         var rows = [["closure", "inputs", "final IPR", "participation ratio", "loss", "status", "seconds"]]
-        for (closure, directory) in zip(closures, directories) {
-            let parameters = SolveParameters(
-                task: closure.task, neuron: neuron, closure: closure.spec,
-                integrator: try IntegratorSpec.suited(to: closure.spec.kind, tMax: tMax),
-                learningRate: lr, initialization: .random(scale: initScale, seed: seed))
+        for (closure, parameters) in zip(closures, solves) {
+            let directory = try RunDirectory(path: "\(out)/\(closure.name)")
             let progress = ProgressLine(label: "demo \(closure.name)")
             let result = try SolveJob.run(parameters) { progress.update($0) }
             progress.finish()
             try SolveJob.save(result, to: directory)
-            if closure.spec.kind == .montecarlo && !closure.task.gaussianControl { references.append(result) }
+            if parameters == reference { montecarlo = result }
             let final = result.trajectory.weights.last ?? []
             rows.append([closure.name, closure.task.gaussianControl ? "Gaussian clones" : "NLGP",
                          Report.format(Observables.inverseParticipationRatio(final)),
@@ -71,7 +93,7 @@ struct Demo: ParsableCommand {
                          result.trajectory.status.rawValue, String(format: "%.2f", result.wallSeconds)])
         }
         print(Report.table(rows))
-        if let reference = references.first { try simulate(task: task, neuron: neuron, against: reference) }
+        if let simulation, let montecarlo { try simulate(simulation, against: montecarlo) }
         print("\nIPR = sum w^4 / (sum w^2)^2: 1/D = \(Report.format(1 / Double(task.dimension))) for an extended RF, 1 for a single site. "
               + "Runs in \(out)/<closure>/.")
     }
@@ -79,11 +101,8 @@ struct Demo: ParsableCommand {
     /// Online SGD of the same task, model, learning rate, initial weights and save
     /// times, against the Monte Carlo ODE. The RF localises where the noise breaks
     /// the translation symmetry, so each replica is also compared up to a shift.
-    private func simulate(task: TaskSpec, neuron: NeuronSpec, against reference: SolveResult) throws {
-        guard seeds > 0 else { return }
-        let parameters = try SimulationParameters(
-            task: task, neuron: neuron, learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: tMax,
-            saves: reference.parameters.integrator.saves, initialization: reference.parameters.initialization)
+    private func simulate(_ parameters: SimulationParameters, against reference: SolveResult) throws {
+        let task = parameters.task
         let directory = try RunDirectory(path: "\(out)/simulation")
         let progress = ProgressLine(label: "demo simulation")
         let result = try SimulationJob.run(parameters) { progress.update($0) }

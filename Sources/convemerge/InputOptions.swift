@@ -24,6 +24,9 @@ struct InputOptions: ParsableArguments {
     /// The validated input description; `xi` overrides the correlation length.
     func spec(xi override: Double? = nil, clone: Bool = false) throws -> InputSpec {
         let lattice = try Lattice(dimension: dimension, length: length)
+        // The input model keeps a few dozen D-vectors (spectra, FFT workspaces, samplers).
+        try MemoryBudget.require(MemoryBudget.product(32, lattice.size, 8), flag: "--L",
+                                 for: "the input model on D = \(lattice.size) sites")
         let kernel = try Kernel(shape: self.kernel, correlationLength: override ?? xi, jitter: jitter)
         return try InputSpec(lattice: lattice, kernel: kernel, gain: gain, isGaussianClone: clone)
     }

@@ -35,13 +35,15 @@ struct Instability: ParsableCommand {
     func analysis(gain: Double? = nil) throws -> InstabilityAnalysis {
         var inputs = input
         if let gain { inputs.gain = gain }
-        try require(lr.isFinite && lr > 0, flag: "--lr", "must be finite and > 0, got \(lr)")
+        try requirePositive(lr, flag: "--lr", atMost: ParameterBound.learningRate)
         return try InstabilityAnalysis(task: taskOptions.taskSpec(input: inputs), neuron: taskOptions.neuronSpec(),
                                        closure: closureOptions.spec(), learningRate: lr)
     }
 
     func run() throws {
-        try require(initScale.isFinite && initScale > 0, flag: "--init-scale", "must be finite and > 0, got \(initScale)")
+        try requirePositive(initScale, flag: "--init-scale", atMost: ParameterBound.initScale)
+        try require(gainTolerance.isFinite && gainTolerance > 0 && gainTolerance < 1, flag: "--gain-tolerance",
+                    "must be in (0, 1), got \(gainTolerance)")
         let analysis = try analysis()
         let report = try analysis.analyse(initialScale: initScale)
         var scan: GainScan?

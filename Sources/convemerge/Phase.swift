@@ -87,7 +87,7 @@ struct PhaseRun: ParsableCommand {
         // Only the final state matters: two saves keep the driver from stopping on the way.
         let integrator = try IntegratorSpec.suited(to: closureOptions.closure, stepper: stepper, relativeTolerance: rtol,
                                                    absoluteTolerance: atol, tMax: tMax, saves: 2)
-        try require(initScale.isFinite && initScale > 0, flag: "--init-scale", "must be finite and > 0, got \(initScale)")
+        try requirePositive(initScale, flag: "--init-scale", atMost: ParameterBound.initScale)
         let base = try PhaseBase(
             dimension: input.dimension, length: input.length, kernel: input.kernel, xi: input.xi, gain: input.gain, jitter: input.jitter,
             task: taskOptions.task, xi0: taskOptions.xi0, xi1: taskOptions.xi1, gaussianControl: taskOptions.gaussian,

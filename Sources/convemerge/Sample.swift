@@ -43,6 +43,7 @@ struct Sample: ParsableCommand {
         try require(!overflow && total <= Self.maximumValues, flag: "--n",
                     "N*D must be <= \(Self.maximumValues) (1 GiB), got N = \(count) with D = \(d)")
 
+        try MemoryBudget.require(MemoryBudget.product(2, total, 8), flag: "--n", for: "\(count) inputs of D = \(d) (held, then encoded)")
         var values = [Double](repeating: 0, count: total)
         var rng = Xoshiro256(seed: seed)
         let scratch = distribution.makeScratch()

@@ -29,11 +29,9 @@ struct TaskOptions: ParsableArguments {
     var bias: Double = 0
 
     static func parseTargets(_ text: String) throws -> [Double] {
-        let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard values.count == 2, let y0 = values[0], let y1 = values[1] else {
-            throw ConvEmergeError.invalidInput(flag: "--targets", message: "must be two numbers y0,y1 (e.g. 0,1), got '\(text)'")
+        try parseNumberList(text, flag: "--targets", expected: "two finite numbers y0,y1 with |y| <= 1e6 (e.g. 0,1)", count: 2) {
+            $0.isFinite && abs($0) <= ParameterBound.magnitude
         }
-        return [y0, y1]
     }
 
     func taskSpec(input: InputOptions) throws -> TaskSpec {

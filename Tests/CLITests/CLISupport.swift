@@ -27,7 +27,10 @@ enum CLI {
             .first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }()
 
-    static func run(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Outcome {
+    /// Runs the binary to completion; `directory` is its working directory (default: the test's).
+    /// A run still going after `timeout` seconds is killed and reported with status -1.
+    static func run(_ arguments: [String], in directory: URL? = nil, timeout: Double = 600,
+                    file: StaticString = #filePath, line: UInt = #line) throws -> Outcome {
         let binary = try XCTUnwrap(executable, "convemerge binary not found next to the test bundle", file: file, line: line)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("convemerge-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -39,11 +42,16 @@ enum CLI {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        let timedOut = process.isRunning
+        if timedOut { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        return Outcome(status: process.terminationStatus,
+        return Outcome(status: timedOut ? -1 : process.terminationStatus,
                        stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
                        stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }

@@ -65,7 +65,7 @@ public enum ClosureErrorStudy {
         var rows: [Row] = []
         for (index, gain) in gains.enumerated() {
             let task = try makeTask(gain)
-            let distributions = try task.classes.map(InputDistribution.init)
+            let distributions = try task.distributions()
             let reference = try ClosureSpec(kind: .montecarlo, monteCarloSamples: samples, monteCarloSeed: seed)
             let referenceFlow = try GradientFlow(task: task, neuron: neuron, closure: reference, learningRate: 1,
                                                  distributions: distributions)

@@ -105,6 +105,9 @@ public final class InstabilityAnalysis: @unchecked Sendable {
         // 5.8 at g = 0 where the exact value is -0.006.
         try require(closure.kind != .montecarlo || Activation(neuron.activation).kinks.isEmpty, flag: "--closure",
                     "montecarlo has no Jacobian for a \(neuron.activation.rawValue) neuron (its right-hand side jumps at every sample's kink); use gaussian, cumulant or conditional")
+        // The Jacobian, the class covariances and the eigensolver's workspace are dense D x D.
+        try MemoryBudget.require(MemoryBudget.product(8, task.dimension, task.dimension, 8), flag: "--L",
+                                 for: "the dense Jacobian analysis at D = \(task.dimension)")
         self.task = task
         self.neuron = neuron
         self.closure = closure

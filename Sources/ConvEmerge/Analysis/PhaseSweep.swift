@@ -133,7 +133,7 @@ public struct PhaseBase: Codable, Hashable, Sendable {
         case .clone:
             taskSpec = try TaskSpec.clone(base: input, prior1: prior1, targets: targets)
         }
-        try require(learningRate.isFinite && learningRate > 0, flag: "--lr", "must be finite and > 0, got \(learningRate)")
+        try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
         return SolveParameters(task: taskSpec, neuron: try NeuronSpec(activation: activation, bias: bias), closure: closure,
                                integrator: integrator, learningRate: learningRate,
                                initialization: .random(scale: initScale, seed: seed))

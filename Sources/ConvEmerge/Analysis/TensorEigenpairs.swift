@@ -37,7 +37,11 @@ public struct TensorEigenSolver: Sendable {
                 maxIterations: Int = 200_000) throws {
         try require(!cumulant.vanishes, flag: "--gain", "the fourth cumulant vanishes (Gaussian inputs or gain 0): no tensor to decompose")
         try require(tolerance > 0 && tolerance < 1, flag: "--tolerance", "must be in (0, 1), got \(tolerance)")
-        try require(maxIterations >= 1, flag: "--max-iterations", "must be >= 1, got \(maxIterations)")
+        try require(maxIterations >= 1 && maxIterations <= 100_000_000, flag: "--max-iterations",
+                    "must be in 1 ... 100000000, got \(maxIterations)")
+        // Newton's polish works on the dense (D + 1) x (D + 1) system and the D x D gradient of T.
+        try MemoryBudget.require(MemoryBudget.product(4, cumulant.size + 1, cumulant.size + 1, 8), flag: "--L",
+                                 for: "the Newton polish of the eigenpairs at D = \(cumulant.size)")
         self.cumulant = cumulant
         self.extremum = extremum
         self.tolerance = tolerance

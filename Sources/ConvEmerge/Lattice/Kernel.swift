@@ -17,7 +17,8 @@ public struct Kernel: Codable, Hashable, Sendable {
 
     public init(shape: KernelShape, correlationLength xi: Double, jitter: Double = 0) throws {
         try require(xi.isFinite && xi > 0, flag: "--xi", "must be finite and > 0, got \(xi)")
-        try require(jitter.isFinite && jitter >= 0, flag: "--jitter", "must be finite and >= 0, got \(jitter)")
+        try require(jitter.isFinite && jitter >= 0 && jitter <= ParameterBound.magnitude, flag: "--jitter",
+                    "must be in [0, \(formatBound(ParameterBound.magnitude))], got \(jitter)")
         self.shape = shape
         self.correlationLength = xi
         self.jitter = jitter
@@ -54,10 +55,9 @@ public struct Kernel: Codable, Hashable, Sendable {
 
     /// The periodic images make the kernel meaningless once its correlation
     /// length is comparable to the lattice: we require k(L/2) <= 1/e, which for
-    /// both shapes reads L >= 2 xi.
+    /// both shapes reads L >= 2 xi. The error names --xi: raising --L is the other way out.
     public func validate(on lattice: Lattice) throws {
-        let minimum = 2 * correlationLength
-        try require(Double(lattice.length) >= minimum, flag: "--L",
-                    "must be >= 2*xi = \(minimum) so that the correlation length fits on the lattice, got \(lattice.length)")
+        try require(2 * correlationLength <= Double(lattice.length), flag: "--xi",
+                    "must be <= L/2 = \(Double(lattice.length) / 2) so that the correlation length fits on the lattice (or raise --L), got \(correlationLength)")
     }
 }

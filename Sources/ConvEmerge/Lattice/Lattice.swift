@@ -10,6 +10,9 @@ public struct Lattice: Codable, Hashable, Sendable {
         try require(dimension == 1 || dimension == 2, flag: "--dim", "must be 1 (ring) or 2 (torus), got \(dimension)")
         try require(length >= 4, flag: "--L", "must be >= 4, got \(length)")
         try require(length <= 1 << 20, flag: "--L", "must be <= \(1 << 20), got \(length)")
+        let sites = dimension == 1 ? length : length * length
+        try require(sites <= Lattice.maximumSites, flag: "--L",
+                    "D = L^dim must be <= \(Lattice.maximumSites) sites, got L = \(length) on a \(dimension == 1 ? "ring" : "torus") (D = \(sites))")
         self.dimension = dimension
         self.length = length
     }
@@ -23,6 +26,9 @@ public struct Lattice: Codable, Hashable, Sendable {
         try self.init(dimension: container.decode(Int.self, forKey: .dimension),
                       length: container.decode(Int.self, forKey: .length))
     }
+
+    /// 2^24 sites (a 4096 x 4096 torus): one vector is 128 MiB, and every method keeps several.
+    public static let maximumSites = 1 << 24
 
     /// Number of sites D.
     public var size: Int { dimension == 1 ? length : length * length }

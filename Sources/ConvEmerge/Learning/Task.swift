@@ -30,9 +30,17 @@ public struct TaskSpec: Codable, Hashable, Sendable {
     /// lattice, kernel shape, jitter and gain.
     public static func xi(base: InputSpec, xi0: Double, xi1: Double, gaussianControl: Bool,
                           prior1: Double, targets: [Double]) throws -> TaskSpec {
-        let zero = try base.with(correlationLength: xi0).asGaussianClone(gaussianControl)
-        let one = try base.with(correlationLength: xi1).asGaussianClone(gaussianControl)
+        let zero = try attributing("--xi", to: "--xi0") { try base.with(correlationLength: xi0).asGaussianClone(gaussianControl) }
+        let one = try attributing("--xi", to: "--xi1") { try base.with(correlationLength: xi1).asGaussianClone(gaussianControl) }
         return try TaskSpec(kind: .xi, classes: [zero, one], prior1: prior1, targets: targets, gaussianControl: gaussianControl)
+    }
+
+    /// Each class's input distribution. A covariance that is not positive semidefinite is
+    /// blamed on --xi0 / --xi1 for the `xi` task, whose classes take those lengths.
+    public func distributions() throws -> [InputDistribution] {
+        try classes.indices.map { c in
+            try attributing("--xi", to: kind == .xi ? "--xi\(c)" : "--xi") { try InputDistribution(classes[c]) }
+        }
     }
 
     /// The `clone` task on `base`'s correlation length: class 0 Gaussian clone, class 1 NLGP.
@@ -43,7 +51,7 @@ public struct TaskSpec: Codable, Hashable, Sendable {
 
     private init(kind: TaskKind, classes: [InputSpec], prior1: Double, targets: [Double], gaussianControl: Bool) throws {
         try require(prior1.isFinite && prior1 > 0 && prior1 < 1, flag: "--p1", "must be in (0, 1), got \(prior1)")
-        try require(targets.count == 2 && targets.allSatisfy(\.isFinite), flag: "--targets",
+        try require(targets.count == 2 && targets.allSatisfy { $0.isFinite && abs($0) <= ParameterBound.magnitude }, flag: "--targets",
                     "must be two finite numbers y0,y1, got \(targets)")
         self.kind = kind
         self.classes = classes
@@ -59,7 +67,7 @@ public struct NeuronSpec: Codable, Hashable, Sendable {
     public let bias: Double
 
     public init(activation: ActivationKind, bias: Double) throws {
-        try require(bias.isFinite, flag: "--bias", "must be finite, got \(bias)")
+        try requireMagnitude(bias, flag: "--bias")
         self.activation = activation
         self.bias = bias
     }

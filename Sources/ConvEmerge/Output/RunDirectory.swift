@@ -31,7 +31,8 @@ public final class RunDirectory {
 
     /// Checks, before any work, that `path` may receive a run: it is new, an empty directory,
     /// or an earlier run (manifest.json and only the kinds of files a run writes).
-    public static func requireReplaceable(_ path: String, flag: String) throws {
+    /// `parentMayBeMissing`: the caller creates the parent (demo's --out) once every check passed.
+    public static func requireReplaceable(_ path: String, flag: String, parentMayBeMissing: Bool = false) throws {
         try require(!path.isEmpty, flag: flag, "must be a directory path, got an empty string")
         let url = URL(fileURLWithPath: path).standardizedFileURL
         let manager = FileManager.default
@@ -53,6 +54,7 @@ public final class RunDirectory {
             }
         }
         let parent = url.deletingLastPathComponent()
+        if parentMayBeMissing && !manager.fileExists(atPath: parent.path) { return }
         try require(manager.fileExists(atPath: parent.path, isDirectory: &isDirectory) && isDirectory.boolValue, flag: flag,
                     "the parent directory of '\(path)' does not exist")
     }

@@ -86,7 +86,7 @@ public enum SimulationJob {
     /// Runs the replicas in parallel threads (one per seed, as many at once as there are cores).
     public static func run(_ parameters: SimulationParameters, progress: ((Double) -> Void)? = nil) throws -> SimulationResult {
         let start = Date()
-        let distributions = try parameters.task.classes.map(InputDistribution.init)
+        let distributions = try parameters.task.distributions()
         let d = parameters.dimension, k = parameters.hiddenUnits, unitSize = parameters.weightsPerUnit
         let initial = try parameters.initialWeights()
         let saveSteps = try parameters.saveSteps()

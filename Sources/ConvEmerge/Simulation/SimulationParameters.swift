@@ -45,9 +45,9 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
                 tMax: Double, saves: Int = 100, logSpacedSaves: Bool = true,
                 initialization: Initialization, testSamples: Int = 1000, sampler: SamplerMode = .fast,
                 kernelSize: Int? = nil) throws {
-        try require(learningRate.isFinite && learningRate > 0, flag: "--lr", "must be finite and > 0, got \(learningRate)")
-        try require(batchSize >= 1 && batchSize <= 1_000_000, flag: "--batch", "must be in 1 ... 1000000, got \(batchSize)")
-        try require(seeds >= 1 && seeds <= 10_000, flag: "--seeds", "must be in 1 ... 10000, got \(seeds)")
+        try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
+        try require(batchSize >= 1 && batchSize <= Self.maximumBatch, flag: "--batch", "must be in 1 ... \(Self.maximumBatch), got \(batchSize)")
+        try require(seeds >= 1 && seeds <= Self.maximumSeeds, flag: "--seeds", "must be in 1 ... \(Self.maximumSeeds), got \(seeds)")
         try require(hiddenUnits >= 1 && hiddenUnits <= 4096, flag: "--K", "must be in 1 ... 4096, got \(hiddenUnits)")
         try require(model != .neuron || hiddenUnits == 1, flag: "--K", "must be 1 for --model neuron, got \(hiddenUnits)")
         try require(testSamples >= 1 && testSamples <= 10_000_000, flag: "--test-samples",
@@ -67,6 +67,8 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         } else {
             try require(kernelSize == nil, flag: "--kernel-size", "applies to --model cnn only, not --model \(model.rawValue)")
         }
+        try Self.requireMemory(task: task, model: model, units: hiddenUnits, seeds: seeds, saves: saves, testSamples: testSamples,
+                               sampler: sampler, kernelSize: kernelSize)
         self.task = task
         self.neuron = neuron
         self.model = model
@@ -82,6 +84,27 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         self.testSamples = testSamples
         self.sampler = sampler
         self.kernelSize = kernelSize
+    }
+
+    public static let maximumBatch = 1_000_000
+    public static let maximumSeeds = 10_000
+
+    /// The arrays that grow with flags, checked before any is allocated: the held-out test set
+    /// (2 classes x --test-samples x D), the saved weights of every replica (kept, then averaged
+    /// and encoded: three copies) and, for the dense sampler, two D x D Cholesky factors.
+    static func requireMemory(task: TaskSpec, model: ModelKind, units: Int, seeds: Int, saves: Int, testSamples: Int,
+                              sampler: SamplerMode, kernelSize: Int?) throws {
+        let d = task.dimension
+        let unitSize = model == .cnn ? (kernelSize ?? d) : d
+        let testSet = MemoryBudget.product(2, testSamples, d, 8)
+        let weights = MemoryBudget.product(3, seeds, saves, units, unitSize, 8)
+        let factors = sampler == .dense ? MemoryBudget.product(2, d, d, 8) : 0
+        try MemoryBudget.require(testSet, flag: "--test-samples", for: "a test set of \(testSamples) inputs per class at D = \(d)")
+        try MemoryBudget.require(weights, flag: seeds > 1 ? "--seeds" : "--saves",
+                                 for: "\(saves) saves of \(seeds) replicas x \(units) x \(unitSize) weights")
+        try MemoryBudget.require(factors, flag: "--sampler", for: "the dense sampler's Cholesky factors at D = \(d)")
+        try MemoryBudget.require(MemoryBudget.sum(testSet, weights, factors), flag: "--test-samples",
+                                 for: "the test set, the saved weights and the sampler together")
     }
 
     public var dimension: Int { task.dimension }

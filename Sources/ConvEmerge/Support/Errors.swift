@@ -26,6 +26,38 @@ public func require(_ condition: Bool, flag: String, _ message: @autoclosure () 
     if !condition { throw ConvEmergeError.invalidInput(flag: flag, message: message()) }
 }
 
+/// Documented upper bounds of the scale parameters (README "Safety", each flag's --help):
+/// beyond them a run is certain to overflow or to take longer than anyone would wait.
+public enum ParameterBound {
+    /// --lr: eta * t sets the ODE time; 1000 is past any stable learning rate of these models.
+    public static let learningRate = 1e3
+    /// --init-scale: initial weights of a standard deviation of 1000 already saturate every activation.
+    public static let initScale = 1e3
+    /// --bias, --targets, --jitter: values of order 1 are natural; 1e6 keeps every product finite.
+    public static let magnitude = 1e6
+}
+
+/// Throws unless `x` is finite, > 0 and <= `upper`.
+public func requirePositive(_ x: Double, flag: String, atMost upper: Double) throws {
+    try require(x.isFinite && x > 0 && x <= upper, flag: flag, "must be in (0, \(formatBound(upper))], got \(x)")
+}
+
+/// Throws unless `x` is finite and |x| <= `bound`.
+public func requireMagnitude(_ x: Double, flag: String, atMost bound: Double = ParameterBound.magnitude) throws {
+    try require(x.isFinite && abs(x) <= bound, flag: flag, "must be finite with |value| <= \(formatBound(bound)), got \(x)")
+}
+
+func formatBound(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e7 ? String(Int(x)) : "\(x)" }
+
+/// Runs `body`, reporting its errors about `flag` as errors about `newFlag`: a value that
+/// reached a shared validator through another option (--xi0 through the kernel's --xi check)
+/// is blamed on the option the user typed.
+public func attributing<T>(_ flag: String, to newFlag: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch ConvEmergeError.invalidInput(flag, let message) {
+        throw ConvEmergeError.invalidInput(flag: newFlag, message: message)
+    }
+}
+
 /// GSL's default error handler calls abort(); the library must never abort the
 /// process, so every entry point that touches GSL first switches it off and
 /// checks return codes instead (ARCHITECTURE.md: "errors are values").

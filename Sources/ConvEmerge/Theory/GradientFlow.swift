@@ -16,12 +16,16 @@ public final class GradientFlow: @unchecked Sendable {
 
     public init(task: TaskSpec, neuron: NeuronSpec, closure: ClosureSpec, learningRate: Double,
                 distributions: [InputDistribution]? = nil) throws {
-        try require(learningRate.isFinite && learningRate > 0, flag: "--lr", "must be finite and > 0, got \(learningRate)")
+        try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
+        if closure.kind == .montecarlo {
+            try MemoryBudget.require(MemoryBudget.product(task.classes.count, closure.monteCarloSamples, task.dimension, 8),
+                                     flag: "--mc-samples", for: "a fixed sample of \(closure.monteCarloSamples) inputs per class at D = \(task.dimension)")
+        }
         self.task = task
         self.neuron = neuron
         self.closure = closure
         self.learningRate = learningRate
-        let distributions = try distributions ?? task.classes.map(InputDistribution.init)
+        let distributions = try distributions ?? task.distributions()
         self.distributions = distributions
         classes = try ClosureFactory.make(closure, task: task, neuron: neuron, distributions: distributions)
         scratch = .allocate(capacity: task.dimension)

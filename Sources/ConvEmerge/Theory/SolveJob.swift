@@ -11,7 +11,7 @@ public enum Initialization: Codable, Hashable, Sendable {
     public func weights(dimension d: Int) throws -> [Double] {
         switch self {
         case let .random(scale, seed):
-            try require(scale.isFinite && scale > 0, flag: "--init-scale", "must be finite and > 0, got \(scale)")
+            try requirePositive(scale, flag: "--init-scale", atMost: ParameterBound.initScale)
             var rng = Xoshiro256(seed: seed)
             return (0..<d).map { _ in scale * rng.nextGaussian() }
         case let .file(path):
@@ -38,6 +38,18 @@ public struct SolveParameters: Codable, Hashable, Sendable {
         self.integrator = integrator
         self.learningRate = learningRate
         self.initialization = initialization
+    }
+}
+
+extension SolveParameters {
+    /// Checks what the run will need before any of it is built: the learning rate, the initial
+    /// weights, and the memory of the saved trajectory (held, flattened and encoded: three copies).
+    /// The Monte Carlo sample is checked by `GradientFlow`.
+    public func validate() throws {
+        try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
+        _ = try initialization.weights(dimension: task.dimension)
+        try MemoryBudget.require(MemoryBudget.product(3, integrator.saves, task.dimension, 8), flag: "--saves",
+                                 for: "\(integrator.saves) saves of D = \(task.dimension) weights")
     }
 }
 
@@ -82,6 +94,7 @@ public enum SolveJob {
     public static func run(_ parameters: SolveParameters, flow prebuilt: GradientFlow? = nil,
                            progress: ((Double) -> Void)? = nil) throws -> SolveResult {
         let start = Date()
+        try parameters.validate()
         let flow = try prebuilt ?? GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
                                                 learningRate: parameters.learningRate)
         precondition(flow.task == parameters.task && flow.neuron == parameters.neuron && flow.closure == parameters.closure

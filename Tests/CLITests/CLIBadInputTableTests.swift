@@ -1,0 +1,138 @@
+import ConvEmerge
+import Foundation
+import XCTest
+
+/// Every command and every numeric flag against nan, inf, -inf, a negative number, zero and a
+/// value over its documented bound (issue 8): each bad value must end in exit status 2 with one
+/// stderr line naming the flag the user typed, no crash, and nothing written into the working
+/// directory (every output path of these runs points there).
+final class CLIBadInputTableTests: CLITestCase {
+    /// One flag of one command and the values it must refuse.
+    struct Case {
+        let command: [String]
+        let flag: String
+        let badValues: [String]
+    }
+
+    static let nonFinite = ["nan", "inf", "-inf"]
+    /// For counts and scales that must be > 0.
+    static func positive(over bound: String) -> [String] { nonFinite + ["-1", "0", bound] }
+
+    /// Flags of the input model: every command that takes inputs.
+    static let inputFlags: [(String, [String])] = [
+        ("--dim", positive(over: "3")),
+        ("--L", positive(over: "100000000")),
+        ("--xi", positive(over: "1e6")),
+        ("--gain", ["nan", "-inf", "-1"]),  // 0 is Gaussian, inf gives sign inputs
+        ("--jitter", nonFinite + ["-1", "1e7"]),
+    ]
+    static let taskFlags: [(String, [String])] = [
+        ("--xi0", positive(over: "1e6")),
+        ("--xi1", positive(over: "1e6")),
+        ("--p1", positive(over: "1.5")),
+        ("--bias", nonFinite + ["1e7"]),
+        ("--targets", ["nan,1", "0,inf", "-inf,1", "1e7,1", "1", "1,,2"]),
+    ]
+    static let closureFlags: [(String, [String])] = [
+        ("--mc-samples", positive(over: "100000000")),
+        ("--mc-seed", nonFinite + ["-1", "1e30"]),
+    ]
+    static let integrationFlags: [(String, [String])] = [
+        ("--rtol", positive(over: "2") + ["1e-300"]),
+        ("--atol", positive(over: "1e7")),
+        ("--t-max", positive(over: "1e12")),
+        ("--lr", positive(over: "1e7")),
+        ("--init-scale", positive(over: "1e7")),
+        ("--seed", nonFinite + ["-1", "1e30"]),
+    ]
+
+    static func cases(_ command: [String], _ groups: [[(String, [String])]]) -> [Case] {
+        groups.flatMap { $0 }.map { Case(command: command, flag: $0.0, badValues: $0.1) }
+    }
+
+    /// The commands with the arguments that make them valid apart from the flag under test;
+    /// `W` stands for a valid weight file of D = 16 entries.
+    static var table: [Case] {
+        let small = ["--L", "16"]
+        var all: [Case] = []
+        all += cases(["stats"] + small, [inputFlags])
+        all += cases(["sample", "--n", "3", "--out", "x.npy"] + small, [inputFlags, [
+            ("--n", positive(over: "1e12")), ("--seed", nonFinite + ["-1", "1e30"])]])
+        all += cases(["cumulant", "--w", "W", "--out", "t.npy"] + small, [inputFlags, [("--tolerance", positive(over: "2"))]])
+        all += cases(["solve", "--out", "run"] + small, [inputFlags, taskFlags, closureFlags, integrationFlags,
+                                                         [("--saves", positive(over: "1e7"))]])
+        all += cases(["closure-error", "--mc-samples", "1000"] + small, [inputFlags, taskFlags, [
+            ("--gains", ["nan", "-1", "-inf", "1,,2", ""]), ("--mc-seed", nonFinite + ["-1", "1e30"])]])
+        all += cases(["closure-error"] + small, [[("--mc-samples", positive(over: "100000000"))]])
+        all += cases(["simulate", "--out", "run", "--t-max", "1"] + small, [inputFlags, taskFlags, [
+            ("--K", positive(over: "1e6")), ("--lr", positive(over: "1e7")), ("--batch", positive(over: "1e7")),
+            ("--seeds", positive(over: "1e5")), ("--saves", positive(over: "1e7")), ("--init-scale", positive(over: "1e7")),
+            ("--seed", nonFinite + ["-1", "1e30"]), ("--test-samples", positive(over: "1e9"))]])
+        all += cases(["simulate", "--out", "run", "--model", "cnn", "--t-max", "1"] + small, [[("--kernel-size", positive(over: "17"))]])
+        all += cases(["simulate", "--out", "run"] + small, [[("--t-max", positive(over: "1e12"))]])
+        all += cases(["instability"] + small, [inputFlags, taskFlags, closureFlags, [
+            ("--lr", positive(over: "1e7")), ("--init-scale", positive(over: "1e7")),
+            ("--gain-tolerance", positive(over: "2")),
+            ("--scan-gain", ["nan:1", "0:inf", "-inf:1", "0:1:0", "0:1:-1", "0:1:1e6", "1:0"])]])
+        all += cases(["tensor"] + small, [inputFlags, [
+            ("--restarts", positive(over: "1e6")), ("--seed", nonFinite + ["-1", "1e30"]),
+            ("--tolerance", positive(over: "2")), ("--max-iterations", positive(over: "1e10"))]])
+        all += cases(["phase", "--x", "gain=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"] + small,
+                     [inputFlags.filter { $0.0 != "--gain" }, taskFlags.filter { $0.0 != "--xi1" }, closureFlags,
+                      integrationFlags, [("--threads", positive(over: "2000"))]])
+        all += cases(["phase", "--y", "xi1=1.5:2:2", "--out", "sweep"] + small, [[
+            ("--x", ["gain=nan:1:2", "gain=0:inf:2", "gain=-1:1:2", "gain=0:1:0", "gain=0:1:-1", "L=2:8:3", "L=16.5:20:2",
+                     "gain=1:2:1", "gain=0:1:100000", "bogus=1:2:2", "gain"])]])
+        all += cases(["demo", "--out", "demo", "--t-max", "1", "--seeds", "0"] + small, [inputFlags, taskFlags, [
+            ("--mc-samples", positive(over: "100000000")), ("--t-max", positive(over: "1e12")), ("--lr", positive(over: "1e7")),
+            ("--init-scale", positive(over: "1e7")), ("--seed", nonFinite + ["-1", "1e30"]), ("--batch", positive(over: "1e7"))]])
+        all += cases(["demo", "--out", "demo", "--t-max", "1"] + small, [[("--seeds", nonFinite + ["-1", "1e5"])]])
+        all += cases(["validate", "--out", "report.md"], [[("--lrs", ["nan", "-1", "0", "inf", "1,,2", ""])]])
+        all += cases(["bench", "--quick"], [[("--seed", nonFinite + ["-1", "1e30"])]])
+        return all
+    }
+
+    func testEveryNumericFlagRefusesBadValuesWithOneLineAndWritesNothing() throws {
+        let weights = try writeVector((0..<16).map { sin(Double($0)) + 0.1 }, named: "w.npy")
+        let invocations = Self.table.flatMap { row in
+            row.badValues.map { value in
+                (flag: row.flag, arguments: row.command.map { $0 == "W" ? weights : $0 } + ["\(row.flag)=\(value)"])
+            }
+        }
+        XCTAssertGreaterThan(invocations.count, 400)
+        let failures = Failures()
+        let root: URL = directory
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            for k in stride(from: worker, to: invocations.count, by: 4) {
+                let (flag, arguments) = invocations[k]
+                do {
+                    let workspace = root.appendingPathComponent("case-\(k)")
+                    try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: false)
+                    let outcome = try CLI.run(arguments, in: workspace, timeout: 20)
+                    let left = try FileManager.default.contentsOfDirectory(atPath: workspace.path)
+                    let lines = outcome.stderrLines
+                    let problem: String? =
+                        outcome.status == -1 ? "still running after 20 s (killed)"
+                        : outcome.status != 2 ? "exit status \(outcome.status)"
+                        : lines.count != 1 ? "\(lines.count) stderr lines"
+                        : !lines[0].contains(flag) ? "the error does not name \(flag)"
+                        : !left.isEmpty ? "left \(left) behind"
+                        : nil
+                    if let problem {
+                        failures.add("convemerge \(arguments.joined(separator: " ")): \(problem): \(outcome.stderr.prefix(300))")
+                    }
+                } catch {
+                    failures.add("convemerge \(arguments.joined(separator: " ")): \(error)")
+                }
+            }
+        }
+        XCTAssert(failures.all.isEmpty, "\(failures.all.count) of \(invocations.count) bad inputs misbehaved:\n" + failures.all.sorted().joined(separator: "\n"))
+    }
+}
+
+/// Failures collected from worker threads.
+private final class Failures: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var all: [String] = []
+    func add(_ message: String) { lock.lock(); all.append(message); lock.unlock() }
+}
