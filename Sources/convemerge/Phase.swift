@@ -7,16 +7,29 @@ struct Phase: ParsableCommand {
         abstract: "Phase diagrams: final IPR and/or localising growth rate on a grid of two parameters.",
         discussion: """
         Parameters (NAME in --x/--y NAME=a:b:n): \(PhaseParameter.allCases.map(\.rawValue).joined(separator: ", ")). \
+        n values from a to b (n = 1: a == b; L takes whole values only); at most \(PhaseAxis.maximumCells) cells in all. \
         Every other flag is fixed for the whole grid. Each cell solves the ODE (--measure ipr, any closure) and/or the \
         linear stability problem of `instability` (--measure growth). Finished cells are written to DIR/cells/ one file \
-        each, so a killed sweep continues with --resume; --shard i/N computes the cells with index % N == i, and \
-        `convemerge phase merge DIR...` combines shards into the phase.csv a single run writes. DIR/phase.csv columns: \
-        cell, x, y, final_ipr, growth_rate, leading_mode_ipr, status. With .venv/bin/python (make venv) the heatmap \
-        DIR/phase.png is drawn by notebooks-export/plot_phase.py.
+        each, so a killed sweep continues with --resume; --shard i/N computes the cells with index % N == i. Shards (and \
+        repeated runs of one sweep) may share one --out, even started at the same moment: the run that finishes the \
+        last cell writes phase.csv. Shards in separate directories are combined by `convemerge phase merge DIR...` \
+        into the phase.csv a single run writes. DIR/phase.csv columns: cell, x, y, final_ipr, growth_rate, \
+        leading_mode_ipr, status. With .venv/bin/python (make venv) the heatmap DIR/phase.png is drawn by \
+        notebooks-export/plot_phase.py.
 
-        Example:
-          convemerge phase --x gain=0.25:3:16 --y xi1=1:4:16 --L 64 --closure cumulant --out runs/phase --threads 2
-          convemerge phase --x gain=0:3:8 --y xi1=1:4:8 --measure growth --out runs/g --shard 0/2   (and --shard 1/2)
+        Example (in order; the two shards into runs/growth run at once):
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --t-max 50 \\
+              --closure cumulant --out runs/phase
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --t-max 50 \\
+              --closure cumulant --out runs/phase --resume   # finished: no-op
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+              --out runs/growth --shard 0/2 &
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+              --out runs/growth --shard 1/2; wait
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+              --out runs/g-0 --shard 0/2
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+              --out runs/g-1 --shard 1/2
           convemerge phase merge runs/g-0 runs/g-1 --out runs/g
         """,
         subcommands: [PhaseRun.self, PhaseMerge.self],
