@@ -85,17 +85,21 @@ final class CLIPhaseSafetyTests: CLITestCase {
         XCTAssertFalse(fileExists("merged"))
     }
 
-    func testSIGTERMLeavesNoHiddenFileAndResumesToTheSameTable() throws {
+    /// Interrupted by SIGINT, resumed, interrupted by SIGTERM, resumed to the end.
+    func testSignalsLeaveNoHiddenFileAndResumeToTheSameTable() throws {
         let reference = try slowReference()
         let out = path("sweep")
-        let run = try CLI.start(slow(out))
-        XCTAssertTrue(eventually { finishedCells(out) >= 1 }, "no cell was finished")
-        run.send(SIGTERM)
-        let outcome = run.wait()
-        XCTAssertEqual(outcome.status, 128 + SIGTERM, outcome.stderr)
-        XCTAssertLessThan(finishedCells(out), 6, "the sweep finished before it was interrupted")
-        XCTAssertEqual(hiddenEntries(out), [])
-        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/phase.csv"))
+        for (signal, resume) in [(SIGINT, false), (SIGTERM, true)] {
+            let before = finishedCells(out)
+            let run = try CLI.start(resume ? slow(out, "--resume") : slow(out))
+            XCTAssertTrue(eventually { finishedCells(out) > before }, "no cell was finished")
+            run.send(signal)
+            let outcome = run.wait()
+            XCTAssertEqual(outcome.status, 128 + signal, outcome.stderr)
+            XCTAssertLessThan(finishedCells(out), 6, "the sweep finished before signal \(signal)")
+            XCTAssertEqual(hiddenEntries(out), [])
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/phase.csv"))
+        }
         try runOK(slow(out, "--resume"))
         XCTAssertEqual(table(out), reference)
     }

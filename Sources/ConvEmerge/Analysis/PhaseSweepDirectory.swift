@@ -73,7 +73,7 @@ extension PhaseSweep {
         // What a process that died before writing sweep.json may have left.
         let leftovers = { (name: String) in
             name == ".lock" || stagingTarget(of: name) == "sweep.json"
-                || (name == "cells" && ((try? manager.contentsOfDirectory(atPath: cellsDirectory(directory))) ?? ["?"]).isEmpty)
+                || (name == "cells" && (try? manager.contentsOfDirectory(atPath: cellsDirectory(directory)))?.isEmpty == true)
         }
         let names = (try? manager.contentsOfDirectory(atPath: directory)) ?? []
         if let foreign = names.sorted().first(where: { !leftovers($0) }) {
@@ -183,7 +183,7 @@ extension PhaseSweep {
 
     /// The finished cells of `directories` (one sweep, or its shards; the first directory's line
     /// wins). Throws if the directories hold different sweeps.
-    static func cells(of directories: [String]) throws -> (spec: PhaseSweepSpec, cells: [Int: String]) {
+    static func collectCells(of directories: [String]) throws -> (spec: PhaseSweepSpec, cells: [Int: String]) {
         try require(!directories.isEmpty, flag: "phase merge", "needs at least one directory")
         let spec = try readSpec(directories[0], flag: "phase merge")
         var cells: [Int: String] = [:]
@@ -198,7 +198,7 @@ extension PhaseSweep {
 
     /// phase.csv from the cells of `directories`, sorted by cell index; nil while cells are missing.
     public static func table(of directories: [String]) throws -> (spec: PhaseSweepSpec, text: String?, missing: Int) {
-        let (spec, cells) = try cells(of: directories)
+        let (spec, cells) = try collectCells(of: directories)
         let missing = (0..<spec.cellCount).filter { cells[$0] == nil }.count
         guard missing == 0 else { return (spec, nil, missing) }
         let lines = (0..<spec.cellCount).map { cells[$0]! }
@@ -223,7 +223,7 @@ extension PhaseSweep {
     /// same sweep's directory): its missing cell files, then phase.csv from its cells, byte-identical
     /// to a single run's. Nothing is written unless every cell is there.
     public static func merge(_ directories: [String], into output: String) throws -> PhaseSweepSpec {
-        let (spec, cells) = try cells(of: directories)
+        let (spec, cells) = try collectCells(of: directories)
         let missing = (0..<spec.cellCount).filter { cells[$0] == nil }.count
         try require(missing == 0, flag: "phase merge",
                     "\(missing) of \(spec.cellCount) cells are missing from \(directories.joined(separator: " ")); nothing was written")
