@@ -7,16 +7,29 @@ struct Phase: ParsableCommand {
         abstract: "Phase diagrams: final IPR and/or localising growth rate on a grid of two parameters.",
         discussion: """
         Parameters (NAME in --x/--y NAME=a:b:n): \(PhaseParameter.allCases.map(\.rawValue).joined(separator: ", ")). \
+        n values from a to b (n = 1: a == b; L takes whole values only); at most \(PhaseAxis.maximumCells) cells in all. \
         Every other flag is fixed for the whole grid. Each cell solves the ODE (--measure ipr, any closure) and/or the \
         linear stability problem of `instability` (--measure growth). Finished cells are written to DIR/cells/ one file \
-        each, so a killed sweep continues with --resume; --shard i/N computes the cells with index % N == i, and \
-        `convemerge phase merge DIR...` combines shards into the phase.csv a single run writes. DIR/phase.csv columns: \
-        cell, x, y, final_ipr, growth_rate, leading_mode_ipr, status. With .venv/bin/python (make venv) the heatmap \
-        DIR/phase.png is drawn by notebooks-export/plot_phase.py.
+        each, so a killed sweep continues with --resume; --shard i/N computes the cells with index % N == i. Shards (and \
+        repeated runs of one sweep) may share one --out, even started at the same moment: the run that finishes the \
+        last cell writes phase.csv. Shards in separate directories are combined by `convemerge phase merge DIR...` \
+        into the phase.csv a single run writes. DIR/phase.csv columns: cell, x, y, final_ipr, growth_rate, \
+        leading_mode_ipr, status. With .venv/bin/python (make venv) the heatmap DIR/phase.png is drawn by \
+        notebooks-export/plot_phase.py.
 
-        Example:
-          convemerge phase --x gain=0.25:3:16 --y xi1=1:4:16 --L 64 --closure cumulant --out runs/phase --threads 2
-          convemerge phase --x gain=0:3:8 --y xi1=1:4:8 --measure growth --out runs/g --shard 0/2   (and --shard 1/2)
+        Example (in order; the two shards into runs/growth run at once):
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --t-max 50 \\
+              --closure cumulant --out runs/phase
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --t-max 50 \\
+              --closure cumulant --out runs/phase --resume   # finished: no-op
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+              --out runs/growth --shard 0/2 &
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+              --out runs/growth --shard 1/2; wait
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+              --out runs/g-0 --shard 0/2
+          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+              --out runs/g-1 --shard 1/2
           convemerge phase merge runs/g-0 runs/g-1 --out runs/g
         """,
         subcommands: [PhaseRun.self, PhaseMerge.self],
@@ -58,8 +71,11 @@ struct Phase: ParsableCommand {
 struct PhaseRun: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Compute (a shard of) a phase diagram (the default).")
 
-    @Option(help: "First axis, NAME=a:b:n.") var x: String
-    @Option(help: "Second axis, NAME=a:b:n.") var y: String
+    // Optional for ArgumentParser and required by `validated()`: a missing axis must not hide
+    // an unknown option's error behind "Missing expected argument".
+    @Option(help: "First axis, NAME=a:b:n: n values from a to b (whole values for L; at most \(PhaseAxis.maximumCells) cells in all).")
+    var x: String?
+    @Option(help: "Second axis, NAME=a:b:n.") var y: String?
     @Option(help: "Comma-separated: ipr (final IPR of the ODE), growth (growth rate of the extended state).") var measure: String = "ipr"
     @OptionGroup(title: "Inputs") var input: InputOptions
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
@@ -71,16 +87,26 @@ struct PhaseRun: ParsableCommand {
     @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
     @Option(name: .customLong("init-scale"), help: "Scale of the random initial weights (same seed in every cell).") var initScale: Double = 0.1
     @Option(help: "Seed of the initial weights.") var seed: UInt64 = 0
-    @Option(help: "Output directory.") var out: String
-    @Option(help: "Worker threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Sweep directory (created with its parents; shards and repeated runs of one sweep may share it).") var out: String?
+    @Option(help: "Worker threads (1 ... 1024).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "i/N: compute only the cells with index % N == i.") var shard: String = "0/1"
     @Flag(help: "Continue the sweep in --out, skipping finished cells.") var resume = false
     @Flag(help: "No progress bar.") var quiet = false
 
-    func spec() throws -> PhaseSweepSpec {
-        let measures = try measure.split(separator: ",").map { name -> PhaseMeasure in
+    /// Every flag checked, before anything is created.
+    func validated() throws -> (spec: PhaseSweepSpec, shard: (index: Int, count: Int), out: String) {
+        let names = PhaseParameter.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let x else { throw ConvEmergeError.invalidInput(flag: "--x", message: "required, NAME=a:b:n with NAME one of \(names)") }
+        guard let y else { throw ConvEmergeError.invalidInput(flag: "--y", message: "required, NAME=a:b:n with NAME one of \(names)") }
+        guard let out else { throw ConvEmergeError.invalidInput(flag: "--out", message: "required, the sweep directory") }
+        let pieces = shard.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
+        guard pieces.count == 2, let index = pieces[0], let count = pieces[1] else {
+            throw ConvEmergeError.invalidInput(flag: "--shard", message: "must be i/N with 0 <= i < N (e.g. 0/4), got '\(shard)'")
+        }
+        try PhaseSweep.validateExecution(threads: threads, shard: (index, count))
+        let measures = try measure.split(separator: ",", omittingEmptySubsequences: false).map { name -> PhaseMeasure in
             guard let m = PhaseMeasure(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                throw ConvEmergeError.invalidInput(flag: "--measure", message: "must list ipr and/or growth, got '\(measure)'")
+                throw ConvEmergeError.invalidInput(flag: "--measure", message: "must list ipr and/or growth separated by commas, got '\(measure)'")
             }
             return m
         }
@@ -93,34 +119,33 @@ struct PhaseRun: ParsableCommand {
             task: taskOptions.task, xi0: taskOptions.xi0, xi1: taskOptions.xi1, gaussianControl: taskOptions.gaussian,
             prior1: taskOptions.p1, targets: taskOptions.targets, activation: taskOptions.activation, bias: taskOptions.bias,
             closure: closureOptions.spec(), integrator: integrator, learningRate: lr, initScale: initScale, seed: seed)
-        return try PhaseSweepSpec(base: base, x: PhaseAxis(parsing: x, flag: "--x"), y: PhaseAxis(parsing: y, flag: "--y"),
-                                  measures: measures)
+        let spec = try PhaseSweepSpec(base: base, x: PhaseAxis(parsing: x, flag: "--x"), y: PhaseAxis(parsing: y, flag: "--y"),
+                                      measures: measures)
+        return (spec, (index, count), out)
     }
 
     func run() throws {
-        let spec = try spec()
-        let pieces = shard.split(separator: "/").map { Int($0) }
-        guard pieces.count == 2, let index = pieces[0], let count = pieces[1] else {
-            throw ConvEmergeError.invalidInput(flag: "--shard", message: "must be i/N (e.g. 0/4), got '\(shard)'")
-        }
-        try PhaseSweep.validateExecution(threads: threads, shard: (index, count))
-        try PhaseSweep.prepare(out, spec: spec, resume: resume)
+        let (spec, shard, out) = try validated()
+        let lease = try PhaseSweep.prepare(out, spec: spec, resume: resume, shard: shard)
         let bar = quiet ? nil : ProgressLine(label: "phase \(spec.x.parameter.rawValue) x \(spec.y.parameter.rawValue)")
         let start = Date()
-        let computed = try PhaseSweep.run(spec, directory: out, threads: threads, shard: (index, count)) { done, total in
-            bar?.update(Double(done) / Double(max(total, 1)))
+        let computed = try withExtendedLifetime(lease) {
+            try PhaseSweep.run(spec, directory: out, threads: threads, shard: shard) { done, total in
+                bar?.update(Double(done) / Double(max(total, 1)))
+            }
         }
         bar?.finish()
         let seconds = Date().timeIntervalSince(start)
         let perCell = computed > 0 ? String(format: ", %.3f s per cell per thread", seconds * Double(min(threads, computed)) / Double(computed)) : ""
         print("computed \(computed) cells in \(String(format: "%.2f", seconds)) s on \(threads) threads\(perCell)")
-        let (_, text, missing) = try PhaseSweep.table(of: [out])
-        if let text {
-            try AtomicFile.write(text, to: PhaseSweep.csvPath(out))
+        // Whichever process finishes the last cell (of any shard) writes phase.csv.
+        let missing = try PhaseSweep.writeTableIfComplete(out)
+        if missing == 0 {
             print("\(spec.cellCount) cells -> \(PhaseSweep.csvPath(out))")
             Phase.plot(out)
         } else {
-            print("\(missing) of \(spec.cellCount) cells are in other shards: `convemerge phase merge` the shard directories")
+            print("\(missing) of \(spec.cellCount) cells are not finished yet (other shards): the run that finishes the last one "
+                  + "writes phase.csv, or `convemerge phase merge` the shard directories")
         }
     }
 }

@@ -31,29 +31,60 @@ enum CLI {
     /// A run still going after `timeout` seconds is killed and reported with status -1.
     static func run(_ arguments: [String], in directory: URL? = nil, timeout: Double = 600,
                     file: StaticString = #filePath, line: UInt = #line) throws -> Outcome {
+        try start(arguments, in: directory, file: file, line: line).wait(timeout: timeout)
+    }
+
+    /// Starts the binary without waiting, for tests that run several at once or signal one.
+    static func start(_ arguments: [String], in directory: URL? = nil,
+                      file: StaticString = #filePath, line: UInt = #line) throws -> RunningCLI {
         let binary = try XCTUnwrap(executable, "convemerge binary not found next to the test bundle", file: file, line: line)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("convemerge-cli-\(UUID().uuidString)")
+        return try RunningCLI(binary: binary, arguments: arguments, directory: directory)
+    }
+
+    /// A PID no process has: Linux hands out PIDs below pid_max only.
+    static var deadProcessIdentifier: Int32 {
+        let text = (try? String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8)) ?? ""
+        return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? Int32.max
+    }
+}
+
+/// A running `convemerge`; its stdout and stderr go to files, not pipes, so a large output
+/// cannot block it.
+final class RunningCLI {
+    private let process = Process()
+    private let scratch: URL
+
+    fileprivate init(binary: URL, arguments: [String], directory: URL?) throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("convemerge-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        // Files, not pipes: a large stdout cannot block the child.
-        let out = scratch.appendingPathComponent("stdout"), err = scratch.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
+        _ = FileManager.default.createFile(atPath: scratch.appendingPathComponent("stdout").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: scratch.appendingPathComponent("stderr").path, contents: nil)
         process.executableURL = binary
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardOutput = try FileHandle(forWritingTo: scratch.appendingPathComponent("stdout"))
+        process.standardError = try FileHandle(forWritingTo: scratch.appendingPathComponent("stderr"))
         try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
+    }
+
+    deinit {
+        // A test that failed before `wait` must not leave the process running.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// The outcome once the process has ended; `status` is the signal's number if one killed it,
+    /// -1 if it was still running after `timeout` seconds (it is then killed).
+    func wait(timeout: Double = .infinity) -> CLI.Outcome {
+        let deadline = Date().addingTimeInterval(min(timeout, 1e9))
         while process.isRunning && Date() < deadline { usleep(5_000) }
         let timedOut = process.isRunning
         if timedOut { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        return Outcome(status: timedOut ? -1 : process.terminationStatus,
-                       stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                       stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        let text = { (name: String) in (try? String(contentsOf: self.scratch.appendingPathComponent(name), encoding: .utf8)) ?? "" }
+        return CLI.Outcome(status: timedOut ? -1 : process.terminationStatus, stdout: text("stdout"), stderr: text("stderr"))
     }
 }
 
@@ -73,6 +104,17 @@ class CLITestCase: XCTestCase {
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     func fileExists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
+
+    /// Polls `condition` every 20 ms until it holds or `timeout` seconds pass (generous: the
+    /// machine may be loaded); returns whether it held.
+    func eventually(within timeout: TimeInterval = 60, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !condition() {
+            if Date() > deadline { return false }
+            usleep(20_000)
+        }
+        return true
+    }
 
     /// Succeeds and returns the outcome, or fails the test with the command's stderr.
     @discardableResult

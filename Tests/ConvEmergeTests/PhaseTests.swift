@@ -59,6 +59,64 @@ final class PhaseTests: ScratchDirectoryTestCase {
         try PhaseSweep.prepare(path("threads"), spec: spec, resume: false)
         try PhaseSweep.run(spec, directory: path("threads"), threads: 3)
         XCTAssertEqual(try csv(path("threads")), reference)
+        // Shards may also share one directory, whose last finisher writes phase.csv.
+        for i in 0..<2 {
+            try PhaseSweep.prepare(path("shared"), spec: spec, resume: false, shard: (i, 2))
+            try PhaseSweep.run(spec, directory: path("shared"), threads: 1, shard: (i, 2))
+            XCTAssertEqual(try PhaseSweep.writeTableIfComplete(path("shared")), i == 0 ? spec.cellCount / 2 : 0)
+        }
+        XCTAssertEqual(FileManager.default.contents(atPath: PhaseSweep.csvPath(path("shared"))), reference)
+    }
+
+    /// While a process holds its lease on a sweep, another run of the same sweep joins it without
+    /// --resume (the same command started twice); once it is gone, finished cells need --resume.
+    func testARunningSweepIsJoinedWithoutResume() throws {
+        let spec = try spec(measures: [.ipr])
+        do {
+            let lease = try PhaseSweep.prepare(path("sweep"), spec: spec, resume: false)
+            try withExtendedLifetime(lease) {
+                XCTAssertEqual(try PhaseSweep.run(spec, directory: path("sweep"), threads: 1, shard: (0, 2)), 3)
+                XCTAssertNoThrow(try PhaseSweep.prepare(path("sweep"), spec: spec, resume: false))
+            }
+        }
+        XCTAssertThrowsError(try PhaseSweep.prepare(path("sweep"), spec: spec, resume: false)) { error in
+            XCTAssertEqual(flag(of: error), "--resume")
+        }
+        // Shard 1's cells are not started: it needs no --resume.
+        XCTAssertNoThrow(try PhaseSweep.prepare(path("sweep"), spec: spec, resume: false, shard: (1, 2)))
+    }
+
+    /// Staging files of dead processes (kill -9 during a write) are removed when the sweep is
+    /// reopened; those of a live process are not.
+    func testReopeningRemovesStaleStagingOnly() throws {
+        let spec = try spec(measures: [.ipr])
+        try PhaseSweep.prepare(path("sweep"), spec: spec, resume: false)
+        let pidMax = try String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let cells = PhaseSweep.cellsDirectory(path("sweep"))
+        let stale = [cells + "/.0000001.csv.tmp-\(pidMax)-7", path("sweep") + "/.phase.csv.tmp-\(pidMax)-8"]
+        let live = cells + "/.0000002.csv.tmp-1-9"
+        for file in stale + [live] { XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data())) }
+        try PhaseSweep.prepare(path("sweep"), spec: spec, resume: true)
+        for file in stale { XCTAssertFalse(FileManager.default.fileExists(atPath: file), file) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live))
+    }
+
+    /// Merging never rewrites an unchanged phase.csv, and refuses another sweep's directory as output.
+    func testMergeKeepsTheTableAndRefusesAnotherSweep() throws {
+        let spec = try spec(measures: [.ipr])
+        try PhaseSweep.prepare(path("sweep"), spec: spec, resume: false)
+        try PhaseSweep.run(spec, directory: path("sweep"), threads: 2)
+        _ = try PhaseSweep.merge([path("sweep")], into: path("sweep"))
+        let csv = PhaseSweep.csvPath(path("sweep"))
+        let before = try FileManager.default.attributesOfItem(atPath: csv)[.systemFileNumber] as? Int
+        _ = try PhaseSweep.merge([path("sweep")], into: path("sweep"))
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: csv)[.systemFileNumber] as? Int, before)
+        let other = try PhaseSweepSpec(base: spec.base, x: spec.x, y: PhaseAxis(parsing: "xi1=1.5:3:2", flag: "--y"), measures: [.ipr])
+        try PhaseSweep.prepare(path("other"), spec: other, resume: false)
+        try PhaseSweep.run(other, directory: path("other"), threads: 2)
+        XCTAssertThrowsError(try PhaseSweep.merge([path("other")], into: path("sweep"))) { XCTAssertEqual(flag(of: $0), "--out") }
+        XCTAssertThrowsError(try PhaseSweep.merge([path("sweep"), path("other")], into: path("both")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("both")))
     }
 
     /// A sweep stopped part way (here: only one shard's cells and one deleted cell file) resumes
@@ -87,9 +145,47 @@ final class PhaseTests: ScratchDirectoryTestCase {
         let axis = try PhaseAxis(parsing: "L=16:32:3", flag: "--x")
         XCTAssertEqual(axis.parameter, .L)
         XCTAssertEqual((0..<3).map(axis.value), [16, 24, 32])
-        for bad in ["gain=1:2", "speed=0:1:3", "gain=0:1:0", "gain=1:1:3", "gain=0:1:2.5"] {
-            XCTAssertThrowsError(try PhaseAxis(parsing: bad, flag: "--x"), bad)
+        XCTAssertEqual(try PhaseAxis(parsing: "gain=1:1:1", flag: "--x").count, 1)
+        for bad in ["gain=1:2", "speed=0:1:3", "gain=0:1:0", "gain=1:1:3", "gain=0:1:2.5", "gain=1:2:1", "L=16.5:20:2",
+                    "L=16:20:3.5", "L=16:21:3", "gain=nan:1:2", "gain=0:inf:2", "gain=-inf:0:2", "gain=0:1:inf", "gain=0:1:1e300",
+                    "L=4:1e30:2", "gain=0:1:100001", "gain=0::3"] {
+            XCTAssertThrowsError(try PhaseAxis(parsing: bad, flag: "--y"), bad) { XCTAssertEqual(flag(of: $0), "--y", bad) }
         }
+    }
+
+    /// Errors found at the grid's corners name the axis flag, not the swept parameter's own flag;
+    /// a bad fixed flag keeps its own name.
+    func testCornerErrorsNameTheAxis() throws {
+        let base = try spec().base
+        func error(_ x: String, _ y: String, base: PhaseBase = base) -> ConvEmergeError? {
+            do {
+                _ = try PhaseSweepSpec(base: base, x: PhaseAxis(parsing: x, flag: "--x"), y: PhaseAxis(parsing: y, flag: "--y"), measures: [.ipr])
+                return nil
+            } catch { return error as? ConvEmergeError }
+        }
+        XCTAssertEqual(error("L=2:8:3", "gain=0:1:2"), .invalidInput(flag: "--x", message: "L = 2 is out of range: must be >= 4"))
+        XCTAssertEqual(error("gain=0:1:2", "L=16:2:3"), .invalidInput(flag: "--y", message: "L = 2 is out of range: must be >= 4"))
+        // --L is fixed, the kernel does not fit at the large end of the xi0 axis.
+        XCTAssertEqual(flag(of: error("xi0=0.5:20:2", "gain=0:1:2")), "--x")
+        XCTAssertEqual(flag(of: error("gain=0:3:2", "xi1=1:20:2")), "--y")
+        var badRate = base
+        badRate.learningRate = -1
+        XCTAssertEqual(flag(of: error("gain=0:1:2", "xi1=1:2:2", base: badRate)), "--lr")
+        XCTAssertNil(error("lr=0.5:1:2", "xi1=1:2:2", base: badRate))
+        XCTAssertEqual(flag(of: error("gain=0:1:1000", "xi1=1:2:1000")), "--y")
+    }
+
+    /// `--measure growth` refuses a closure without a Jacobian as `instability` does, before any cell.
+    func testGrowthWithoutAJacobianIsRefusedUpFront() throws {
+        var base = try spec().base
+        base.closure = try ClosureSpec(kind: .montecarlo)
+        let x = try PhaseAxis(parsing: "gain=0:1:2", flag: "--x"), y = try PhaseAxis(parsing: "xi1=1:2:2", flag: "--y")
+        var phaseError: Error?, instabilityError: Error?
+        XCTAssertThrowsError(try PhaseSweepSpec(base: base, x: x, y: y, measures: [.growth])) { phaseError = $0 }
+        XCTAssertThrowsError(try InstabilityAnalysis.requireJacobian(closure: .montecarlo, activation: .relu)) { instabilityError = $0 }
+        XCTAssertEqual(flag(of: phaseError), "--closure")
+        XCTAssertEqual(phaseError as? ConvEmergeError, instabilityError as? ConvEmergeError)
+        XCTAssertNoThrow(try PhaseSweepSpec(base: base, x: x, y: y, measures: [.ipr]))
     }
 
     /// xi-ratio sets xi1 = ratio * xi0, and cannot be combined with an xi0 or xi1 axis.
@@ -103,4 +199,9 @@ final class PhaseTests: ScratchDirectoryTestCase {
         XCTAssertNoThrow(try PhaseSweepSpec(base: base, x: PhaseAxis(parsing: "xi-ratio=2:4:2", flag: "--x"),
                                             y: PhaseAxis(parsing: "gain=0.5:1:2", flag: "--y"), measures: [.ipr]))
     }
+}
+
+private func flag(of error: Error?) -> String? {
+    guard case let .invalidInput(flag, _)? = error as? ConvEmergeError else { return nil }
+    return flag
 }

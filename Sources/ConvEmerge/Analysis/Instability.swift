@@ -99,12 +99,7 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     /// `flow`, when given, must be the flow of these parameters (see `SolveJob.run`).
     public init(task: TaskSpec, neuron: NeuronSpec, closure: ClosureSpec, learningRate: Double, flow prebuilt: GradientFlow? = nil) throws {
         GSL.initialize()
-        // A sample average of h'(lambda) misses the delta function of a jump in h (relu's
-        // y delta(lambda + b)), so the montecarlo Jacobian of a kinked neuron is not a
-        // Jacobian at all: central differences over the sample's jumps gave growth rates of
-        // 5.8 at g = 0 where the exact value is -0.006.
-        try require(closure.kind != .montecarlo || Activation(neuron.activation).kinks.isEmpty, flag: "--closure",
-                    "montecarlo has no Jacobian for a \(neuron.activation.rawValue) neuron (its right-hand side jumps at every sample's kink); use gaussian, cumulant or conditional")
+        try Self.requireJacobian(closure: closure.kind, activation: neuron.activation)
         // The Jacobian, the class covariances and the eigensolver's workspace are dense D x D.
         try MemoryBudget.require(MemoryBudget.product(8, task.dimension, task.dimension, 8), flag: "--L",
                                  for: "the dense Jacobian analysis at D = \(task.dimension)")
@@ -122,6 +117,17 @@ public final class InstabilityAnalysis: @unchecked Sendable {
         denseCovariances = closure.kind == .gaussian || closure.kind == .cumulant
             ? distributions.map { $0.covariance.denseMatrix() } : []
         modes = FourierModes(lattice: task.lattice)
+    }
+
+    /// Refuses a closure without a Jacobian for this neuron; public so that `phase --measure
+    /// growth` refuses the same request before its sweep starts instead of filling every cell.
+    public static func requireJacobian(closure: ClosureKind, activation: ActivationKind) throws {
+        // A sample average of h'(lambda) misses the delta function of a jump in h (relu's
+        // y delta(lambda + b)), so the montecarlo Jacobian of a kinked neuron is not a
+        // Jacobian at all: central differences over the sample's jumps gave growth rates of
+        // 5.8 at g = 0 where the exact value is -0.006.
+        try require(closure != .montecarlo || Activation(activation).kinks.isEmpty, flag: "--closure",
+                    "montecarlo has no Jacobian for a \(activation.rawValue) neuron (its right-hand side jumps at every sample's kink); use gaussian, cumulant or conditional")
     }
 
     public var dimension: Int { task.dimension }

@@ -7,23 +7,49 @@ public enum PhaseParameter: String, Codable, CaseIterable, Sendable {
     case tMax = "t-max"
     /// xi1 / xi0 at fixed xi0 (SPEC §5 names the ratio as a sweep axis).
     case xiRatio = "xi-ratio"
+
+    /// A lattice has a whole number of sites: a grid point between two is not a cell to round.
+    var takesWholeValues: Bool { self == .L }
+
+    /// The flags the library names when this parameter is out of range: xi0, xi1 and the ratio
+    /// reach the kernel, which speaks of --xi, and the ratio is applied to xi1.
+    var ownFlags: Set<String> {
+        switch self {
+        case .xi0, .xi1: return ["--\(rawValue)", "--xi"]
+        case .xiRatio: return ["--xi1", "--xi"]
+        default: return ["--\(rawValue)"]
+        }
+    }
 }
 
 /// One axis of the grid: `count` evenly spaced values from `lower` to `upper` (both included).
 public struct PhaseAxis: Codable, Hashable, Sendable {
+    /// Cells in a whole grid: each is a file in DIR/cells, and a sweep of 10^8 of them would
+    /// exhaust the file system's inodes long before it finished.
+    public static let maximumCells = 100_000
+
     public let parameter: PhaseParameter
     public let lower: Double
     public let upper: Double
     public let count: Int
 
-    public init(parameter: PhaseParameter, lower: Double, upper: Double, count: Int) throws {
-        try require(lower.isFinite && upper.isFinite, flag: "--x/--y", "bounds must be finite, got \(lower):\(upper)")
-        try require(count >= 1 && count <= 10_000, flag: "--x/--y", "needs 1 ... 10000 values, got \(count)")
-        try require(count == 1 || upper != lower, flag: "--x/--y", "a:b:n with n > 1 needs a != b")
+    /// `flag` (--x or --y) is the flag every error names: the user typed it, not the parameter's own flag.
+    public init(parameter: PhaseParameter, lower: Double, upper: Double, count: Int, flag: String) throws {
         self.parameter = parameter
         self.lower = lower
         self.upper = upper
         self.count = count
+        let name = parameter.rawValue
+        try require(lower.isFinite && upper.isFinite, flag: flag, "\(name)=a:b:n needs finite a and b, got \(text)")
+        try require(count >= 1 && count <= Self.maximumCells, flag: flag, "n must be in 1 ... \(Self.maximumCells), got \(count)")
+        try require(count > 1 || upper == lower, flag: flag, "n = 1 is the single value a, so b must equal a, got \(text)")
+        try require(count == 1 || upper != lower, flag: flag, "n > 1 values need a != b, got \(text)")
+        // Beyond 2^53 a Double is whole but no longer a lattice size that converts to Int.
+        if parameter.takesWholeValues,
+           let k = (0..<count).first(where: { value($0) != value($0).rounded() || value($0).magnitude >= 0x1p53 }) {
+            throw ConvEmergeError.invalidInput(flag: flag, message: "\(name) takes whole values, but \(text) gives \(name) = \(PhaseAxis.format(value(k))): "
+                                               + "choose whole a and b with (b - a)/(n - 1) whole")
+        }
     }
 
     /// "NAME=a:b:n", e.g. "gain=0.5:3:16".
@@ -33,16 +59,26 @@ public struct PhaseAxis: Codable, Hashable, Sendable {
         guard pieces.count == 2, let parameter = PhaseParameter(rawValue: pieces[0]) else {
             throw ConvEmergeError.invalidInput(flag: flag, message: "must be NAME=a:b:n with NAME one of \(names), got '\(text)'")
         }
-        let range = pieces[1].split(separator: ":").map { Double($0) }
-        guard range.count == 3, let a = range[0], let b = range[1], let n = range[2], n == n.rounded(), n >= 1 else {
-            throw ConvEmergeError.invalidInput(flag: flag, message: "must be NAME=a:b:n (n >= 1 an integer), got '\(text)'")
+        let range = pieces[1].split(separator: ":", omittingEmptySubsequences: false).map { Double($0) }
+        guard range.count == 3, let a = range[0], let b = range[1], let n = range[2] else {
+            throw ConvEmergeError.invalidInput(flag: flag, message: "must be NAME=a:b:n (n >= 1 a whole number), got '\(text)'")
         }
-        try self.init(parameter: parameter, lower: a, upper: b, count: Int(n))
+        // Checked before Int(n), which traps beyond Int's range.
+        guard n == n.rounded(), n >= 1, n <= Double(Self.maximumCells) else {
+            throw ConvEmergeError.invalidInput(flag: flag, message: "n must be a whole number in 1 ... \(Self.maximumCells), got '\(text)'")
+        }
+        try self.init(parameter: parameter, lower: a, upper: b, count: Int(n), flag: flag)
     }
 
     public func value(_ k: Int) -> Double {
         count == 1 ? lower : lower + (upper - lower) * Double(k) / Double(count - 1)
     }
+
+    /// NAME=a:b:n as the user writes it.
+    public var text: String { "\(parameter.rawValue)=\(PhaseAxis.format(lower)):\(PhaseAxis.format(upper)):\(count)" }
+
+    /// The number format of phase.csv, also used in messages.
+    static func format(_ value: Double) -> String { value.isNaN ? "nan" : String(format: "%.10g", value) }
 }
 
 /// What each cell computes.
@@ -152,24 +188,76 @@ public struct PhaseSweepSpec: Codable, Hashable, Sendable {
     public init(base: PhaseBase, x: PhaseAxis, y: PhaseAxis, measures: [PhaseMeasure]) throws {
         try require(x.parameter != y.parameter, flag: "--y", "must sweep another parameter than --x (\(x.parameter.rawValue))")
         try require(!measures.isEmpty, flag: "--measure", "needs at least one of ipr, growth")
+        try require(x.count * y.count <= PhaseAxis.maximumCells, flag: "--y",
+                    "the grid would have \(x.count) x \(y.count) = \(x.count * y.count) cells; at most \(PhaseAxis.maximumCells) (one file each): use fewer values")
         // The ratio is applied to xi0 as it stands when its axis is set: sweeping xi0 or xi1
         // on the other axis would make the order of the axes matter.
         let pair = Set([x.parameter, y.parameter])
         try require(!pair.contains(.xiRatio) || pair.isDisjoint(with: [.xi0, .xi1]), flag: "--y",
                     "xi-ratio cannot be swept together with xi0 or xi1 (fix xi0 with --xi0)")
+        if measures.contains(.growth) {
+            try InstabilityAnalysis.requireJacobian(closure: base.closure.kind, activation: base.activation)
+        }
         self.base = base
         self.x = x
         self.y = y
-        self.measures = measures
-        // Fail before the sweep starts if a corner of the grid is invalid.
-        for (i, j) in [(0, 0), (x.count - 1, y.count - 1), (0, y.count - 1), (x.count - 1, 0)] {
-            _ = try base.setting(x.parameter, to: x.value(i)).setting(y.parameter, to: y.value(j)).solveParameters()
+        // One order whatever the user typed, so that sweep.json compares equal.
+        self.measures = PhaseMeasure.allCases.filter(measures.contains)
+        try validateCorners()
+    }
+
+    /// The `solve` parameters at grid point (x, y).
+    public func parameters(x xValue: Double, y yValue: Double) throws -> SolveParameters {
+        try base.setting(x.parameter, to: xValue).setting(y.parameter, to: yValue).solveParameters()
+    }
+
+    /// Fails before the sweep starts if a corner of the grid is out of range. The error names
+    /// --x or --y, the flag the user typed, rather than the swept parameter's own flag (which
+    /// the user may not have typed at all); an error about a fixed flag is put on the axis whose
+    /// other end is valid, and left on the fixed flag when no corner is valid (e.g. --lr -1).
+    private func validateCorners() throws {
+        let corners = [(0, 0), (x.count - 1, y.count - 1), (0, y.count - 1), (x.count - 1, 0)]
+        func failure(_ i: Int, _ j: Int) throws -> (flag: String, message: String)? {
+            do {
+                _ = try parameters(x: x.value(i), y: y.value(j))
+                return nil
+            } catch let ConvEmergeError.invalidInput(flag, message) {
+                return (flag, message)
+            }
+        }
+        for (i, j) in corners {
+            guard let error = try failure(i, j) else { continue }
+            let onX: Bool
+            if x.parameter.ownFlags.contains(error.flag) {
+                onX = true
+            } else if y.parameter.ownFlags.contains(error.flag) {
+                onX = false
+            } else if try corners.allSatisfy({ try failure($0.0, $0.1) != nil }) {
+                throw ConvEmergeError.invalidInput(flag: error.flag, message: error.message)
+            } else {
+                onX = try failure(x.count - 1 - i, j) == nil
+            }
+            let (axis, value) = onX ? (x, x.value(i)) : (y, y.value(j))
+            var reason = " (\(error.flag): \(error.message))"
+            if error.flag == "--\(axis.parameter.rawValue)" {
+                // "must be >= 4, got 2": the value is already at the head of the line.
+                reason = ": " + (error.message.range(of: ", got ", options: .backwards).map { String(error.message[..<$0.lowerBound]) } ?? error.message)
+            }
+            throw ConvEmergeError.invalidInput(flag: onX ? "--x" : "--y",
+                                               message: "\(axis.parameter.rawValue) = \(PhaseAxis.format(value)) is out of range\(reason)")
         }
     }
 
     /// The same grid of the same problem (the version that wrote it does not matter).
     public func describesSameSweep(as other: PhaseSweepSpec) -> Bool {
-        base == other.base && x == other.x && y == other.y && measures == other.measures
+        base == other.base && x == other.x && y == other.y && Set(measures) == Set(other.measures)
+    }
+
+    /// How `other` differs, for the message refusing to mix two sweeps in one directory.
+    func difference(from other: PhaseSweepSpec) -> String {
+        if x != other.x || y != other.y { return "--x \(other.x.text) --y \(other.y.text)" }
+        if Set(measures) != Set(other.measures) { return "--measure \(other.measures.map(\.rawValue).joined(separator: ","))" }
+        return "the same axes with other fixed flags, see its sweep.json"
     }
 
     /// Cells in row-major order over (y, x): index = j * nx + i.
@@ -198,7 +286,7 @@ public struct PhaseCellResult: Sendable, Equatable {
 
     /// The cell's CSV line: the same bytes whichever process, thread or shard computed it.
     public var csvLine: String {
-        let number = { (v: Double) in v.isNaN ? "nan" : String(format: "%.10g", v) }
+        let number = PhaseAxis.format
         return [String(cell), number(x), number(y), number(finalIPR), number(growthRate), number(leadingModeIPR), status]
             .joined(separator: ",")
     }
@@ -206,8 +294,9 @@ public struct PhaseCellResult: Sendable, Equatable {
 
 /// A phase diagram over two parameters (SPEC §5): each cell solves the ODE and/or the linear
 /// stability problem; cells run on `threads` threads, each finished cell is written atomically to
-/// DIR/cells/NNNNNN.csv, so a killed sweep resumes without recomputing, and shards (cells with
-/// index % N == i) merge into the same phase.csv as a single run.
+/// DIR/cells/NNNNNNN.csv, so a killed sweep resumes without recomputing, and shards (cells with
+/// index % N == i), in one DIR or merged from several, give the same phase.csv as a single run.
+/// The directory side (locking, resume, merge) is in PhaseSweepDirectory.swift.
 public enum PhaseSweep {
     public static func compute(_ spec: PhaseSweepSpec, cell: Int) -> PhaseCellResult {
         let (xValue, yValue) = spec.coordinates(of: cell)
@@ -215,7 +304,7 @@ public enum PhaseSweep {
                                      status: "completed")
         let parameters: SolveParameters
         do {
-            parameters = try spec.base.setting(spec.x.parameter, to: xValue).setting(spec.y.parameter, to: yValue).solveParameters()
+            parameters = try spec.parameters(x: xValue, y: yValue)
         } catch {
             result.status = "invalid_input"
             return result
@@ -253,13 +342,6 @@ public enum PhaseSweep {
         return result
     }
 
-    public static func cellsDirectory(_ directory: String) -> String { (directory as NSString).appendingPathComponent("cells") }
-    static func specPath(_ directory: String) -> String { (directory as NSString).appendingPathComponent("sweep.json") }
-    public static func csvPath(_ directory: String) -> String { (directory as NSString).appendingPathComponent("phase.csv") }
-    static func cellPath(_ directory: String, _ cell: Int) -> String {
-        (cellsDirectory(directory) as NSString).appendingPathComponent(String(format: "%07d.csv", cell))
-    }
-
     /// Checks --threads and --shard; called before anything is written.
     public static func validateExecution(threads: Int, shard: (index: Int, count: Int)) throws {
         try require(threads >= 1 && threads <= 1024, flag: "--threads", "must be in 1 ... 1024, got \(threads)")
@@ -267,115 +349,39 @@ public enum PhaseSweep {
                     "must be i/N with 0 <= i < N, got \(shard.index)/\(shard.count)")
     }
 
-    /// Creates or reopens DIR for `spec`. An existing DIR must hold the same sweep, and finished
-    /// cells are only accepted with `resume`.
-    public static func prepare(_ directory: String, spec: PhaseSweepSpec, resume: Bool) throws {
-        let manager = FileManager.default
-        if manager.fileExists(atPath: specPath(directory)) {
-            let existing = try readSpec(directory)
-            try require(existing.describesSameSweep(as: spec), flag: "--out", "'\(directory)' holds a different sweep (sweep.json); choose another --out")
-            try require(resume || finishedCells(directory).isEmpty, flag: "--resume",
-                        "'\(directory)' already holds finished cells: pass --resume to continue that sweep, or choose another --out")
-        } else {
-            var isDirectory: ObjCBool = false
-            if manager.fileExists(atPath: directory, isDirectory: &isDirectory) {
-                let contents = (try? manager.contentsOfDirectory(atPath: directory)) ?? []
-                try require(isDirectory.boolValue && contents.isEmpty, flag: "--out",
-                            "'\(directory)' exists and is not a phase sweep directory; choose another path")
-            }
-            do {
-                try manager.createDirectory(atPath: cellsDirectory(directory), withIntermediateDirectories: true)
-            } catch {
-                throw ConvEmergeError.io(path: directory, reason: "cannot create: \(error.localizedDescription)")
-            }
-            try AtomicFile.write(RunDirectory.encoder.encode(spec), to: specPath(directory))
-        }
-        try? manager.createDirectory(atPath: cellsDirectory(directory), withIntermediateDirectories: true)
-    }
-
-    public static func readSpec(_ directory: String) throws -> PhaseSweepSpec {
-        let path = specPath(directory)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConvEmergeError.io(path: path, reason: "missing: not a phase sweep directory")
-        }
-        do {
-            return try RunDirectory.decoder.decode(PhaseSweepSpec.self, from: data)
-        } catch {
-            throw ConvEmergeError.io(path: path, reason: "unreadable sweep description: \(error.localizedDescription)")
-        }
-    }
-
-    /// Finished cell index -> its CSV line.
-    public static func finishedCells(_ directory: String) throws -> [Int: String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: cellsDirectory(directory))) ?? []
-        var cells: [Int: String] = [:]
-        for name in names where name.hasSuffix(".csv") && !name.hasPrefix(".") {
-            guard let index = Int(name.dropLast(4)),
-                  let text = try? String(contentsOfFile: (cellsDirectory(directory) as NSString).appendingPathComponent(name), encoding: .utf8)
-            else { continue }
-            cells[index] = text.trimmingCharacters(in: .newlines)
-        }
-        return cells
-    }
-
-    /// Runs the cells of shard `shard.index` of `shard.count` not yet in DIR on `threads` threads;
-    /// `progress(done, total)` is called (serialised) after each cell. Returns the cells computed now.
+    /// Runs the cells of shard `shard.index` of `shard.count` not yet in DIR (opened by `prepare`)
+    /// on `threads` threads; `progress(done, total)` is called (serialised) after each cell.
+    /// Returns the cells computed now.
     @discardableResult
     public static func run(_ spec: PhaseSweepSpec, directory: String, threads: Int, shard: (index: Int, count: Int) = (0, 1),
                            progress: ((Int, Int) -> Void)? = nil) throws -> Int {
         try validateExecution(threads: threads, shard: shard)
-        let finished = try finishedCells(directory)
+        let finished = finishedCellIndices(directory)
         let mine = (0..<spec.cellCount).filter { $0 % shard.count == shard.index }
-        let todo = mine.filter { finished[$0] == nil }
+        let todo = mine.filter { !finished.contains($0) }
         let queue = CellQueue(cells: todo, done: mine.count - todo.count, total: mine.count, progress: progress)
         DispatchQueue.concurrentPerform(iterations: min(threads, max(todo.count, 1))) { _ in
             while let cell = queue.take() {
+                let path = cellPath(directory, cell)
+                // Another run of the same cells in DIR (the same command started twice) may have
+                // finished this one meanwhile: one stat instead of a recomputation.
+                if access(path, F_OK) == 0 {
+                    queue.finished(computed: false)
+                    continue
+                }
                 let line = compute(spec, cell: cell).csvLine
                 do {
-                    try AtomicFile.write(line + "\n", to: cellPath(directory, cell))
-                    queue.finished()
+                    // `prepare` swept the stale staging of DIR/cells once; a scan per cell would
+                    // make a sweep quadratic in its cells.
+                    try AtomicFile.write(line + "\n", to: path, sweepingStale: false)
+                    queue.finished(computed: true)
                 } catch {
                     queue.fail(error)
                 }
             }
         }
         if let failure = queue.failure { throw failure }
-        return todo.count
-    }
-
-    /// phase.csv from the cells of `directories` (one run, or the shards of one sweep), sorted by
-    /// cell index; nil while cells are missing. Throws if the directories hold different sweeps.
-    public static func table(of directories: [String]) throws -> (spec: PhaseSweepSpec, text: String?, missing: Int) {
-        try require(!directories.isEmpty, flag: "phase merge", "needs at least one directory")
-        let spec = try readSpec(directories[0])
-        var cells: [Int: String] = [:]
-        for directory in directories {
-            let other = try readSpec(directory)
-            try require(other.describesSameSweep(as: spec), flag: "phase merge", "'\(directory)' holds a different sweep than '\(directories[0])'")
-            cells.merge(try finishedCells(directory)) { first, _ in first }
-        }
-        let missing = (0..<spec.cellCount).filter { cells[$0] == nil }.count
-        guard missing == 0 else { return (spec, nil, missing) }
-        let lines = (0..<spec.cellCount).map { cells[$0]! }
-        return (spec, ([spec.header] + lines).joined(separator: "\n") + "\n", 0)
-    }
-
-    /// Merges shard directories into `output` (a new or empty directory, or one of the inputs):
-    /// sweep.json, every cell file and phase.csv, byte-identical to a single run's.
-    public static func merge(_ directories: [String], into output: String) throws -> PhaseSweepSpec {
-        let (spec, text, missing) = try table(of: directories)
-        guard let text else {
-            throw ConvEmergeError.invalidInput(flag: "phase merge", message: "\(missing) of \(spec.cellCount) cells are missing from \(directories)")
-        }
-        let isInput = directories.contains { URL(fileURLWithPath: $0).standardizedFileURL == URL(fileURLWithPath: output).standardizedFileURL }
-        if !isInput { try prepare(output, spec: spec, resume: true) }
-        for directory in directories {
-            for (cell, line) in try finishedCells(directory) where !FileManager.default.fileExists(atPath: cellPath(output, cell)) {
-                try AtomicFile.write(line + "\n", to: cellPath(output, cell))
-            }
-        }
-        try AtomicFile.write(text, to: csvPath(output))
-        return spec
+        return queue.computed
     }
 }
 
@@ -389,6 +395,7 @@ private final class CellQueue: @unchecked Sendable {
     private let total: Int
     private let progress: ((Int, Int) -> Void)?
     private(set) var failure: Error?
+    private(set) var computed = 0
 
     init(cells: [Int], done: Int, total: Int, progress: ((Int, Int) -> Void)?) {
         self.cells = cells
@@ -405,9 +412,10 @@ private final class CellQueue: @unchecked Sendable {
         return cells[next - 1]
     }
 
-    func finished() {
+    func finished(computed: Bool) {
         lock.lock(); defer { lock.unlock() }
         done += 1
+        if computed { self.computed += 1 }
         progress?(done, total)
     }
 
