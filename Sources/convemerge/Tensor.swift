@@ -30,19 +30,20 @@ struct Tensor: ParsableCommand {
     @Flag(help: "Print JSON on stdout.") var json = false
 
     func run() throws {
+        // Every flag and file is checked before the (possibly long) search.
+        try require(restarts >= 1 && restarts <= 100_000, flag: "--restarts", "must be in 1 ... 100000, got \(restarts)")
+        if let save { try AtomicFile.requireTarget(save, flag: "--save") }
         let distribution = try InputDistribution(input.spec())
+        let reference = try compareWith.map { directory in
+            try NpyArray.readWeights(from: (directory as NSString).appendingPathComponent("weights.npy"),
+                                     dimension: distribution.size, flag: "--compare-with")
+        }
         let solver = try TensorEigenSolver(cumulant: FourthCumulant(distribution, method: cumulant), extremum: extremum,
                                            tolerance: tolerance, maxIterations: maxIterations)
         let start = Date()
         let pairs = try solver.eigenpairs(restarts: restarts, seed: seed)
         let seconds = Date().timeIntervalSince(start)
-        var reference: [Double]?
-        if let compareWith {
-            let array = try NpyArray.read(from: (compareWith as NSString).appendingPathComponent("weights.npy"), flag: "--compare-with")
-            try require(array.shape.last == distribution.size, flag: "--compare-with",
-                        "'\(compareWith)/weights.npy' has shape \(array.shape), expected (n, \(distribution.size))")
-            reference = Array(array.values.suffix(distribution.size))
-        }
+        let unconverged = restarts - pairs.reduce(0) { $0 + $1.hits }
         let overlaps = pairs.map { pair in reference.map { TensorEigenSolver.overlap(pair.vector, $0, lattice: distribution.lattice) } }
         if let save { try NpyArray(rows: pairs.map(\.vector)).write(to: save, flag: "--save") }
         let fourierIPR = 1.5 / Double(distribution.size)
@@ -51,7 +52,7 @@ struct Tensor: ParsableCommand {
                 "eigenvalue": Report.json(pairs.map(\.eigenvalue)), "residual": Report.json(pairs.map(\.residual)),
                 "ipr": Report.json(pairs.map(\.ipr)), "hits": pairs.map(\.hits), "iterations": pairs.map(\.iterations),
                 "converged": pairs.map(\.converged), "extremum": extremum.rawValue, "cumulant": cumulant.rawValue,
-                "restarts": restarts, "seconds": seconds, "fourier_mode_ipr": fourierIPR,
+                "restarts": restarts, "unconverged_starts": unconverged, "seconds": seconds, "fourier_mode_ipr": fourierIPR,
                 "eigenvector": pairs.map { Report.json($0.vector) },
             ]
             if reference != nil {
@@ -59,6 +60,7 @@ struct Tensor: ParsableCommand {
                 object["reference_ipr"] = Observables.inverseParticipationRatio(reference!)
             }
             try Report.printJSON(object)
+            try Self.reportConvergence(found: pairs.count, unconverged: unconverged, maxIterations: maxIterations)
             return
         }
         let f = Report.format
@@ -71,6 +73,16 @@ struct Tensor: ParsableCommand {
         print(Report.table(rows))
         print("(a Fourier mode has IPR 3/(2D) = \(f(fourierIPR)))")
         if let reference { print("reference RF IPR \(f(Observables.inverseParticipationRatio(reference)))") }
+        try Self.reportConvergence(found: pairs.count, unconverged: unconverged, maxIterations: maxIterations)
+    }
+
+    /// Starts that ran out of iterations are not eigenpairs: say how many, and fail (exit 3)
+    /// when none converged, so that a script cannot mistake an empty list for a result.
+    static func reportConvergence(found: Int, unconverged: Int, maxIterations: Int) throws {
+        guard unconverged > 0 else { return }
+        let advice = "not converged within --max-iterations \(maxIterations) (raise it or loosen --tolerance)"
+        FileHandle.standardError.write(Data("warning: \(unconverged) start(s) \(advice); they are not listed\n".utf8))
+        if found == 0 { throw ExitCode(3) }
     }
 }
 

@@ -188,7 +188,8 @@ public struct PhaseSweepSpec: Codable, Hashable, Sendable {
     public init(base: PhaseBase, x: PhaseAxis, y: PhaseAxis, measures: [PhaseMeasure]) throws {
         try require(x.parameter != y.parameter, flag: "--y", "must sweep another parameter than --x (\(x.parameter.rawValue))")
         try require(!measures.isEmpty, flag: "--measure", "needs at least one of ipr, growth")
-        try require(x.count * y.count <= PhaseAxis.maximumCells, flag: "--y",
+        // The axis with more values is the one to shorten.
+        try require(x.count * y.count <= PhaseAxis.maximumCells, flag: x.count > y.count ? "--x" : "--y",
                     "the grid would have \(x.count) x \(y.count) = \(x.count * y.count) cells; at most \(PhaseAxis.maximumCells) (one file each): use fewer values")
         // The ratio is applied to xi0 as it stands when its axis is set: sweeping xi0 or xi1
         // on the other axis would make the order of the axes matter.

@@ -183,7 +183,9 @@ public struct TensorEigenSolver: Sendable {
     }
 
     /// SS-HOPM from `restarts` Gaussian random starts (stream r of `seed`), eigenpairs that agree
-    /// up to a lattice translation and sign merged, most extreme eigenvalue first.
+    /// up to a lattice translation and sign merged, most extreme eigenvalue first. A start that
+    /// did not converge within `maxIterations` is no eigenpair and is left out (restarts minus the
+    /// sum of the hits counts them).
     public func eigenpairs(restarts: Int, seed: UInt64) throws -> [TensorEigenpair] {
         try require(restarts >= 1 && restarts <= 100_000, flag: "--restarts", "must be in 1 ... 100000, got \(restarts)")
         let lattice = cumulant.lattice
@@ -192,6 +194,7 @@ public struct TensorEigenSolver: Sendable {
             var rng = Xoshiro256(seed: seed, stream: r)
             let start = (0..<cumulant.size).map { _ in rng.nextGaussian() }
             let pair = solve(from: start)
+            guard pair.converged else { continue }
             if let k = found.firstIndex(where: { TensorEigenSolver.overlap($0.vector, pair.vector, lattice: lattice) > 1 - 1e-6 }) {
                 found[k].hits += 1
             } else {

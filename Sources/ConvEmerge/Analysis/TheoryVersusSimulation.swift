@@ -92,6 +92,17 @@ public struct TheoryVersusSimulation: Codable, Sendable {
         if p.initialization != ode.parameters.initialization {
             warnings.append("the runs start from different initial weights (\(p.initialization) vs \(ode.parameters.initialization))")
         }
+        let schedule = ode.parameters.integrator
+        if p.tMax != schedule.tMax || p.saves != schedule.saves || p.logSpacedSaves != schedule.logSpacedSaves {
+            warnings.append("the runs save at different times (t-max \(p.tMax) vs \(schedule.tMax), saves \(p.saves) vs \(schedule.saves)): "
+                            + "only the times both happen to share are compared; rerun with the same --t-max, --saves and spacing")
+        }
+        if ode.status != .completed {
+            warnings.append("the ODE run did not complete (status \(ode.status.rawValue): \(ode.message)); distances after it stopped are meaningless")
+        }
+        if sgd.status != .completed {
+            warnings.append("the simulation did not complete (status \(sgd.status.rawValue)): its blown-up or non-finite replicas make the distances meaningless")
+        }
         let d = p.dimension
         let theoryWeights = try readArray("weights.npy", in: theory, flag: "--theory")
         let theoryTimes = try readArray("times.npy", in: theory, flag: "--theory").values
