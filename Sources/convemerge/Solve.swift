@@ -62,36 +62,3 @@ struct Solve: ParsableCommand {
         }
     }
 }
-
-/// Progress on stderr: a bar redrawn in place (at most every 0.2 s) on a terminal,
-/// one line per quarter when stderr is a file or a pipe, so that logs stay readable.
-final class ProgressLine {
-    let label: String
-    private let interactive = isatty(STDERR_FILENO) != 0
-    private var lastDraw = Date.distantPast
-    private var lastQuarter = -1
-    init(label: String) { self.label = label }
-
-    func update(_ fraction: Double) {
-        let clamped = min(max(fraction, 0), 1)
-        guard interactive else {
-            let quarter = Int(clamped * 4)
-            if quarter > lastQuarter {
-                lastQuarter = quarter
-                FileHandle.standardError.write(Data("\(label): \(25 * quarter)%\n".utf8))
-            }
-            return
-        }
-        let now = Date()
-        guard now.timeIntervalSince(lastDraw) > 0.2 || clamped >= 1 else { return }
-        lastDraw = now
-        let width = 30
-        let filled = Int((clamped * Double(width)).rounded())
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(String(format: "%5.1f", 100 * clamped))%".utf8))
-    }
-
-    func finish() {
-        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}
