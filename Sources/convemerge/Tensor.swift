@@ -28,13 +28,16 @@ struct Tensor: ParsableCommand {
     var compareWith: String?
     @Option(help: "Write the eigenvectors as an (n, D) .npy file.") var save: String?
     @Flag(help: "Print JSON on stdout.") var json = false
+    @Flag(help: "No progress on stderr.") var quiet = false
 
     func run() throws {
         let distribution = try InputDistribution(input.spec())
         let solver = try TensorEigenSolver(cumulant: FourthCumulant(distribution, method: cumulant), extremum: extremum,
                                            tolerance: tolerance, maxIterations: maxIterations)
         let start = Date()
-        let pairs = try solver.eigenpairs(restarts: restarts, seed: seed)
+        let progress = quiet ? nil : ProgressLine(label: "tensor: \(restarts) restarts")
+        let pairs = try solver.eigenpairs(restarts: restarts, seed: seed, progress: progress?.update)
+        progress?.finish()
         let seconds = Date().timeIntervalSince(start)
         var reference: [Double]?
         if let compareWith {

@@ -19,4 +19,14 @@ final class CLILongRunTests: CLITestCase {
         XCTAssertEqual(simulate.status, 2)
         XCTAssertTrue(simulate.stderr.hasPrefix("error: --t-max: "), simulate.stderr)
     }
+
+    /// --quiet leaves stderr empty; stdout (the JSON) is the same with and without progress.
+    func testProgressStaysOffStdout() throws {
+        let arguments = ["instability", "--L", "16", "--gain", "2", "--scan-gain", "0:2:3", "--json"]
+        let quiet = try runOK(arguments + ["--quiet"])
+        XCTAssertEqual(quiet.stderr, "")
+        XCTAssertEqual(try runOK(arguments).stdout, quiet.stdout)
+        let tensor = try runOK(["tensor", "--L", "16", "--gain", "2", "--restarts", "2", "--json", "--quiet"])
+        XCTAssertEqual(tensor.stderr, "")
+    }
 }

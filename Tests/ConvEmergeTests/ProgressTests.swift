@@ -109,4 +109,62 @@ final class ProgressTests: XCTestCase {
         XCTAssertEqual(flag { _ = try IntegratorSpec(tMax: .infinity) }, "--t-max")
         XCTAssertNil(flag { _ = try IntegratorSpec(tMax: 1e9) })
     }
+
+    private func task(length: Int, jitter: Double = 0) throws -> TaskSpec {
+        let lattice = try Lattice(dimension: 1, length: length)
+        let base = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 2, jitter: jitter), gain: 2)
+        return try TaskSpec.xi(base: base, xi0: 0.5, xi1: 2, gaussianControl: false, prior1: 0.5, targets: [0, 1])
+    }
+
+    /// The instability analysis announces its stages (the dense eigensolve with an estimate) and
+    /// reports fractions within each; the report is the one computed without them.
+    func testInstabilityReportsItsStages() throws {
+        for kind in [ClosureKind.cumulant, .conditional] {
+            let analysis = try InstabilityAnalysis(task: task(length: 16), neuron: NeuronSpec(activation: .relu, bias: 0),
+                                                   closure: ClosureSpec(kind: kind), learningRate: 1)
+            var stages: [(String, Double?)] = []
+            var fractions: [Double] = []
+            let report = try analysis.analyse(stage: { stages.append(($0, $1)) }, progress: { fractions.append($0) })
+            XCTAssertEqual(report.growthRate, try analysis.analyse().growthRate)
+            XCTAssertTrue(stages.first!.0.contains("extended state"))
+            let eigensolve = try XCTUnwrap(stages.last)
+            XCTAssertTrue(eigensolve.0.contains("eigenpairs"), eigensolve.0)
+            XCTAssertGreaterThan(eigensolve.1 ?? 0, 0)
+            XCTAssertTrue(stages.contains { $0.0.contains("Jacobian") }, "\(stages.map(\.0))")
+            XCTAssertTrue(fractions.allSatisfy { (0...1).contains($0) })
+        }
+        var scanned: [Double] = []
+        let scan = try InstabilityAnalysis.scanGain(from: 0, to: 1, samples: 3, tolerance: 0.1, progress: { scanned.append($0) }) { $0 - 0.3 }
+        XCTAssertEqual(scan.criticalGain ?? .nan, 0.3, accuracy: 0.1)
+        XCTAssertEqual(scanned.count, 3 + 3)  // 3 samples, then [0, 0.5] bisected to 0.0625
+        XCTAssertEqual(scanned, scanned.sorted())
+        XCTAssertLessThan(scanned.last!, 1)
+    }
+
+    func testTensorEigenpairsReportRestarts() throws {
+        let distribution = try InputDistribution(task(length: 16).classes[1])
+        let solver = try TensorEigenSolver(cumulant: FourthCumulant(distribution, method: .leading))
+        var fractions: [Double] = []
+        let pairs = try solver.eigenpairs(restarts: 3, seed: 2) { fractions.append($0) }
+        assertMonotoneToOne(fractions)
+        for k in 0..<3 { XCTAssertTrue(fractions.contains(Double(k) / 3)) }
+        XCTAssertEqual(pairs.map(\.vector), try solver.eigenpairs(restarts: 3, seed: 2).map(\.vector))
+    }
+
+    /// The dense sampler announces its Cholesky factorisations with an estimate, then the steps;
+    /// the replicas are those of a silent run.
+    func testDenseSimulationAnnouncesItsFactorisation() throws {
+        let parameters = try SimulationParameters(task: task(length: 16, jitter: 1e-3), neuron: NeuronSpec(activation: .relu, bias: 0),
+                                                  learningRate: 0.5, seeds: 2, tMax: 20, saves: 3, logSpacedSaves: false,
+                                                  initialization: .random(scale: 0.3, seed: 1), testSamples: 20, sampler: .dense)
+        var stages: [(String, Double?)] = []
+        var fractions: [Double] = []
+        let result = try SimulationJob.run(parameters, progress: { fractions.append($0) }, stage: { stages.append(($0, $1)) })
+        XCTAssertEqual(stages.count, 2)
+        XCTAssertTrue(stages[0].0.contains("Cholesky"), stages[0].0)
+        XCTAssertGreaterThan(stages[0].1 ?? 0, 0)
+        XCTAssertNil(stages[1].1)
+        assertMonotoneToOne(fractions)
+        XCTAssertEqual(result.weights, try SimulationJob.run(parameters).weights)
+    }
 }
