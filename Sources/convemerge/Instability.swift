@@ -31,6 +31,7 @@ struct Instability: ParsableCommand {
     var scanGain: String?
     @Option(name: .customLong("gain-tolerance"), help: "Bisection tolerance on g_c.") var gainTolerance: Double = 1e-3
     @Flag(help: "Print JSON on stdout.") var json = false
+    @Flag(help: "No progress on stderr.") var quiet = false
 
     func analysis(gain: Double? = nil) throws -> InstabilityAnalysis {
         var inputs = input
@@ -45,11 +46,15 @@ struct Instability: ParsableCommand {
         try require(gainTolerance.isFinite && gainTolerance > 0 && gainTolerance < 1, flag: "--gain-tolerance",
                     "must be in (0, 1), got \(gainTolerance)")
         let analysis = try analysis()
-        let report = try analysis.analyse(initialScale: initScale)
+        let progress = quiet ? nil : ProgressLine(label: "instability")
+        defer { progress?.finish() }
+        let report = try analysis.analyse(initialScale: initScale, stage: progress?.stage, progress: progress?.update)
         var scan: GainScan?
         if let scanGain {
             let (lower, upper, samples) = try Instability.parseRange(scanGain, flag: "--scan-gain", defaultSamples: 9)
-            scan = try InstabilityAnalysis.scanGain(from: lower, to: upper, samples: samples, tolerance: gainTolerance) { gain in
+            progress?.stage("growth rate at each gain of --scan-gain, then bisection")
+            scan = try InstabilityAnalysis.scanGain(from: lower, to: upper, samples: samples, tolerance: gainTolerance,
+                                                    progress: progress?.update) { gain in
                 try self.analysis(gain: gain).analyse(initialScale: initScale).growthRate
             }
         }

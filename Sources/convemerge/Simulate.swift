@@ -54,7 +54,7 @@ struct Simulate: ParsableCommand {
         let parameters = try parameters()
         let directory = try RunDirectory(path: out)
         let progress = quiet ? nil : ProgressLine(label: "simulate \(parameters.model.rawValue)")
-        let result = try SimulationJob.run(parameters) { progress?.update($0) }
+        let result = try SimulationJob.run(parameters, progress: progress?.update, stage: progress?.stage)
         progress?.finish()
         try SimulationJob.save(result, to: directory)
         let last = result.meanObservables.rows.last ?? []

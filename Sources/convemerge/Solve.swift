@@ -20,11 +20,11 @@ struct Solve: ParsableCommand {
 
     @Option(help: "GSL stepper: rk8pd, rkf45, rkck, rk4, msadams, msbdf (default rk8pd; rkf45 for --closure montecarlo).")
     var stepper: Stepper?
-    @Option(help: "Relative tolerance of the stepper, in (0, 1) (default 1e-8; 1e-5 for --closure montecarlo).")
+    @Option(help: "Relative tolerance of the stepper, in [1e-13, 1): double precision meets no tighter one (default 1e-8; 1e-5 for --closure montecarlo).")
     var rtol: Double?
-    @Option(help: "Absolute tolerance of the stepper, > 0 (default 1e-10; 1e-6 for --closure montecarlo).")
+    @Option(help: "Absolute tolerance of the stepper, finite and >= 1e-300 (default 1e-10; 1e-6 for --closure montecarlo).")
     var atol: Double?
-    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D (> 0).") var tMax: Double = 150
+    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9].") var tMax: Double = 150
     @Option(help: "Number of saved times (>= 2): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
     @Flag(name: .customLong("linear-saves"), help: "Evenly spaced saves from 0 to t-max.") var linearSaves = false
     @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
@@ -60,38 +60,5 @@ struct Solve: ParsableCommand {
             FileHandle.standardError.write(Data("warning: \(result.trajectory.message)\n".utf8))
             throw ExitCode(3)
         }
-    }
-}
-
-/// Progress on stderr: a bar redrawn in place (at most every 0.2 s) on a terminal,
-/// one line per quarter when stderr is a file or a pipe, so that logs stay readable.
-final class ProgressLine {
-    let label: String
-    private let interactive = isatty(STDERR_FILENO) != 0
-    private var lastDraw = Date.distantPast
-    private var lastQuarter = -1
-    init(label: String) { self.label = label }
-
-    func update(_ fraction: Double) {
-        let clamped = min(max(fraction, 0), 1)
-        guard interactive else {
-            let quarter = Int(clamped * 4)
-            if quarter > lastQuarter {
-                lastQuarter = quarter
-                FileHandle.standardError.write(Data("\(label): \(25 * quarter)%\n".utf8))
-            }
-            return
-        }
-        let now = Date()
-        guard now.timeIntervalSince(lastDraw) > 0.2 || clamped >= 1 else { return }
-        lastDraw = now
-        let width = 30
-        let filled = Int((clamped * Double(width)).rounded())
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(String(format: "%5.1f", 100 * clamped))%".utf8))
-    }
-
-    func finish() {
-        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

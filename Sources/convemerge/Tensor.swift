@@ -28,6 +28,7 @@ struct Tensor: ParsableCommand {
     var compareWith: String?
     @Option(help: "Write the eigenvectors as an (n, D) .npy file.") var save: String?
     @Flag(help: "Print JSON on stdout.") var json = false
+    @Flag(help: "No progress on stderr.") var quiet = false
 
     func run() throws {
         // Every flag and file is checked before the (possibly long) search.
@@ -41,7 +42,9 @@ struct Tensor: ParsableCommand {
         let solver = try TensorEigenSolver(cumulant: FourthCumulant(distribution, method: cumulant), extremum: extremum,
                                            tolerance: tolerance, maxIterations: maxIterations)
         let start = Date()
-        let pairs = try solver.eigenpairs(restarts: restarts, seed: seed)
+        let progress = quiet ? nil : ProgressLine(label: "tensor: \(restarts) restarts")
+        let pairs = try solver.eigenpairs(restarts: restarts, seed: seed, progress: progress?.update)
+        progress?.finish()
         let seconds = Date().timeIntervalSince(start)
         let unconverged = restarts - pairs.reduce(0) { $0 + $1.hits }
         let overlaps = pairs.map { pair in reference.map { TensorEigenSolver.overlap(pair.vector, $0, lattice: distribution.lattice) } }

@@ -185,13 +185,14 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     }
 
     /// The Fourier pair whose radial fixed point is stable against all other modes (or the
-    /// least unstable one): derivations/linear-stability.md §2.
-    public func extendedState() throws -> ExtendedState {
+    /// least unstable one): derivations/linear-stability.md §2. `progress`: fraction of the modes tried.
+    public func extendedState(progress: ((Double) -> Void)? = nil) throws -> ExtendedState {
         let spectra = distributions.map(\.covariance.halfSpectrum)
         var best: ExtendedState?
         // Ties (e.g. the clone task, where every pair is marginal) go to the mode growing fastest from small w.
         let early = initialDispersion(scale: 0.1).omega
-        for m in (0..<modes.count).sorted(by: { early[$0] > early[$1] }) {
+        for (tried, m) in (0..<modes.count).sorted(by: { early[$0] > early[$1] }).enumerated() {
+            progress?(Double(tried) / Double(modes.count))
             guard let s = radialFixedPoint(mode: m) else { continue }
             let q = spectra.map { s * $0[m] }
             let omega = dispersion(overlaps: q).omega
@@ -221,17 +222,25 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     /// d(dw/dt)/dw of the chosen closure, row-major D x D. Analytic for `gaussian` and
     /// `cumulant` (derivations/closure-jacobians.md), central differences otherwise (with a
     /// wider step for `montecarlo`, allowed only for smooth activations).
-    public func jacobian(at w: [Double]) -> [Double] {
+    public func jacobian(at w: [Double]) -> [Double] { jacobian(at: w, reporting: StageProgress()) }
+
+    func jacobian(at w: [Double], reporting: StageProgress, step: String = "") -> [Double] {
+        let d = dimension
         switch closure.kind {
-        case .gaussian, .cumulant: return analyticJacobian(at: w)
-        case .conditional: return flow.jacobian(at: w)
-        case .montecarlo: return flow.jacobian(at: w, relativeStep: 1e-3)
+        case .gaussian, .cumulant:
+            reporting.stage?("\(step)Jacobian (\(d) x \(d), analytic)", nil)
+            return analyticJacobian(at: w, progress: reporting.fraction)
+        case .conditional, .montecarlo:
+            // Central differences report no progress of their own: 2D right-hand sides, timed by one.
+            let estimate = reporting.stage == nil ? nil : 2 * Double(d) * Stopwatch.seconds { _ = flow.velocity(w) }
+            reporting.stage?("\(step)Jacobian (\(d) x \(d), \(2 * d) right-hand sides)", estimate)
+            return closure.kind == .conditional ? flow.jacobian(at: w) : flow.jacobian(at: w, relativeStep: 1e-3)
         }
     }
 
     /// J = eta sum_c p_c J_c, J_c = A C + (Cw)(grad A)^T + B grad T + T (grad B)^T with
     /// A = E_G[h'] + kappa4/24 E_G[h^(5)], B = E_G[h''']/(6D) (derivations/closure-jacobians.md eq. (4)).
-    func analyticJacobian(at w: [Double]) -> [Double] {
+    func analyticJacobian(at w: [Double], progress: ((Double) -> Void)? = nil) -> [Double] {
         let d = dimension, dd = Double(d)
         var matrix = [Double](repeating: 0, count: d * d)
         for c in 0..<2 {
@@ -244,6 +253,7 @@ public final class InstabilityAnalysis: @unchecked Sendable {
                 // Gaussian closure: A = E_G[h'](q), grad A = E_G[h'''] C w / D (eq. (2)).
                 let m = moments(c, variance: q, maxOrder: 3)
                 for i in 0..<d {
+                    progress?((Double(c) + Double(i) / dd) / 2)
                     for j in 0..<d {
                         matrix[i * d + j] += weight * (m[1] * dense[i * d + j] + m[3] / dd * cw[i] * cw[j])
                     }
@@ -260,6 +270,7 @@ public final class InstabilityAnalysis: @unchecked Sendable {
             let gradientB = cw.map { m[5] * $0 / (6 * dd * dd) }
             let gradientT = cumulant.gradient(at: w)
             for i in 0..<d {
+                progress?((Double(c) + Double(i) / dd) / 2)
                 for j in 0..<d {
                     let entry = a * dense[i * d + j] + cw[i] * gradientA[j] + b * gradientT[i * d + j] + t[i] * gradientB[j]
                     matrix[i * d + j] += weight * entry
@@ -273,12 +284,19 @@ public final class InstabilityAnalysis: @unchecked Sendable {
 
     /// The full analysis: dispersion, extended state, the chosen closure's fixed point near
     /// it, the Jacobian's spectrum there, and the leading non-translation mode.
-    public func analyse(initialScale: Double = 0.1) throws -> StabilityReport {
-        let extended = try extendedState()
-        let (state, residual, refined, lastJacobian) = try closureFixedPoint(from: extended.weights)
-        let matrix = lastJacobian ?? jacobian(at: state)
+    /// `stage` announces each step of the work (with an estimate in seconds for the dense GSL
+    /// routines, which report nothing while they run); `progress` is the fraction of the current one.
+    public func analyse(initialScale: Double = 0.1, stage: ((String, Double?) -> Void)? = nil,
+                        progress: ((Double) -> Void)? = nil) throws -> StabilityReport {
+        let reporting = StageProgress(stage: stage, fraction: progress)
+        stage?("extended state (\(modes.count) Fourier modes)", nil)
+        let extended = try extendedState(progress: progress)
+        let (state, residual, refined, lastJacobian) = try closureFixedPoint(from: extended.weights, reporting: reporting)
+        let matrix = lastJacobian ?? jacobian(at: state, reporting: reporting)
         let translations = modes.translationGenerators(of: state)
         let star = modes.starBasis(of: extended.mode)
+        stage?("eigenpairs of the \(dimension) x \(dimension) Jacobian (gsl_eigen_nonsymmv)",
+               DenseCost.eigensystem.seconds(dimension))
         let all = try eigenmodes(matrix, translations: translations, star: star)
         // A translation mode is the one eigenvector (per lattice axis that moves the state) lying in the generators' span.
         var translationModes: [JacobianMode] = []
@@ -304,17 +322,20 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     /// truncated SVD (the translation direction is singular) and halved until |v| decreases.
     /// Also returns the Jacobian at the returned state when the last Newton step computed
     /// it there (nil when the state moved after it), so that `analyse` need not recompute it.
-    func closureFixedPoint(from start: [Double]) throws -> (state: [Double], residual: Double, refined: Bool, jacobian: [Double]?) {
+    func closureFixedPoint(from start: [Double], reporting: StageProgress = StageProgress()) throws
+        -> (state: [Double], residual: Double, refined: Bool, jacobian: [Double]?) {
         var w = start
         var velocity = flow.velocity(w)
         if closure.kind == .gaussian { return (w, euclideanNorm(velocity) / euclideanNorm(w), true, nil) }
         var rateScale = 0.0
         var jacobianAtW: [Double]?
-        for _ in 0..<30 {
-            let matrix = jacobian(at: w)
+        for iteration in 0..<30 {
+            let newton = "\(closure.kind.rawValue) fixed point, Newton step \(iteration + 1): "
+            let matrix = jacobian(at: w, reporting: reporting, step: newton)
             jacobianAtW = matrix
             rateScale = euclideanNorm(matrix) / Double(dimension).squareRoot()
             if euclideanNorm(velocity) <= 1e-12 * rateScale * euclideanNorm(w) { break }
+            reporting.stage?(newton + "least squares by SVD (gsl_linalg_SV_decomp)", DenseCost.singularValues.seconds(dimension))
             let step = try DenseLinearAlgebra.leastSquaresSolve(matrix, n: dimension, velocity.map { -$0 }, relativeCutoff: 1e-10)
             var fraction = 1.0
             var accepted = false
@@ -349,13 +370,23 @@ public final class InstabilityAnalysis: @unchecked Sendable {
 
     /// Samples the growth rate on `samples` evenly spaced gains in [lower, upper], brackets the
     /// first sign change and bisects it to `tolerance` (derivations/linear-stability.md §5).
+    /// `progress`: growth rates computed over those a bracketed scan needs (samples + bisections).
     public static func scanGain(from lower: Double, to upper: Double, samples: Int, tolerance: Double,
-                                growthRate: (Double) throws -> Double) throws -> GainScan {
+                                progress: ((Double) -> Void)? = nil,
+                                growthRate rate: (Double) throws -> Double) throws -> GainScan {
         try require(lower.isFinite && upper.isFinite && lower >= 0 && upper > lower, flag: "--scan-gain",
                     "must be a:b with 0 <= a < b finite, got \(lower):\(upper)")
         try require(samples >= 2 && samples <= 10_000, flag: "--scan-gain", "needs 2 ... 10000 samples, got \(samples)")
         try require(tolerance > 0, flag: "--gain-tolerance", "must be > 0, got \(tolerance)")
         let gains = (0..<samples).map { lower + (upper - lower) * Double($0) / Double(samples - 1) }
+        let bisections = max(0, (log2((upper - lower) / Double(samples - 1) / tolerance)).rounded(.up))
+        let evaluations = Double(samples) + bisections
+        var done = 0.0
+        func growthRate(_ gain: Double) throws -> Double {
+            progress?(done / evaluations)
+            defer { done += 1 }
+            return try rate(gain)
+        }
         let rates = try gains.map(growthRate)
         var scan = GainScan(gains: gains, growthRates: rates, criticalGain: nil, bracket: nil)
         guard let k = (0..<(samples - 1)).first(where: { rates[$0].isFinite && rates[$0 + 1].isFinite && (rates[$0] < 0) != (rates[$0 + 1] < 0) })
@@ -365,6 +396,8 @@ public final class InstabilityAnalysis: @unchecked Sendable {
         scan.bracket = [a, b]
         while b - a > tolerance {
             let mid = 0.5 * (a + b)
+            // A tolerance below the spacing of doubles near g_c would otherwise bisect for ever.
+            guard a < mid && mid < b else { break }
             let rate = try growthRate(mid)
             guard rate.isFinite else { break }
             if (rate < 0) == signAtA { a = mid } else { b = mid }

@@ -52,7 +52,8 @@ public struct TensorEigenSolver: Sendable {
     /// The power iteration converges linearly, and very slowly along the lattice translation of
     /// a localised eigenvector (nearly a symmetry when xi >> 1); once it is within `newtonRadius`
     /// (relative residual) Newton's method on (T(w) - mu w, (|w|^2 - 1)/2) converges quadratically.
-    public func solve(from start: [Double]) -> TensorEigenpair {
+    /// `heartbeat` is called every so often while it runs, for a progress display that must not go silent.
+    public func solve(from start: [Double], heartbeat: (() -> Void)? = nil) -> TensorEigenpair {
         let d = cumulant.size
         let s = extremum.sign
         let workspace = cumulant.makeWorkspace()
@@ -76,7 +77,7 @@ public struct TensorEigenSolver: Sendable {
             // Newton again every 2000 power steps while the residual is still too large.
             if residual <= newtonRadius * abs(mu) && iterations >= lastPolish + 2000 {
                 lastPolish = iterations
-                if let (v, vMu, vResidual) = newtonPolish(w), vResidual < residual {
+                if let (v, vMu, vResidual) = newtonPolish(w, heartbeat: heartbeat), vResidual < residual {
                     w = v
                     mu = vMu
                     residual = vResidual
@@ -85,6 +86,7 @@ public struct TensorEigenSolver: Sendable {
                 }
             }
             iterations += 1
+            if iterations % 64 == 0 { heartbeat?() }
             for i in 0..<d { next[i] = s * t[i] + alpha * w[i] }
             next = normalised(next)
             act(next, &nextT)
@@ -111,7 +113,7 @@ public struct TensorEigenSolver: Sendable {
     /// singular; the pinned eigenvectors are mirror-symmetric about a site or a bond, so Newton runs in
     /// the mirror-symmetric subspace about the candidate centres next to w's centre, where the
     /// translation (odd) mode is absent, and the best result is kept.
-    func newtonPolish(_ start: [Double]) -> (vector: [Double], eigenvalue: Double, residual: Double)? {
+    func newtonPolish(_ start: [Double], heartbeat: (() -> Void)? = nil) -> (vector: [Double], eigenvalue: Double, residual: Double)? {
         let lattice = cumulant.lattice
         // Twice the centre along each axis: even = a site, odd = a bond midpoint.
         let doubled = Observables.center(start, lattice: lattice).map { Int((2 * ($0.isFinite ? $0 : 0)).rounded()) }
@@ -121,7 +123,7 @@ public struct TensorEigenSolver: Sendable {
         }
         var best: (vector: [Double], eigenvalue: Double, residual: Double)?
         for mirrors in candidates {
-            let result = newtonIteration(from: start, mirrors: mirrors)
+            let result = newtonIteration(from: start, mirrors: mirrors, heartbeat: heartbeat)
             if best == nil || result.residual < best!.residual { best = result }
         }
         return best
@@ -144,7 +146,8 @@ public struct TensorEigenSolver: Sendable {
         return normalised(v)
     }
 
-    private func newtonIteration(from start: [Double], mirrors: [Int]) -> (vector: [Double], eigenvalue: Double, residual: Double) {
+    private func newtonIteration(from start: [Double], mirrors: [Int],
+                                 heartbeat: (() -> Void)?) -> (vector: [Double], eigenvalue: Double, residual: Double) {
         let d = cumulant.size, n = d + 1
         let evaluate = { (v: [Double]) -> (vector: [Double], eigenvalue: Double, residual: Double) in
             let t = self.cumulant.action(v)
@@ -153,6 +156,7 @@ public struct TensorEigenSolver: Sendable {
         }
         var best = evaluate(symmetrised(start, mirrors: mirrors))
         for _ in 0..<30 where best.residual > 1e-3 * tolerance * abs(best.eigenvalue) {
+            heartbeat?()
             let w = best.vector, mu = best.eigenvalue
             let t = cumulant.action(w)
             let gradient = cumulant.gradient(at: w)
@@ -185,15 +189,18 @@ public struct TensorEigenSolver: Sendable {
     /// SS-HOPM from `restarts` Gaussian random starts (stream r of `seed`), eigenpairs that agree
     /// up to a lattice translation and sign merged, most extreme eigenvalue first. A start that
     /// did not converge within `maxIterations` is no eigenpair and is left out (restarts minus the
-    /// sum of the hits counts them).
-    public func eigenpairs(restarts: Int, seed: UInt64) throws -> [TensorEigenpair] {
+    /// sum of the hits counts them). `progress`: the fraction of restarts done, repeated while one
+    /// runs (restarts take unforeseeable times).
+    public func eigenpairs(restarts: Int, seed: UInt64, progress: ((Double) -> Void)? = nil) throws -> [TensorEigenpair] {
         try require(restarts >= 1 && restarts <= 100_000, flag: "--restarts", "must be in 1 ... 100000, got \(restarts)")
         let lattice = cumulant.lattice
         var found: [TensorEigenpair] = []
         for r in 0..<restarts {
             var rng = Xoshiro256(seed: seed, stream: r)
             let start = (0..<cumulant.size).map { _ in rng.nextGaussian() }
-            let pair = solve(from: start)
+            let done = Double(r) / Double(restarts)
+            progress?(done)
+            let pair = solve(from: start, heartbeat: progress.map { report in { report(done) } })
             guard pair.converged else { continue }
             if let k = found.firstIndex(where: { TensorEigenSolver.overlap($0.vector, pair.vector, lattice: lattice) > 1 - 1e-6 }) {
                 found[k].hits += 1
@@ -201,6 +208,7 @@ public struct TensorEigenSolver: Sendable {
                 found.append(pair)
             }
         }
+        progress?(1)
         return found.sorted { extremum.sign * $0.eigenvalue > extremum.sign * $1.eigenvalue }
     }
 

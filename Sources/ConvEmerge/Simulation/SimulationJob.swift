@@ -84,7 +84,11 @@ public struct SimulationManifest: Codable, Sendable {
 /// simulate(problem) -> solution, then save; the twin of `SolveJob`.
 public enum SimulationJob {
     /// Runs the replicas in parallel threads (one per seed, as many at once as there are cores).
-    public static func run(_ parameters: SimulationParameters, progress: ((Double) -> Void)? = nil) throws -> SimulationResult {
+    /// `progress`: the fraction of all SGD steps done. `stage` announces, with an estimate in
+    /// seconds, the dense sampler's Cholesky factorisations (silent in GSL, O(D^3) each) and then
+    /// the steps, whose fraction follows.
+    public static func run(_ parameters: SimulationParameters, progress: ((Double) -> Void)? = nil,
+                           stage: ((String, Double?) -> Void)? = nil) throws -> SimulationResult {
         let start = Date()
         let distributions = try parameters.task.distributions()
         let d = parameters.dimension, k = parameters.hiddenUnits, unitSize = parameters.weightsPerUnit
@@ -92,8 +96,19 @@ public enum SimulationJob {
         let saveSteps = try parameters.saveSteps()
         let testSet = TestSet(parameters, distributions: distributions)
         let relay = ProgressRelay(progress, total: Double(parameters.totalSteps * parameters.seeds))
+        if parameters.sampler == .dense, let stage {
+            // Every replica factors each class's covariance for its own sampler, as many at once as there are cores.
+            let rounds = (parameters.seeds + ProcessInfo.processInfo.activeProcessorCount - 1) / ProcessInfo.processInfo.activeProcessorCount
+            stage("dense sampler: Cholesky factorisation of \(distributions.count * parameters.seeds) covariance matrices (\(d) x \(d))",
+                  Double(distributions.count * rounds) * DenseCost.cholesky.seconds(d))
+            relay.stageOfFirstStep = { stage("SGD steps", nil) }
+        }
         let replicaResults = ParallelSlots<ReplicaResult?>(count: parameters.seeds, initial: nil)
         let failure = FirstError()
+        // About 1e8 multiply-adds between reports (0.1 s or so): an input costs ~D^2 from the dense
+        // sampler, a few FFTs of size D otherwise, and the update K x D (K x s at each of D positions for a CNN).
+        let stepCost = parameters.batchSize * (d * (parameters.sampler == .dense ? d : 32) + k * unitSize * (parameters.model == .cnn ? d : 1))
+        let stepsPerReport = max(1, 100_000_000 / stepCost)
         let initialNorm = euclideanNorm(initial)
         let blowUpNorm = IntegratorSpec.defaultBlowUpFactor * max(1, initialNorm)
 
@@ -111,9 +126,12 @@ public enum SimulationJob {
             var status = RunStatus.completed, message = "completed"
             for target in saveSteps {
                 if status == .completed {
-                    let before = replica.steps
-                    replica.step(target - replica.steps)
-                    relay.advance(Double(target - before))
+                    // In chunks, so that progress moves within a long save interval: the steps are the same.
+                    while replica.steps < target {
+                        let chunk = min(stepsPerReport, target - replica.steps)
+                        replica.step(chunk)
+                        relay.advance(Double(chunk))
+                    }
                     let norm = euclideanNorm(replica.weights)
                     if !norm.isFinite || !replica.readout.allSatisfy(\.isFinite) {
                         status = .diverged
@@ -285,6 +303,8 @@ private final class ProgressRelay: @unchecked Sendable {
     private let report: ((Double) -> Void)?
     private let total: Double
     private var done = 0.0
+    /// Announces the steps once the first of them are done (after a stage that preceded them).
+    var stageOfFirstStep: (() -> Void)?
     init(_ report: ((Double) -> Void)?, total: Double) {
         self.report = report
         self.total = max(total, 1)
@@ -292,6 +312,8 @@ private final class ProgressRelay: @unchecked Sendable {
     func advance(_ steps: Double) {
         guard let report else { return }
         lock.lock(); defer { lock.unlock() }
+        stageOfFirstStep?()
+        stageOfFirstStep = nil
         done += steps
         report(done / total)
     }

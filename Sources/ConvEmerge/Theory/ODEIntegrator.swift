@@ -32,14 +32,26 @@ public struct IntegratorSpec: Codable, Hashable, Sendable {
     public var blowUpFactor: Double
     /// The same threshold for ODE and SGD runs unless a caller chooses another.
     public static let defaultBlowUpFactor = 1e8
+    /// The error estimate of a step carries round-off of a few ulps (2.2e-16) of |w|; below
+    /// ~1e-13 GSL shrinks the step to a single ulp of t and then crawls (`--rtol 1e-300` sat at
+    /// 0% for ever), so a tighter relative tolerance is refused rather than attempted.
+    public static let tightestRelativeTolerance = 1e-13
+    /// Below this an absolute tolerance is subnormal and means nothing next to rtol |w|.
+    public static let tightestAbsoluteTolerance = 1e-300
+    /// Past its transient the flow sits at a fixed point where an explicit stepper is held to a
+    /// constant step by the fastest decaying mode, so the cost grows as t: D = 100 and the default
+    /// gaussian closure needed 3.2e6 right-hand sides (90 s) for t = 1e6, a day for 1e9. `simulate`
+    /// shares this bound (and t-max x D <= 1e12 SGD steps).
+    public static let longestTime = 1e9
 
     public init(stepper: Stepper = .rk8pd, relativeTolerance: Double = 1e-8, absoluteTolerance: Double = 1e-10,
                 tMax: Double = 150, saves: Int = 100, logSpacedSaves: Bool = true,
                 blowUpFactor: Double = IntegratorSpec.defaultBlowUpFactor) throws {
-        try require(relativeTolerance.isFinite && relativeTolerance > 0 && relativeTolerance < 1, flag: "--rtol",
-                    "must be in (0, 1), got \(relativeTolerance)")
-        try require(absoluteTolerance.isFinite && absoluteTolerance > 0, flag: "--atol", "must be finite and > 0, got \(absoluteTolerance)")
-        try require(tMax.isFinite && tMax > 0, flag: "--t-max", "must be finite and > 0, got \(tMax)")
+        try require(relativeTolerance >= IntegratorSpec.tightestRelativeTolerance && relativeTolerance < 1, flag: "--rtol",
+                    "must be in [1e-13, 1), got \(relativeTolerance) (a double resolves 2.2e-16 relative: no stepper meets a tighter tolerance)")
+        try require(absoluteTolerance.isFinite && absoluteTolerance >= IntegratorSpec.tightestAbsoluteTolerance, flag: "--atol",
+                    "must be finite and >= 1e-300, got \(absoluteTolerance)")
+        try require(tMax > 0 && tMax <= IntegratorSpec.longestTime, flag: "--t-max", "must be in (0, 1e9], got \(tMax)")
         try require(saves >= 2 && saves <= 1_000_000, flag: "--saves", "must be in 2 ... 1000000, got \(saves)")
         self.stepper = stepper
         self.relativeTolerance = relativeTolerance
@@ -76,7 +88,7 @@ public struct IntegratorSpec: Codable, Hashable, Sendable {
         if !logSpacedSaves {
             return (0..<saves).map { tMax * Double($0) / Double(saves - 1) }
         }
-        let first = tMax * 1e-3
+        let first = firstSave
         let intervals = Double(max(saves - 2, 1))
         let logSpaced: [Double] = (0..<(saves - 1)).map { k in
             k == saves - 2 ? tMax : first * pow(tMax / first, Double(k) / intervals)
@@ -129,8 +141,13 @@ public enum ODEIntegrator {
         init(_ flow: VelocityField) { self.flow = flow }
     }
 
+    /// Integrates `flow` from `initial` and saves it at `settings.saveTimes`. `progress` receives
+    /// the fraction done (`IntegratorSpec.progressFraction`), monotone in [0, 1] and 1 on
+    /// completion, after each save and between saves once `progressInterval` seconds of `clock`
+    /// have passed since the last report (a clock read per step: cheap next to a step).
     public static func integrate(_ flow: VelocityField, from initial: [Double], settings: IntegratorSpec,
-                                 progress: ((Double) -> Void)? = nil) -> Trajectory {
+                                 progress: ((Double) -> Void)? = nil,
+                                 clock: () -> Double = { ProcessInfo.processInfo.systemUptime }) -> Trajectory {
         GSL.initialize()
         let d = flow.dimension
         precondition(initial.count == d)
@@ -181,10 +198,22 @@ public enum ODEIntegrator {
         var trajectory = Trajectory(times: [0], weights: [initial], status: .completed, message: "", evaluations: 0)
         let norm0 = euclideanNorm(initial)
         let blowUp = settings.blowUpFactor * max(1, norm0)
+        var nextReport = progress == nil ? Double.infinity : clock() + progressInterval
+        func reportIfDue(_ t: Double) {
+            guard let progress else { return }
+            let now = clock()
+            guard now >= nextReport else { return }
+            nextReport = now + progressInterval
+            progress(settings.progressFraction(at: t))
+        }
         for target in times.dropFirst() {
-            let status = w.withUnsafeMutableBufferPointer { gsl_odeiv2_driver_apply(driver, &t, target, $0.baseAddress!) }
+            let outcome = w.withUnsafeMutableBufferPointer {
+                advance(driver, t: &t, to: target, y: $0.baseAddress!, stallScale: settings.firstSave, afterStep: reportIfDue)
+            }
             trajectory.evaluations = context.evaluations
-            if status != GSL_SUCCESS {
+            switch outcome {
+            case .reached: break
+            case let .failed(status):
                 if context.nonFinite {
                     trajectory.status = .diverged
                     trajectory.message = "the right-hand side became non-finite near t = \(t)"
@@ -192,6 +221,12 @@ public enum ODEIntegrator {
                     trajectory.status = .stepperFailed
                     trajectory.message = "GSL \(settings.stepper.rawValue) stopped at t = \(t): \(String(cString: gsl_strerror(status)))"
                 }
+                return trajectory
+            case let .stalled(step):
+                trajectory.status = .stepperFailed
+                trajectory.message = "GSL \(settings.stepper.rawValue) stalled at t = \(t) with |w| = \(euclideanNorm(w)): its step \(step) "
+                    + "fell below \(stallRatio) max(t, first save), so it could not reach t-max (a tolerance double precision "
+                    + "cannot meet, or a right-hand side that is not smooth)"
                 return trajectory
             }
             trajectory.times.append(t)
@@ -202,8 +237,58 @@ public enum ODEIntegrator {
                 trajectory.message = "|w| = \(norm) exceeded \(blowUp) at t = \(t)"
                 return trajectory
             }
-            progress?(t / settings.tMax)
+            progress?(settings.progressFraction(at: t))
         }
         return trajectory
     }
+
+    /// Longest silence of `progress` during a run (in seconds of its clock).
+    public static let progressInterval = 0.2
+
+    /// A step size below this fraction of max(|t|, first save) is one that t resolves to only
+    /// ~45 ulps, or (near t = 0, where |t| sets no scale) one that needs 1e14 steps to reach the
+    /// first save: either way the run cannot finish, so it stops instead of crawling on.
+    public static let stallRatio = 1e-14
+
+    private enum Advance { case reached, failed(Int32), stalled(step: Double) }
+
+    /// gsl_odeiv2_driver_apply opened up: the same loop of gsl_odeiv2_evolve_apply on the driver's
+    /// own evolve, control and step objects, with the same step budget (nmax) and hmin/hmax rules,
+    /// so the steps and the trajectory are the driver's to the bit; between steps it reports
+    /// progress and gives up on a stalled step size, which the driver would let crawl.
+    private static func advance(_ driver: UnsafeMutablePointer<gsl_odeiv2_driver>, t: inout Double, to target: Double,
+                                y: UnsafeMutablePointer<Double>, stallScale: Double, afterStep: (Double) -> Void) -> Advance {
+        let d = driver.pointee
+        driver.pointee.n = 0
+        while t < target {
+            let status = gsl_odeiv2_evolve_apply(d.e, d.c, d.s, d.sys, &t, target, &driver.pointee.h, y)
+            guard status == GSL_SUCCESS else { return .failed(status) }
+            if driver.pointee.nmax > 0 && driver.pointee.n > driver.pointee.nmax { return .failed(Int32(GSL_EMAXITER)) }
+            if abs(driver.pointee.h) > abs(d.hmax) { driver.pointee.h = d.hmax }
+            if abs(driver.pointee.h) < abs(d.hmin) { return .failed(Int32(GSL_ENOPROG)) }
+            if abs(driver.pointee.h) < stallRatio * max(abs(t), stallScale) { return .stalled(step: driver.pointee.h) }
+            driver.pointee.n += 1
+            afterStep(t)
+        }
+        return .reached
+    }
+}
+
+extension IntegratorSpec {
+    /// saveTimes[1], without building the schedule.
+    public var firstSave: Double {
+        guard logSpacedSaves else { return tMax / Double(saves - 1) }
+        return saves > 2 ? tMax * 1e-3 : tMax
+    }
+
+    /// How far a run at time t is, for a progress display: t / tMax, with linear and log-spaced
+    /// saves alike (reported from inside the loop, it moves long before the first log-spaced save
+    /// at tMax/1000). The display turns it into a time left assuming the rest advances in t as fast
+    /// as the run so far, which is what long runs do: past its transient the flow sits at a fixed
+    /// point where an explicit stepper is held to a constant step by the fastest decaying mode
+    /// (D = 100, gaussian: 3.2e4, 3.2e5, 3.2e6 right-hand sides for t-max 1e4, 1e5, 1e6). Log-time,
+    /// log(1 + t/t1) / log(1 + tMax/t1), claimed 83% one second into a 3 s run to t-max 1e5, and a
+    /// run to 1e9 would have promised seconds for a day. While the learning transient dominates
+    /// (montecarlo, t-max 150: half the wall time by t = 15) t / tMax is pessimistic instead.
+    public func progressFraction(at t: Double) -> Double { min(max(t / tMax, 0), 1) }
 }
