@@ -3,6 +3,9 @@
 # SCRATCH selects the SwiftPM build directory (e.g. `make test SCRATCH=.build-ci`).
 
 SCRATCH ?= .build
+# pipefail: a build piped through tee must still fail the target.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 SWIFT_FLAGS := -c release --scratch-path $(SCRATCH)
 BIN := $(SCRATCH)/release/convemerge
 VENV := .venv
@@ -35,8 +38,20 @@ deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# SwiftPM's module cache records absolute paths: a checkout that was copied or moved with its
+# build directory fails with "was compiled with module cache path ...". The cache is then
+# cleared and the build retried once (the rest of the build directory stays valid).
+define swift_build
+	@mkdir -p $(SCRATCH)
+	@swift build $(SWIFT_FLAGS) 2>&1 | tee $(SCRATCH)/last-build.log || { \
+		grep -q "compiled with module cache path" $(SCRATCH)/last-build.log || exit 1; \
+		echo "make: this checkout moved since its last build; clearing the module cache and building again"; \
+		rm -rf $(SCRATCH)/*/*/ModuleCache; \
+		swift build $(SWIFT_FLAGS); }
+endef
+
 build: deps
-	swift build $(SWIFT_FLAGS)
+	$(swift_build)
 
 run: build
 	$(BIN) stats
@@ -47,7 +62,7 @@ run: build
 # All tests are XCTest; Swift Testing is off so that its empty run does not
 # print a closing "0 tests" line after XCTest's summary.
 test: deps
-	swift build $(SWIFT_FLAGS)
+	$(swift_build)
 	swift test $(SWIFT_FLAGS) --disable-testable-imports --disable-swift-testing
 
 bench: build

@@ -43,15 +43,19 @@ struct Instability: ParsableCommand {
 
     func run() throws {
         try requirePositive(initScale, flag: "--init-scale", atMost: ParameterBound.initScale)
-        try require(gainTolerance.isFinite && gainTolerance > 0 && gainTolerance < 1, flag: "--gain-tolerance",
-                    "must be in (0, 1), got \(gainTolerance)")
+        let range = try scanGain.map { try Instability.parseRange($0, flag: "--scan-gain", defaultSamples: 9) }
+        if let (lower, upper, samples) = range {
+            try InstabilityAnalysis.validateScan(from: lower, to: upper, samples: samples, tolerance: gainTolerance)
+        } else {
+            try require(gainTolerance.isFinite && gainTolerance > 0 && gainTolerance < 1, flag: "--gain-tolerance",
+                        "must be in (0, 1), got \(gainTolerance)")
+        }
         let analysis = try analysis()
         let progress = quiet ? nil : ProgressLine(label: "instability")
         defer { progress?.finish() }
         let report = try analysis.analyse(initialScale: initScale, stage: progress?.stage, progress: progress?.update)
         var scan: GainScan?
-        if let scanGain {
-            let (lower, upper, samples) = try Instability.parseRange(scanGain, flag: "--scan-gain", defaultSamples: 9)
+        if let (lower, upper, samples) = range {
             progress?.stage("growth rate at each gain of --scan-gain, then bisection")
             scan = try InstabilityAnalysis.scanGain(from: lower, to: upper, samples: samples, tolerance: gainTolerance,
                                                     progress: progress?.update) { gain in

@@ -371,13 +371,18 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     /// Samples the growth rate on `samples` evenly spaced gains in [lower, upper], brackets the
     /// first sign change and bisects it to `tolerance` (derivations/linear-stability.md §5).
     /// `progress`: growth rates computed over those a bracketed scan needs (samples + bisections).
-    public static func scanGain(from lower: Double, to upper: Double, samples: Int, tolerance: Double,
-                                progress: ((Double) -> Void)? = nil,
-                                growthRate rate: (Double) throws -> Double) throws -> GainScan {
+    /// The checks of `scanGain`, for callers that validate every flag before the first analysis.
+    public static func validateScan(from lower: Double, to upper: Double, samples: Int, tolerance: Double) throws {
         try require(lower.isFinite && upper.isFinite && lower >= 0 && upper > lower, flag: "--scan-gain",
                     "must be a:b with 0 <= a < b finite, got \(lower):\(upper)")
         try require(samples >= 2 && samples <= 10_000, flag: "--scan-gain", "needs 2 ... 10000 samples, got \(samples)")
-        try require(tolerance > 0, flag: "--gain-tolerance", "must be > 0, got \(tolerance)")
+        try require(tolerance.isFinite && tolerance > 0 && tolerance < 1, flag: "--gain-tolerance", "must be in (0, 1), got \(tolerance)")
+    }
+
+    public static func scanGain(from lower: Double, to upper: Double, samples: Int, tolerance: Double,
+                                progress: ((Double) -> Void)? = nil,
+                                growthRate rate: (Double) throws -> Double) throws -> GainScan {
+        try validateScan(from: lower, to: upper, samples: samples, tolerance: tolerance)
         let gains = (0..<samples).map { lower + (upper - lower) * Double($0) / Double(samples - 1) }
         let bisections = max(0, (log2((upper - lower) / Double(samples - 1) / tolerance)).rounded(.up))
         let evaluations = Double(samples) + bisections
