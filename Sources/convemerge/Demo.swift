@@ -20,15 +20,15 @@ struct Demo: ParsableCommand {
     @OptionGroup(title: "Inputs") var input: InputOptions
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
 
-    @Option(name: .customLong("mc-samples"), help: "Inputs per class of the montecarlo closure.") var monteCarloSamples: Int = 20000
-    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D (> 0).") var tMax: Double = 150
-    @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
-    @Option(name: .customLong("init-scale"), help: "Standard deviation of the random initial weights (> 0).") var initScale: Double = 0.1
+    @Option(name: .customLong("mc-samples"), help: "Inputs per class of the montecarlo closure, 1 ... 5e7 (memory permitting).") var monteCarloSamples: Int = 20000
+    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9] (and t-max x D <= 1e12 SGD steps).") var tMax: Double = 150
+    @Option(help: "Learning rate eta, in (0, 1000].") var lr: Double = 1
+    @Option(name: .customLong("init-scale"), help: "Standard deviation of the random initial weights, in (0, 1000].") var initScale: Double = 0.1
     @Option(help: "Seed of the initial weights (the same for every closure) and of the Monte Carlo sample.") var seed: UInt64 = 0
     @Option(help: "Directory for the run directories (created if missing).") var out: String = "runs/demo"
 
-    @Option(help: "Replicas of the online-SGD simulation compared with the montecarlo ODE (0: no simulation).") var seeds: Int = 4
-    @Option(help: "Batch size of the simulation: the SGD noise relative to the drift falls like sqrt(lr / batch).") var batch: Int = 64
+    @Option(help: "Replicas of the online-SGD simulation compared with the montecarlo ODE, 0 ... 10000 (0: no simulation).") var seeds: Int = 4
+    @Option(help: "Batch size of the simulation, 1 ... 1000000: the SGD noise relative to the drift falls like sqrt(lr / batch).") var batch: Int = 64
 
     func run() throws {
         // Every flag is checked before anything is computed or written.

@@ -6,19 +6,19 @@ struct InputOptions: ParsableArguments {
     @Option(name: .customLong("dim"), help: "Lattice dimension: 1 (ring, D = L) or 2 (torus, D = L^2).")
     var dimension: Int = 1
 
-    @Option(name: .customLong("L"), help: "Sites per side of the lattice (>= 4 and >= 2*xi).")
+    @Option(name: .customLong("L"), help: "Sites per side of the lattice (>= 4 and >= 2*xi; D = L^dim <= 2^24, memory permitting).")
     var length: Int = 100
 
     @Option(help: "Base kernel of the latent field: gaussian exp(-d^2/xi^2) or exponential exp(-d/xi).")
     var kernel: KernelShape = .gaussian
 
-    @Option(help: "Correlation length xi of the base kernel (> 0).")
+    @Option(help: "Correlation length xi of the base kernel, in (0, L/2].")
     var xi: Double = 2
 
     @Option(help: "Gain g of the nonlinearity erf(g z/sqrt 2) (>= 0; 0 is Gaussian, inf gives sign inputs).")
     var gain: Double = 3
 
-    @Option(help: "Diagonal jitter added to the base kernel (>= 0).")
+    @Option(help: "Diagonal jitter added to the base kernel, in [0, 1e6].")
     var jitter: Double = 0
 
     /// The validated input description; `xi` overrides the correlation length.

@@ -25,8 +25,8 @@ struct Instability: ParsableCommand {
     @OptionGroup(title: "Inputs") var input: InputOptions
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
     @OptionGroup(title: "Closure") var closureOptions: ClosureOptions
-    @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
-    @Option(name: .customLong("init-scale"), help: "Scale of random initial weights, for omega_initial (> 0).") var initScale: Double = 0.1
+    @Option(help: "Learning rate eta, in (0, 1000].") var lr: Double = 1
+    @Option(name: .customLong("init-scale"), help: "Scale of random initial weights, for omega_initial, in (0, 1000].") var initScale: Double = 0.1
     @Option(name: .customLong("scan-gain"), help: "Scan the gain over a:b (n samples with a:b:n, default 9) and bisect the sign change of growth_rate.")
     var scanGain: String?
     @Option(name: .customLong("gain-tolerance"), help: "Bisection tolerance on g_c.") var gainTolerance: Double = 1e-3

@@ -81,11 +81,11 @@ struct PhaseRun: ParsableCommand {
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
     @OptionGroup(title: "Closure") var closureOptions: ClosureOptions
     @Option(help: "GSL stepper (default rk8pd; rkf45 for --closure montecarlo).") var stepper: Stepper?
-    @Option(help: "Relative tolerance (default 1e-8; 1e-5 for montecarlo).") var rtol: Double?
-    @Option(help: "Absolute tolerance (default 1e-10; 1e-6 for montecarlo).") var atol: Double?
-    @Option(name: .customLong("t-max"), help: "Final time of each ODE.") var tMax: Double = 150
-    @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
-    @Option(name: .customLong("init-scale"), help: "Scale of the random initial weights (same seed in every cell).") var initScale: Double = 0.1
+    @Option(help: "Relative tolerance, in [1e-13, 1) (default 1e-8; 1e-5 for montecarlo).") var rtol: Double?
+    @Option(help: "Absolute tolerance, in [1e-300, 1] (default 1e-10; 1e-6 for montecarlo).") var atol: Double?
+    @Option(name: .customLong("t-max"), help: "Final time of each ODE, in SGD steps / D, in (0, 1e9].") var tMax: Double = 150
+    @Option(help: "Learning rate eta, in (0, 1000].") var lr: Double = 1
+    @Option(name: .customLong("init-scale"), help: "Scale of the random initial weights (same seed in every cell), in (0, 1000].") var initScale: Double = 0.1
     @Option(help: "Seed of the initial weights.") var seed: UInt64 = 0
     @Option(help: "Sweep directory (created with its parents; shards and repeated runs of one sweep may share it).") var out: String?
     @Option(help: "Worker threads (1 ... 1024).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount

@@ -24,18 +24,18 @@ struct Simulate: ParsableCommand {
 
     @Option(help: "Network: neuron (the solve model), committee (K units, readout 1/K, biases +b,-b,...), twolayer (trained readout), cnn (K filters of --kernel-size, circular padding, readout: mean over channels and positions; ring only).")
     var model: ModelKind = .neuron
-    @Option(name: .customLong("K"), help: "Hidden units, or CNN channels (1 for --model neuron).") var hiddenUnits: Int?
+    @Option(name: .customLong("K"), help: "Hidden units, or CNN channels, 1 ... 4096 (1 for --model neuron).") var hiddenUnits: Int?
     @Option(name: .customLong("kernel-size"), help: "Filter size s of --model cnn (1 ... L).") var kernelSize: Int?
-    @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
-    @Option(help: "Batch size B: the gradient is averaged over B fresh inputs.") var batch: Int = 1
-    @Option(help: "Independent SGD replicas, run in parallel threads.") var seeds: Int = 1
-    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D (> 0).") var tMax: Double = 150
-    @Option(help: "Number of saved times (>= 2): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
+    @Option(help: "Learning rate eta, in (0, 1000].") var lr: Double = 1
+    @Option(help: "Batch size B, 1 ... 1000000: the gradient is averaged over B fresh inputs.") var batch: Int = 1
+    @Option(help: "Independent SGD replicas, 1 ... 10000, run in parallel threads.") var seeds: Int = 1
+    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9] (and t-max x D <= 1e12 SGD steps).") var tMax: Double = 150
+    @Option(help: "Number of saved times (2 ... 1000000): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
     @Flag(name: .customLong("linear-saves"), help: "Evenly spaced saves from 0 to t-max.") var linearSaves = false
     @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (K D values).") var initial: String = "random"
-    @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights (> 0).") var initScale: Double = 0.1
+    @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights, in (0, 1000].") var initScale: Double = 0.1
     @Option(help: "Seed of the initial weights (as in solve) and of the SGD streams.") var seed: UInt64 = 0
-    @Option(name: .customLong("test-samples"), help: "Held-out inputs per class for the test loss and accuracy.") var testSamples: Int = 1000
+    @Option(name: .customLong("test-samples"), help: "Held-out inputs per class for the test loss and accuracy, 1 ... 1e7 (memory permitting).") var testSamples: Int = 1000
     @Option(help: "Input sampler: fast (ziggurat, spectral noise, tabulated erf), exact (the reference) or dense (O(D^2) Cholesky baseline).") var sampler: SamplerMode = .fast
     @Option(help: "Output run directory.") var out: String
     @Flag(help: "No progress on stderr.") var quiet = false

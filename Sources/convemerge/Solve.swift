@@ -22,14 +22,14 @@ struct Solve: ParsableCommand {
     var stepper: Stepper?
     @Option(help: "Relative tolerance of the stepper, in [1e-13, 1): double precision meets no tighter one (default 1e-8; 1e-5 for --closure montecarlo).")
     var rtol: Double?
-    @Option(help: "Absolute tolerance of the stepper, finite and >= 1e-300 (default 1e-10; 1e-6 for --closure montecarlo).")
+    @Option(help: "Absolute tolerance of the stepper, in [1e-300, 1] (default 1e-10; 1e-6 for --closure montecarlo).")
     var atol: Double?
     @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9].") var tMax: Double = 150
-    @Option(help: "Number of saved times (>= 2): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
+    @Option(help: "Number of saved times (2 ... 1000000): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
     @Flag(name: .customLong("linear-saves"), help: "Evenly spaced saves from 0 to t-max.") var linearSaves = false
-    @Option(help: "Learning rate eta (> 0).") var lr: Double = 1
+    @Option(help: "Learning rate eta, in (0, 1000].") var lr: Double = 1
     @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (length D, or the last row of an (n, D) array).") var initial: String = "random"
-    @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights (> 0).") var initScale: Double = 0.1
+    @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights, in (0, 1000].") var initScale: Double = 0.1
     @Option(help: "Seed of the random initial weights.") var seed: UInt64 = 0
     @Option(help: "Output run directory.") var out: String
     @Flag(help: "No progress on stderr.") var quiet = false

@@ -7,10 +7,10 @@ struct TaskOptions: ParsableArguments {
     @Option(help: "Task: xi (NLGP xi0 vs NLGP xi1) or clone (NLGP at --xi, class 1, vs its Gaussian clone, class 0).")
     var task: TaskKind = .xi
 
-    @Option(help: "Correlation length of class 0 for --task xi (> 0).")
+    @Option(help: "Correlation length of class 0 for --task xi, in (0, L/2].")
     var xi0: Double = 0.5
 
-    @Option(help: "Correlation length of class 1 for --task xi (> 0).")
+    @Option(help: "Correlation length of class 1 for --task xi, in (0, L/2].")
     var xi1: Double = 2
 
     @Flag(help: "Gaussian control for --task xi: both classes become Gaussian clones (same covariances).")
@@ -19,13 +19,13 @@ struct TaskOptions: ParsableArguments {
     @Option(help: "Prior probability p1 of class 1, in (0, 1).")
     var p1: Double = 0.5
 
-    @Option(help: "Targets y0,y1 of the two classes.", transform: TaskOptions.parseTargets)
+    @Option(help: "Targets y0,y1 of the two classes (finite, |y| <= 1e6).", transform: TaskOptions.parseTargets)
     var targets: [Double] = [0, 1]
 
     @Option(help: "Activation sigma of the neuron: relu, erf, tanh, sigmoid, linear, quadratic.")
     var activation: ActivationKind = .relu
 
-    @Option(help: "Fixed bias b of the neuron: yhat = sigma(w.x/sqrt D + b).")
+    @Option(help: "Fixed bias b of the neuron: yhat = sigma(w.x/sqrt D + b), |b| <= 1e6.")
     var bias: Double = 0
 
     static func parseTargets(_ text: String) throws -> [Double] {
@@ -56,10 +56,10 @@ struct ClosureOptions: ParsableArguments {
     @Option(help: "Fourth-cumulant action for --closure cumulant: leading (O(D log D)) or full (exact to 1e-10: a tabulated 4-point kernel, O(D x table) per call).")
     var cumulant: CumulantMethod = .leading
 
-    @Option(name: .customLong("mc-samples"), help: "Inputs per class in the fixed sample of --closure montecarlo (1 ... 5e7).")
+    @Option(name: .customLong("mc-samples"), help: "Inputs per class in the fixed sample of --closure montecarlo (1 ... 5e7, memory permitting).")
     var monteCarloSamples: Int = 20000
 
-    @Option(name: .customLong("mc-seed"), help: "Seed of the fixed Monte Carlo sample.")
+    @Option(name: .customLong("mc-seed"), help: "Seed of the fixed Monte Carlo sample (0 ... 2^64-1).")
     var monteCarloSeed: UInt64 = 1
 
     func spec() throws -> ClosureSpec {

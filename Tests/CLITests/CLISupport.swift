@@ -75,6 +75,8 @@ final class RunningCLI {
 
     func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    var isRunning: Bool { process.isRunning }
+
     /// The outcome once the process has ended; `status` is the signal's number if one killed it,
     /// -1 if it was still running after `timeout` seconds (it is then killed).
     func wait(timeout: Double = .infinity) -> CLI.Outcome {
