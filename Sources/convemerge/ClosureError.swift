@@ -15,7 +15,7 @@ struct ClosureErrorCommand: ParsableCommand {
         standard error: errors below about twice it are not resolved; "error beyond noise" removes it in quadrature.
 
         Example:
-          convemerge closure-error --L 40 --gains 0.5,1,3 --mc-samples 200000
+          convemerge closure-error --L 40 --gains 0.5,1,3 --mc-samples 20000
         """)
 
     @OptionGroup(title: "Inputs") var input: InputOptions

@@ -13,10 +13,12 @@ struct Compare: ParsableCommand {
         ipr_of_seed_mean, mean_ipr_over_seeds}], warnings}.
 
         Example:
-          convemerge solve --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian --closure gaussian --lr 0.0625 \\
-            --t-max 480 --init-scale 0.5 --out runs/ode
-          convemerge simulate --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian --lr 0.0625 --batch 16 \\
-            --t-max 480 --init-scale 0.5 --seeds 8 --out runs/sim
+          convemerge solve --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian \\
+            --closure gaussian --lr 0.0625 --t-max 480 --init-scale 0.5 \\
+            --out runs/ode
+          convemerge simulate --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian \\
+            --lr 0.0625 --batch 16 --t-max 480 --init-scale 0.5 --seeds 8 \\
+            --out runs/sim
           convemerge compare --theory runs/ode --sim runs/sim
         """)
 

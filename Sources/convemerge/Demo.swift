@@ -14,7 +14,7 @@ struct Demo: ParsableCommand {
         of each. Any input, task or solver flag of `solve` can be changed.
 
         Example:
-          convemerge demo --out runs/demo --L 60 --gain 2
+          convemerge demo --out runs/demo --L 40 --gain 2 --mc-samples 5000
         """)
 
     @OptionGroup(title: "Inputs") var input: InputOptions
@@ -65,7 +65,7 @@ struct Demo: ParsableCommand {
         }
         let names = closures.map(\.name) + (simulation == nil ? [] : ["simulation"])
         try require(!out.isEmpty, flag: "--out", "must be a directory path, got an empty string")
-        for name in names { try RunDirectory.requireReplaceable("\(out)/\(name)", flag: "--out", parentMayBeMissing: true) }
+        for name in names { try RunDirectory.requireReplaceable("\(out)/\(name)", flag: "--out") }
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {

@@ -18,17 +18,17 @@ struct Phase: ParsableCommand {
         notebooks-export/plot_phase.py.
 
         Example (in order; the two shards into runs/growth run at once):
-          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --t-max 50 \\
+          convemerge phase --x gain=0:3:7 --y xi1=1:3:5 --L 32 --t-max 50 \\
               --closure cumulant --out runs/phase
-          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --t-max 50 \\
+          convemerge phase --x gain=0:3:7 --y xi1=1:3:5 --L 32 --t-max 50 \\
               --closure cumulant --out runs/phase --resume   # finished: no-op
-          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+          convemerge phase --x gain=0:3:5 --y xi1=1:3:3 --L 32 --measure growth \\
               --out runs/growth --shard 0/2 &
-          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+          convemerge phase --x gain=0:3:5 --y xi1=1:3:3 --L 32 --measure growth \\
               --out runs/growth --shard 1/2; wait
-          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+          convemerge phase --x gain=0:3:5 --y xi1=1:3:3 --L 32 --measure growth \\
               --out runs/g-0 --shard 0/2
-          convemerge phase --x gain=0:3:13 --y xi1=1:3:9 --L 32 --measure growth \\
+          convemerge phase --x gain=0:3:5 --y xi1=1:3:3 --L 32 --measure growth \\
               --out runs/g-1 --shard 1/2
           convemerge phase merge runs/g-0 runs/g-1 --out runs/g
         """,
@@ -151,7 +151,20 @@ struct PhaseRun: ParsableCommand {
 }
 
 struct PhaseMerge: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "merge", abstract: "Merge the shard directories of one sweep into one phase.csv.")
+    static let configuration = CommandConfiguration(
+        commandName: "merge", abstract: "Merge the shard directories of one sweep into one phase.csv.",
+        discussion: """
+        Every directory must hold the same sweep (sweep.json); the cells of all of them are copied into --out \
+        (default: the first directory) and phase.csv is written once every cell is there. A finished \
+        phase.csv is never removed; merging again changes nothing.
+
+        Example (two shards in their own directories, then one table):
+          convemerge phase --x gain=0:3:5 --y xi1=1:3:3 --L 32 --measure growth \\
+              --out runs/g-0 --shard 0/2
+          convemerge phase --x gain=0:3:5 --y xi1=1:3:3 --L 32 --measure growth \\
+              --out runs/g-1 --shard 1/2
+          convemerge phase merge runs/g-0 runs/g-1 --out runs/g
+        """)
 
     @Argument(help: "Shard directories of the same sweep.") var directories: [String]
     @Option(help: "Output directory (default: the first shard directory).") var out: String?

@@ -15,8 +15,9 @@ struct Simulate: ParsableCommand {
         DIR/weights_mean.npy, DIR/times.npy, DIR/observables_seed<k>.csv and DIR/observables.csv (seed mean).
 
         Example (compare with the gaussian closure, where it is exact):
-          convemerge simulate --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian --lr 0.0625 --batch 16 \\
-            --t-max 480 --seeds 8 --init-scale 0.5 --out runs/sim
+          convemerge simulate --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian \\
+            --lr 0.0625 --batch 16 --t-max 480 --seeds 8 --init-scale 0.5 \\
+            --out runs/sim
         """)
 
     @OptionGroup(title: "Inputs") var input: InputOptions

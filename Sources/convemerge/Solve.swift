@@ -11,7 +11,8 @@ struct Solve: ParsableCommand {
         loss, center, width, norm). A diverging run stops, keeps its saves and sets status in the manifest.
 
         Example (SPEC §3 localisation setting):
-          convemerge solve --L 40 --gain 3 --xi0 0.5 --xi1 2 --closure montecarlo --t-max 150 --out runs/mc
+          convemerge solve --L 40 --gain 3 --xi0 0.5 --xi1 2 --closure montecarlo \\
+            --t-max 150 --out runs/mc
         """)
 
     @OptionGroup(title: "Inputs") var input: InputOptions

@@ -14,7 +14,9 @@ struct Tensor: ParsableCommand {
         simulate run (DIR/weights.npy, last row).
 
         Example:
-          convemerge tensor --L 40 --xi 2 --gain 3 --cumulant leading --restarts 16 --compare-with runs/mc --json
+          convemerge solve --L 40 --closure montecarlo --mc-samples 4000 --out runs/mc
+          convemerge tensor --L 40 --xi 2 --gain 3 --cumulant leading --restarts 16 \\
+            --compare-with runs/mc --json
         """)
 
     @OptionGroup(title: "Inputs") var input: InputOptions

@@ -21,6 +21,8 @@ public final class RunDirectory {
         self.path = url.path
         self.flag = flag
         staging = Staging.sibling(of: url, kind: .partial)
+        // `--out runs/mc` in a fresh directory: the parents are created like `mkdir -p`.
+        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         Staging.register(staging.path)
         guard mkdir(staging.path, 0o755) == 0 else {
             let reason = POSIXRename.reason()
@@ -31,8 +33,7 @@ public final class RunDirectory {
 
     /// Checks, before any work, that `path` may receive a run: it is new, an empty directory,
     /// or an earlier run (manifest.json and only the kinds of files a run writes).
-    /// `parentMayBeMissing`: the caller creates the parent (demo's --out) once every check passed.
-    public static func requireReplaceable(_ path: String, flag: String, parentMayBeMissing: Bool = false) throws {
+    public static func requireReplaceable(_ path: String, flag: String) throws {
         try require(!path.isEmpty, flag: flag, "must be a directory path, got an empty string")
         let url = URL(fileURLWithPath: path).standardizedFileURL
         let manager = FileManager.default
@@ -53,10 +54,12 @@ public final class RunDirectory {
                                                    + "re-running would replace it: move it away or choose another path")
             }
         }
-        let parent = url.deletingLastPathComponent()
-        if parentMayBeMissing && !manager.fileExists(atPath: parent.path) { return }
-        try require(manager.fileExists(atPath: parent.path, isDirectory: &isDirectory) && isDirectory.boolValue, flag: flag,
-                    "the parent directory of '\(path)' does not exist")
+        // A missing parent is created when the run starts; an existing one must be a directory.
+        var ancestor = url.deletingLastPathComponent()
+        while !manager.fileExists(atPath: ancestor.path, isDirectory: &isDirectory) && ancestor.path != "/" {
+            ancestor = ancestor.deletingLastPathComponent()
+        }
+        try require(isDirectory.boolValue, flag: flag, "'\(ancestor.path)' is not a directory, so '\(path)' cannot be created")
     }
 
     deinit {
