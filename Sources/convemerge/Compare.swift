@@ -22,12 +22,14 @@ struct Compare: ParsableCommand {
           convemerge compare --theory runs/ode --sim runs/sim
         """)
 
-    @Option(help: "Run directory written by `convemerge solve`.") var theory: String
-    @Option(help: "Run directory written by `convemerge simulate --model neuron`.") var sim: String
+    // Optional to the parser, required in run(): an unknown option is then reported first.
+    @Option(help: "Run directory written by `convemerge solve` (required).") var theory: String?
+    @Option(help: "Run directory written by `convemerge simulate --model neuron` (required).") var sim: String?
     @Flag(help: "Print the comparison as JSON.") var json = false
 
     func run() throws {
-        let comparison = try TheoryVersusSimulation.load(theory: theory, simulation: sim)
+        let comparison = try TheoryVersusSimulation.load(theory: required(theory, flag: "--theory", "a solve run directory"),
+                                                         simulation: required(sim, flag: "--sim", "a simulate run directory"))
         if json {
             print(String(decoding: try RunDirectory.encoder.encode(comparison), as: UTF8.self))
             return

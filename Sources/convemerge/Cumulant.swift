@@ -23,8 +23,8 @@ struct Cumulant: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(help: "Vector w: a float64 .npy file with D entries.")
-    var w: String
+    @Option(help: "Vector w: a float64 .npy file with D entries (required).")
+    var w: String?
 
     @Option(help: "Evaluation of T(w): leading (leading diagram, O(D log D)) or full (exact).")
     var cumulant: CumulantMethod = .leading
@@ -46,7 +46,7 @@ struct Cumulant: ParsableCommand {
         }
         if let out { try AtomicFile.requireTarget(out, flag: "--out") }
         let distribution = try InputDistribution(input.spec(clone: clone))
-        let vector = try readVector(from: w, flag: "--w", size: distribution.size)
+        let vector = try readVector(from: required(w, flag: "--w", "a .npy file with D entries"), flag: "--w", size: distribution.size)
         let operatorT = try tolerance.map { try FourthCumulant(distribution, method: cumulant, tolerance: $0) }
             ?? FourthCumulant(distribution, method: cumulant)
         let t = operatorT.action(vector)

@@ -19,8 +19,10 @@ struct Sample: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(name: .customLong("n"), help: "Number of inputs N (>= 1; N*D <= \(Self.maximumValues)).")
-    var count: Int
+    // Required options are optional to the parser and checked in run(), so that an unknown
+    // option is reported before a missing one.
+    @Option(name: .customLong("n"), help: "Number of inputs N (required; >= 1, N*D <= \(Self.maximumValues)).")
+    var countOption: Int?
 
     @Option(help: "Seed of the random number generator (0 ... 2^64-1).")
     var seed: UInt64 = 0
@@ -28,13 +30,15 @@ struct Sample: ParsableCommand {
     @Flag(help: "Sample the Gaussian clone GP(xi, g) (same covariance as the NLGP) instead of the NLGP.")
     var clone = false
 
-    @Option(help: "Output .npy file.")
-    var out: String
+    @Option(name: .customLong("out"), help: "Output .npy file (required).")
+    var outOption: String?
 
     /// 2^27 doubles = 1 GiB: the array is built in memory before it is written.
     static let maximumValues = 1 << 27
 
     func run() throws {
+        let count = try required(countOption, flag: "--n", "the number of inputs N")
+        let out = try required(outOption, flag: "--out", "the .npy file to write")
         try require(count >= 1, flag: "--n", "must be >= 1, got \(count)")
         try AtomicFile.requireTarget(out, flag: "--out")
         let distribution = try InputDistribution(input.spec(clone: clone))

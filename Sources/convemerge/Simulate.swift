@@ -38,7 +38,8 @@ struct Simulate: ParsableCommand {
     @Option(help: "Seed of the initial weights (as in solve) and of the SGD streams.") var seed: UInt64 = 0
     @Option(name: .customLong("test-samples"), help: "Held-out inputs per class for the test loss and accuracy, 1 ... 1e7 (memory permitting).") var testSamples: Int = 1000
     @Option(help: "Input sampler: fast (ziggurat, spectral noise, tabulated erf), exact (the reference) or dense (O(D^2) Cholesky baseline).") var sampler: SamplerMode = .fast
-    @Option(help: "Output run directory.") var out: String
+    // Optional to the parser, required in run(): an unknown option is then reported first.
+    @Option(name: .customLong("out"), help: "Output run directory (required; created with its parents).") var outOption: String?
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func parameters() throws -> SimulationParameters {
@@ -52,6 +53,7 @@ struct Simulate: ParsableCommand {
     }
 
     func run() throws {
+        let out = try required(outOption, flag: "--out", "the run directory to write")
         let parameters = try parameters()
         let directory = try RunDirectory(path: out)
         let progress = quiet ? nil : ProgressLine(label: "simulate \(parameters.model.rawValue)")

@@ -32,7 +32,8 @@ struct Solve: ParsableCommand {
     @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (length D, or the last row of an (n, D) array).") var initial: String = "random"
     @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights, in (0, 1000].") var initScale: Double = 0.1
     @Option(help: "Seed of the random initial weights.") var seed: UInt64 = 0
-    @Option(help: "Output run directory.") var out: String
+    // Optional to the parser, required in run(): an unknown option is then reported first.
+    @Option(name: .customLong("out"), help: "Output run directory (required; created with its parents).") var outOption: String?
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func parameters() throws -> SolveParameters {
@@ -47,7 +48,9 @@ struct Solve: ParsableCommand {
     }
 
     func run() throws {
+        let out = try required(outOption, flag: "--out", "the run directory to write")
         let parameters = try parameters()
+        try parameters.validate()
         let directory = try RunDirectory(path: out)
         let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.closure.kind.rawValue)")
         let result = try SolveJob.run(parameters) { progress?.update($0) }
