@@ -95,6 +95,7 @@ struct PhaseRun: ParsableCommand {
 
     /// Every flag checked, before anything is created.
     func validated() throws -> (spec: PhaseSweepSpec, shard: (index: Int, count: Int), out: String) {
+        try input.requireNLGP()
         let names = PhaseParameter.allCases.map(\.rawValue).joined(separator: ", ")
         guard let x else { throw ConvEmergeError.invalidInput(flag: "--x", message: "required, NAME=a:b:n with NAME one of \(names)") }
         guard let y else { throw ConvEmergeError.invalidInput(flag: "--y", message: "required, NAME=a:b:n with NAME one of \(names)") }

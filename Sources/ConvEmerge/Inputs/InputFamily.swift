@@ -144,7 +144,7 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
         case .uniform: return 3.0.squareRoot() * Foundation.erf(u / 2.0.squareRoot())
         case .laplace: return -sign * log(2 * tail) / 2.0.squareRoot()
         case .logistic: return sign * (log1p(-tail) - log(tail)) * 3.0.squareRoot() / Double.pi
-        case let .student(nu): return sign * gsl_cdf_tdist_Qinv(tail, nu) * ((nu - 2) / nu).squareRoot()
+        case let .student(nu): return sign * Self.studentUpperQuantile(tail, nu: nu) * ((nu - 2) / nu).squareRoot()
         case let .algebraic(k):
             // x = |2p - 1| = 1 - 2Q; 1 - x^k from log1p so that it keeps its precision as x -> 1.
             let x = 1 - 2 * tail
@@ -154,6 +154,16 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
             // -log(1 - Phi(u)) - 1; for u < 0, 1 - Phi(u) = 1 - Q(|u|).
             return (u > 0 ? -log(tail) : -log1p(-tail)) - 1
         }
+    }
+
+    /// t with P(T > t) = q for Student's t. GSL's Qinv overflows to inf below q ~ 1e-250 (the
+    /// far tail of the quadrature range); there P(|T| > t) = I_x(nu/2, 1/2) with
+    /// x = nu / (nu + t^2) gives t = sqrt(nu (1 - x) / x) from the beta quantile, exact and finite.
+    static func studentUpperQuantile(_ q: Double, nu: Double) -> Double {
+        let direct = gsl_cdf_tdist_Qinv(q, nu)
+        if direct.isFinite { return direct }
+        let x = gsl_cdf_beta_Pinv(2 * q, nu / 2, 0.5)
+        return (nu * (1 - x) / x).squareRoot()
     }
 
     /// E|q|^m of Alg(k) before standardisation: (1/k) B((m+1)/k, 1 - m/k), m < k.
