@@ -135,7 +135,10 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
     /// psi(u) = F^-1(Phi(u)) standardised, for a standard normal u. Tails use the upper
     /// probability Q(|u|) = Phi(-|u|) so that no quantile is taken of a number rounded to 1.
     /// derivations/copula-inputs.md, "Marginals".
-    public func standardised(_ u: Double) -> Double {
+    public func standardised(_ latent: Double) -> Double {
+        // Beyond |u| = 37.5, Q(|u|) underflows and no quantile exists in doubles; such a draw
+        // has probability below 1e-307, so psi is held at its value there.
+        let u = max(-Self.latentLimit, min(Self.latentLimit, latent))
         let sign: Double = u > 0 ? 1 : (u < 0 ? -1 : 0)
         let tail = gsl_cdf_ugaussian_Q(abs(u))  // Q(|u|) <= 1/2
         switch self {
@@ -155,6 +158,8 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
             return (u > 0 ? -log(tail) : -log1p(-tail)) - 1
         }
     }
+
+    static let latentLimit = 37.5
 
     /// t with P(T > t) = q for Student's t. GSL's Qinv overflows to inf below q ~ 1e-250 (the
     /// far tail of the quadrature range); there P(|T| > t) = I_x(nu/2, 1/2) with

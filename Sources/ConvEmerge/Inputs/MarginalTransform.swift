@@ -90,7 +90,8 @@ public struct CopulaTransform: MarginalTransform {
         self.marginal = marginal
         latentVariance = s
         inverseScale = 1 / s.squareRoot()
-        series = try HermiteSeries(quadratureOf: marginal.standardised, variance: 1, breakpoints: marginal.breakpoints)
+        series = try HermiteSeries(quadratureOf: marginal.standardised, variance: 1, breakpoints: marginal.breakpoints,
+                                   odd: marginal.isOdd)
     }
 
     @inline(__always) public func callAsFunction(_ z: Double) -> Double { marginal.standardised(z * inverseScale) }
@@ -148,7 +149,9 @@ public struct HermiteSeries: Sendable {
     /// a_n for n <= maximumOrder by composite Gauss-Legendre quadrature on [-37, 37], panels
     /// ending at 0 and at every breakpoint (kinks and jumps of f cost no accuracy), with the
     /// orthonormal recurrence h_{n+1} = (u h_n - sqrt(n) h_{n-1}) / sqrt(n+1) at each node.
-    public init(quadratureOf f: (Double) -> Double, variance: Double, breakpoints: [Double],
+    /// `odd`: f(-u) = -f(u), so the even a_n are set to their exact value 0 rather than
+    /// round-off (which would switch on the chain diagrams of the leading cumulant).
+    public init(quadratureOf f: (Double) -> Double, variance: Double, breakpoints: [Double], odd: Bool = false,
                 maxOrder: Int = HermiteSeries.maximumOrder) throws {
         GSL.initialize()
         guard let table = gsl_integration_glfixed_table_alloc(HermiteSeries.nodesPerPanel) else {
@@ -180,6 +183,7 @@ public struct HermiteSeries: Sendable {
                 }
             }
         }
+        if odd { for n in stride(from: 0, through: maxOrder, by: 2) { a[n] = 0 } }
         self.init(normalised: a, variance: variance)
     }
 
