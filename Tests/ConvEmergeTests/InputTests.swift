@@ -394,11 +394,11 @@ final class InputTests: XCTestCase {
             assertInvalid(flag: "--gain") { _ = try InputSpec(lattice: ring, kernel: kernel, gain: gain) }
         }
         XCTAssertNoThrow(try InputSpec(lattice: ring, kernel: kernel, gain: .infinity))
-        // The correlation length must fit: L >= 2 xi.
-        assertInvalid(flag: "--L") {
+        // The correlation length must fit: L >= 2 xi (the error names --xi since 1a0f666).
+        assertInvalid(flag: "--xi") {
             _ = try InputSpec(lattice: try Lattice(dimension: 1, length: 4), kernel: try Kernel(shape: .gaussian, correlationLength: 2.5), gain: 1)
         }
-        assertInvalid(flag: "--L") {
+        assertInvalid(flag: "--xi") {
             _ = try InputSpec(lattice: ring, kernel: kernel, gain: 1).with(correlationLength: 8.5)
         }
         // Decoding a manifest validates too.
