@@ -163,7 +163,8 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
 
     /// t with P(T > t) = q for Student's t. GSL's Qinv overflows to inf below q ~ 1e-250 (the
     /// far tail of the quadrature range); there P(|T| > t) = I_x(nu/2, 1/2) with
-    /// x = nu / (nu + t^2) gives t = sqrt(nu (1 - x) / x) from the beta quantile, exact and finite.
+    /// x = nu / (nu + t^2) gives t = sqrt(nu (1 - x) / x) from the beta quantile, exact and finite
+    /// (derivations/copula-inputs.md, "Marginals").
     static func studentUpperQuantile(_ q: Double, nu: Double) -> Double {
         let direct = gsl_cdf_tdist_Qinv(q, nu)
         if direct.isFinite { return direct }
@@ -171,15 +172,17 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
         return (nu * (1 - x) / x).squareRoot()
     }
 
-    /// E|q|^m of Alg(k) before standardisation: (1/k) B((m+1)/k, 1 - m/k), m < k.
+    /// E|q|^m of Alg(k) before standardisation: (1/k) B((m+1)/k, 1 - m/k), m < k
+    /// (derivations/copula-inputs.md, "Marginals").
     static func algebraicMoment(_ k: Double, order m: Double) -> Double {
         exp(lgamma((m + 1) / k) + lgamma(1 - m / k) - lgamma((m + 1) / k + 1 - m / k)) / k
     }
 
     static func algebraicSecondMoment(_ k: Double) -> Double { algebraicMoment(k, order: 2) }
 
-    /// Closed-form excess kurtosis E x^4 - 3 of the standardised marginal; nil for erf, whose
-    /// moments come from quadrature (HermiteExpansion.marginalExcessKurtosis).
+    /// Closed-form excess kurtosis E x^4 - 3 of the standardised marginal (the table of
+    /// derivations/copula-inputs.md); nil for erf, whose moments come from quadrature
+    /// (HermiteExpansion.marginalExcessKurtosis).
     public var closedFormExcessKurtosis: Double? {
         switch self {
         case .erf: return nil
