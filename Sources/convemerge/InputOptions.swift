@@ -20,8 +20,11 @@ struct InputOptions: ParsableArguments {
                                valueName: "spec"))
     var inputs: String = "nlgp"
 
-    @Option(help: "Gain g of the nonlinearity erf(g z/sqrt 2) of --inputs nlgp (>= 0; 0 is Gaussian, inf gives sign inputs).")
-    var gain: Double = 3
+    @Option(help: "Gain g of the nonlinearity erf(g z/sqrt 2) of --inputs nlgp (>= 0, default 3; 0 is Gaussian, inf gives sign inputs).")
+    var gain: Double?
+
+    /// --gain when given; optional only so that a gain given with a copula can be refused.
+    var gainValue: Double { gain ?? 3 }
 
     @Option(help: "Diagonal jitter added to the base kernel (>= 0).")
     var jitter: Double = 0
@@ -41,12 +44,15 @@ struct InputOptions: ParsableArguments {
     func spec(xi override: Double? = nil, clone: Bool = false, anyFamily: Bool = false) throws -> InputSpec {
         let family = try self.family()
         if !anyFamily { try requireNLGP() }
+        if !family.isNLGP, let gain {
+            throw ConvEmergeError.invalidInput(flag: "--gain", message: "applies to --inputs nlgp only, not to \(family) (copula:erf:g carries its own gain), got \(gain)")
+        }
         let lattice = try Lattice(dimension: dimension, length: length)
         // The input model keeps a few dozen D-vectors (spectra, FFT workspaces, samplers).
         try MemoryBudget.require(MemoryBudget.product(32, lattice.size, 8), flag: "--L",
                                  for: "the input model on D = \(lattice.size) sites")
         let kernel = try Kernel(shape: self.kernel, correlationLength: override ?? xi, jitter: jitter)
-        return try InputSpec(lattice: lattice, kernel: kernel, gain: gain, isGaussianClone: clone, family: family)
+        return try InputSpec(lattice: lattice, kernel: kernel, gain: gainValue, isGaussianClone: clone, family: family)
     }
 }
 

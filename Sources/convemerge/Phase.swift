@@ -116,7 +116,7 @@ struct PhaseRun: ParsableCommand {
                                                    absoluteTolerance: atol, tMax: tMax, saves: 2)
         try requirePositive(initScale, flag: "--init-scale", atMost: ParameterBound.initScale)
         let base = try PhaseBase(
-            dimension: input.dimension, length: input.length, kernel: input.kernel, xi: input.xi, gain: input.gain, jitter: input.jitter,
+            dimension: input.dimension, length: input.length, kernel: input.kernel, xi: input.xi, gain: input.gainValue, jitter: input.jitter,
             task: taskOptions.task, xi0: taskOptions.xi0, xi1: taskOptions.xi1, gaussianControl: taskOptions.gaussian,
             prior1: taskOptions.p1, targets: taskOptions.targets, activation: taskOptions.activation, bias: taskOptions.bias,
             closure: closureOptions.spec(), integrator: integrator, learningRate: lr, initScale: initScale, seed: seed)

@@ -52,6 +52,8 @@ final class CLIInputFamilyTests: CLITestCase {
         try assertRefused(["sample", "--n", "2", "--inputs", "copula:alg:1", "--out", "x.npy"], flag: "--inputs", message: "alg needs k > 4")
         try assertRefused(["stats", "--inputs", "copula"], flag: "--inputs", message: "copula:laplace")
         try assertRefused(["stats", "--inputs", "copula:gumbel"], flag: "--inputs", message: "unknown marginal 'gumbel'")
+        // A gain with a copula would be silently ignored: refused instead.
+        try assertRefused(["stats", "--inputs", "copula:laplace", "--gain", "2"], flag: "--gain", message: "applies to --inputs nlgp only")
         let w = try writeVector(Array(repeating: 0.25, count: 16), named: "w.npy")
         try assertRefused(["cumulant", "--L", "16", "--w", w, "--inputs", "copula:laplace", "--cumulant", "full", "--out", "t.npy"],
                           flag: "--cumulant", message: "use --cumulant leading")
