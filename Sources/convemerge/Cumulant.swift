@@ -8,16 +8,18 @@ struct Cumulant: ParsableCommand {
         discussion: """
         T(w)_i = sum_jkl K_ijkl w_j w_k w_l = E[x_i (w.x)^3] - 3 (C w)_i (w.C w), without \
         building the D^4 tensor. --cumulant leading keeps the leading Hermite diagram \
-        (two FFT convolutions, O(D log D)); --cumulant full is the exact action. The Gaussian \
-        clone (--clone) has T = 0.
+        (two FFT convolutions, O(D log D); for skewed copula marginals also the chain diagrams, \
+        three more); --cumulant full is the exact action, available for nlgp, copula:erf and \
+        copula:sign. The Gaussian clone (--clone) has T = 0.
 
         --w is a float64 .npy file with D values (shape (D,) or (1, D), lattice order).
-        JSON keys (--json): D, method, clone, T, w_dot_T (= w.T(w) = sum K w^4). --out also \
+        JSON keys (--json): D, inputs, method, clone, T, w_dot_T (= w.T(w) = sum K w^4). --out also \
         writes T as a (D,) .npy file.
 
         Example:
           convemerge sample --L 32 --n 1 --seed 1 --out w.npy
           convemerge cumulant --L 32 --w w.npy --cumulant full --json
+          convemerge cumulant --L 32 --w w.npy --inputs copula:exponential --json
         """
     )
 
@@ -32,7 +34,7 @@ struct Cumulant: ParsableCommand {
     @Option(help: "Error bound on each cumulant entry of the full evaluation (0 < tolerance < 1; default: the library's, 1e-10).")
     var tolerance: Double?
 
-    @Flag(help: "Use the Gaussian clone of the NLGP (its fourth cumulant vanishes).")
+    @Flag(help: "Use the Gaussian clone of the inputs (its fourth cumulant vanishes).")
     var clone = false
 
     @Option(help: "Also write T(w) to this .npy file.")
@@ -45,7 +47,7 @@ struct Cumulant: ParsableCommand {
             try require(tolerance.isFinite && tolerance > 0 && tolerance < 1, flag: "--tolerance", "must be in (0, 1), got \(tolerance)")
         }
         if let out { try AtomicFile.requireTarget(out, flag: "--out") }
-        let distribution = try InputDistribution(input.spec(clone: clone))
+        let distribution = try InputDistribution(input.spec(clone: clone, anyFamily: true))
         let vector = try readVector(from: required(w, flag: "--w", "a .npy file with D entries"), flag: "--w", size: distribution.size)
         let operatorT = try tolerance.map { try FourthCumulant(distribution, method: cumulant, tolerance: $0) }
             ?? FourthCumulant(distribution, method: cumulant)
@@ -56,6 +58,7 @@ struct Cumulant: ParsableCommand {
         if json {
             try Report.printJSON([
                 "D": distribution.size,
+                "inputs": distribution.spec.family.description,
                 "method": cumulant.rawValue,
                 "clone": clone,
                 "T": Report.json(t),

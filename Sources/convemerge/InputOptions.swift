@@ -15,20 +15,44 @@ struct InputOptions: ParsableArguments {
     @Option(help: "Correlation length xi of the base kernel, in (0, L/2].")
     var xi: Double = 2
 
-    @Option(help: "Gain g of the nonlinearity erf(g z/sqrt 2) (>= 0; 0 is Gaussian, inf gives sign inputs).")
-    var gain: Double = 3
+    @Option(help: ArgumentHelp("Input family: nlgp (erf(g z/sqrt 2) with --gain) or a Gaussian copula copula:MARGINAL[:PARAM].",
+                               discussion: "Allowed: \(InputFamily.allowedForms). Copulas other than nlgp work with stats, sample and cumulant; the other commands refuse them.",
+                               valueName: "spec"))
+    var inputs: String = "nlgp"
+
+    @Option(help: "Gain g of the nonlinearity erf(g z/sqrt 2) of --inputs nlgp (>= 0, default 3; 0 is Gaussian, inf gives sign inputs).")
+    var gain: Double?
+
+    /// --gain when given; optional only so that a gain given with a copula can be refused.
+    var gainValue: Double { gain ?? 3 }
 
     @Option(help: "Diagonal jitter added to the base kernel, in [0, 1e6].")
     var jitter: Double = 0
 
-    /// The validated input description; `xi` overrides the correlation length.
-    func spec(xi override: Double? = nil, clone: Bool = false) throws -> InputSpec {
+    /// The parsed `--inputs`.
+    func family() throws -> InputFamily { try InputFamily(parsing: inputs) }
+
+    /// For commands that have not learnt other families yet: refuse them rather than run NLGP.
+    func requireNLGP() throws {
+        let family = try self.family()
+        try require(family.isNLGP, flag: "--inputs",
+                    "this command supports only nlgp so far (copula inputs work with stats, sample and cumulant), got \(family)")
+    }
+
+    /// The validated input description; `xi` overrides the correlation length. Only `nlgp`
+    /// unless the command says it handles every family (`anyFamily`).
+    func spec(xi override: Double? = nil, clone: Bool = false, anyFamily: Bool = false) throws -> InputSpec {
+        let family = try self.family()
+        if !anyFamily { try requireNLGP() }
+        if !family.isNLGP, let gain {
+            throw ConvEmergeError.invalidInput(flag: "--gain", message: "applies to --inputs nlgp only, not to \(family) (copula:erf:g carries its own gain), got \(gain)")
+        }
         let lattice = try Lattice(dimension: dimension, length: length)
         // The input model keeps a few dozen D-vectors (spectra, FFT workspaces, samplers).
         try MemoryBudget.require(MemoryBudget.product(32, lattice.size, 8), flag: "--L",
                                  for: "the input model on D = \(lattice.size) sites")
         let kernel = try Kernel(shape: self.kernel, correlationLength: override ?? xi, jitter: jitter)
-        return try InputSpec(lattice: lattice, kernel: kernel, gain: gain, isGaussianClone: clone)
+        return try InputSpec(lattice: lattice, kernel: kernel, gain: gainValue, isGaussianClone: clone, family: family)
     }
 }
 

@@ -95,6 +95,7 @@ struct PhaseRun: ParsableCommand {
 
     /// Every flag checked, before anything is created.
     func validated() throws -> (spec: PhaseSweepSpec, shard: (index: Int, count: Int), out: String) {
+        try input.requireNLGP()
         let names = PhaseParameter.allCases.map(\.rawValue).joined(separator: ", ")
         guard let x else { throw ConvEmergeError.invalidInput(flag: "--x", message: "required, NAME=a:b:n with NAME one of \(names)") }
         guard let y else { throw ConvEmergeError.invalidInput(flag: "--y", message: "required, NAME=a:b:n with NAME one of \(names)") }
@@ -115,7 +116,7 @@ struct PhaseRun: ParsableCommand {
                                                    absoluteTolerance: atol, tMax: tMax, saves: 2)
         try requirePositive(initScale, flag: "--init-scale", atMost: ParameterBound.initScale)
         let base = try PhaseBase(
-            dimension: input.dimension, length: input.length, kernel: input.kernel, xi: input.xi, gain: input.gain, jitter: input.jitter,
+            dimension: input.dimension, length: input.length, kernel: input.kernel, xi: input.xi, gain: input.gainValue, jitter: input.jitter,
             task: taskOptions.task, xi0: taskOptions.xi0, xi1: taskOptions.xi1, gaussianControl: taskOptions.gaussian,
             prior1: taskOptions.p1, targets: taskOptions.targets, activation: taskOptions.activation, bias: taskOptions.bias,
             closure: closureOptions.spec(), integrator: integrator, learningRate: lr, initScale: initScale, seed: seed)

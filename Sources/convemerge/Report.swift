@@ -50,7 +50,9 @@ enum Report {
         let lattice = spec.lattice.dimension == 1
             ? "ring of L = \(spec.lattice.length)"
             : "\(spec.lattice.length) x \(spec.lattice.length) torus"
-        let model = spec.isGaussianClone ? "Gaussian clone of NLGP" : "NLGP"
-        return "\(model) on a \(lattice) (D = \(spec.lattice.size)), \(spec.kernel.shape.rawValue) kernel xi = \(format(spec.kernel.correlationLength)), jitter = \(format(spec.kernel.jitter)), gain g = \(format(spec.gain))"
+        let family = spec.family.isNLGP ? "NLGP" : "\(spec.family) inputs"
+        let model = spec.isGaussianClone ? "Gaussian clone of \(family)" : family
+        let parameter = spec.family.isNLGP ? ", gain g = \(format(spec.gain))" : ""
+        return "\(model) on a \(lattice) (D = \(spec.lattice.size)), \(spec.kernel.shape.rawValue) kernel xi = \(format(spec.kernel.correlationLength)), jitter = \(format(spec.kernel.jitter))\(parameter)"
     }
 }

@@ -4,16 +4,18 @@ import Foundation
 
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Draw inputs from NLGP(xi, g) or its Gaussian clone into a .npy file.",
+        abstract: "Draw inputs from NLGP(xi, g), a Gaussian copula, or their Gaussian clone into a .npy file.",
         discussion: """
         Writes an (N, D) float64 array in NumPy's .npy format, one input per row (lattice \
         order; row-major on the torus). Draws cost O(D log D) each (FFT colouring of white \
-        noise); the same --seed gives the same file. The file is written to a temporary \
+        noise, then psi pointwise); the same --seed gives the same file, and copula:erf:g the \
+        same file as --gain g. The file is written to a temporary \
         sibling and renamed, so a failed run leaves nothing behind.
 
         Example:
           convemerge sample --L 100 --gain 3 --n 1000 --seed 7 --out nlgp.npy
           convemerge sample --L 100 --gain 3 --n 1000 --seed 7 --clone --out gp.npy
+          convemerge sample --L 100 --inputs copula:student:6 --n 1000 --out student.npy
         """
     )
 
@@ -27,7 +29,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Seed of the random number generator (0 ... 2^64-1).")
     var seed: UInt64 = 0
 
-    @Flag(help: "Sample the Gaussian clone GP(xi, g) (same covariance as the NLGP) instead of the NLGP.")
+    @Flag(help: "Sample the Gaussian clone (same covariance as the inputs) instead of the inputs.")
     var clone = false
 
     @Option(name: .customLong("out"), help: "Output .npy file (required).")
@@ -41,7 +43,7 @@ struct Sample: ParsableCommand {
         let out = try required(outOption, flag: "--out", "the .npy file to write")
         try require(count >= 1, flag: "--n", "must be >= 1, got \(count)")
         try AtomicFile.requireTarget(out, flag: "--out")
-        let distribution = try InputDistribution(input.spec(clone: clone))
+        let distribution = try InputDistribution(input.spec(clone: clone, anyFamily: true))
         let d = distribution.size
         let (total, overflow) = count.multipliedReportingOverflow(by: d)
         try require(!overflow && total <= Self.maximumValues, flag: "--n",

@@ -6,17 +6,21 @@ struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Exact second- and fourth-order statistics of the input model.",
         discussion: """
-        Prints, for NLGP(xi, g) on the chosen lattice: gamma(g), the marginal variance, the \
-        first row of the input covariance C (lattice order; row-major on the torus), the \
-        eigenvalues of C and of the latent covariance Sigma (FFT order), the marginal excess \
-        kurtosis and the Hermite coefficients c_n of psi_g (odd n <= 9).
+        Prints, for the inputs of --inputs (NLGP(xi, g) by default, or a Gaussian copula) on \
+        the chosen lattice: gamma(g) (NLGP only), the marginal variance, the first row of the \
+        input covariance C (lattice order; row-major on the torus), the eigenvalues of C and of \
+        the latent covariance Sigma (FFT order), the marginal excess kurtosis and skewness, and \
+        the Hermite coefficients c_n of psi (probabilists', all n <= 9; the even ones vanish \
+        for odd psi).
 
-        JSON keys (--json): D, gain, gamma, variance, covariance_row, spectrum, base_spectrum, \
-        excess_kurtosis, hermite ([[n, c_n], ...]). A gain of inf is written as the string "inf".
+        JSON keys (--json): D, inputs, gain, gamma, variance, covariance_row, spectrum, \
+        base_spectrum, excess_kurtosis, skewness, hermite ([[n, c_n], ...]). A gain of inf is \
+        written as the string "inf"; gain and gamma are null for copulas other than erf and sign.
 
         Example:
           convemerge stats --L 64 --xi 3 --gain 2 --json
           convemerge stats --dim 2 --L 16 --kernel exponential --xi 1.5
+          convemerge stats --L 64 --inputs copula:laplace --json
         """
     )
 
@@ -27,35 +31,39 @@ struct Stats: ParsableCommand {
     static let maximumHermiteOrder = 9
 
     func run() throws {
-        let spec = try input.spec()
+        let spec = try input.spec(anyFamily: true)
         let distribution = try InputDistribution(spec)
-        let expansion = HermiteExpansion(psi: distribution.psi, latentVariance: spec.kernel.variance)
-        let coefficients = expansion.coefficients(maxOrder: Self.maximumHermiteOrder)
-        let oddOrders = Array(stride(from: 1, through: Self.maximumHermiteOrder, by: 2))
-        let kurtosis = try expansion.marginalExcessKurtosis()
+        let marginal = distribution.marginal
+        let coefficients = marginal.hermiteCoefficients(maxOrder: Self.maximumHermiteOrder)
+        let orders = Array(1...Self.maximumHermiteOrder)
+        let kurtosis = try marginal.excessKurtosis()
         let covariance = distribution.covariance
+        // gamma(g) belongs to the erf nonlinearity; the other copulas have no gain.
+        let psi = distribution.gainFunction
 
         if json {
             try Report.printJSON([
                 "D": distribution.size,
-                "gain": Report.json(spec.gain),
-                "gamma": Report.json(distribution.psi.gamma),
+                "inputs": spec.family.description,
+                "gain": psi.map { Report.json($0.gain) } ?? NSNull(),
+                "gamma": psi.map { Report.json($0.gamma) } ?? NSNull(),
                 "variance": Report.json(covariance.firstRow[0]),
                 "covariance_row": Report.json(covariance.firstRow),
                 "spectrum": Report.json(covariance.eigenvalues),
                 "base_spectrum": Report.json(distribution.baseCovariance.eigenvalues),
                 "excess_kurtosis": Report.json(kurtosis),
-                "hermite": oddOrders.map { [$0, Report.json(coefficients[$0])] },
+                "skewness": Report.json(marginal.skewness),
+                "hermite": orders.map { [$0, Report.json(coefficients[$0])] },
             ])
             return
         }
 
         let shown = min(distribution.size, 8)
         print(Report.describe(spec))
-        print(Report.table([
-            ["gamma(g)", Report.format(distribution.psi.gamma)],
+        print(Report.table((psi.map { [["gamma(g)", Report.format($0.gamma)]] } ?? []) + [
             ["variance C_00", Report.format(covariance.firstRow[0])],
             ["excess kurtosis", Report.format(kurtosis)],
+            ["skewness", Report.format(marginal.skewness)],
             ["spectrum of C", "min \(Report.format(covariance.minimumEigenvalue)), max \(Report.format(covariance.maximumEigenvalue))"],
             ["spectrum of Sigma", "min \(Report.format(distribution.baseCovariance.minimumEigenvalue)), max \(Report.format(distribution.baseCovariance.maximumEigenvalue))"],
         ]))
@@ -64,7 +72,7 @@ struct Stats: ParsableCommand {
             ["site"] + (0..<shown).map(String.init),
             ["C_0j"] + covariance.firstRow[0..<shown].map(Report.format),
         ]))
-        print("\nHermite coefficients of psi_g (probabilists', odd n):")
-        print(Report.table([["n", "c_n"]] + oddOrders.map { [String($0), Report.format(coefficients[$0])] }))
+        print("\nHermite coefficients of psi (probabilists'):")
+        print(Report.table([["n", "c_n"]] + orders.map { [String($0), Report.format(coefficients[$0])] }))
     }
 }

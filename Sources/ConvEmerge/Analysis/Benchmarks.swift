@@ -24,7 +24,7 @@ public final class DenseLeadingCumulant: @unchecked Sendable {
         if distribution.isGaussian {
             prefactor = 0
         } else {
-            let c = HermiteExpansion(psi: distribution.psi, latentVariance: s).coefficients(maxOrder: 3)
+            let c = distribution.marginal.hermiteCoefficients(maxOrder: 3)
             prefactor = 6 * c[1] * c[1] * c[1] * c[3]
         }
     }

@@ -11,8 +11,10 @@ public enum CumulantMethod: String, Codable, CaseIterable, Sendable {
 /// The action T(w)_i = sum_jkl K_ijkl w_j w_k w_l of the fourth cumulant of one input
 /// class, never forming the D^4 tensor. Derivation: derivations/fourth-cumulant.md.
 ///
-/// `leading`: T = 6 c1^3 c3 [ (rho w)^3 + 3 rho(w * (rho w)^2) ], rho = Sigma/s, O(D log D).
-/// `full`: K_{i,i+a,i+b,i+c} = K0(a, b, c) tabulated over unordered triples of displacements
+/// `leading`: the tree diagrams, T = 6 c1^3 c3 [ (rho w)^3 + 3 rho(w * (rho w)^2) ]
+/// + 24 c1^2 c2^2 [ rho(w * rho(w * rho w)) + (rho w) * rho(w * rho w) ], rho = Sigma/s, O(D log D);
+/// the second (chain) part only for marginals that are not odd (derivations/copula-inputs.md).
+/// `full` (NLGP marginals only, which have the Plackett four-point function): K_{i,i+a,i+b,i+c} = K0(a, b, c) tabulated over unordered triples of displacements
 /// whose four points are linked by correlations >= `windowThreshold` (the rest is below
 /// `tolerance` by cluster decomposition), then contracted in O(D * tableEntryCount).
 public final class FourthCumulant: @unchecked Sendable {
@@ -20,8 +22,10 @@ public final class FourthCumulant: @unchecked Sendable {
     public let distribution: InputDistribution
     /// Bound on the error of each tabulated cumulant entry (quadrature plus window).
     public let tolerance: Double
-    /// 6 c1^3 c3, the weight of the leading diagram; 0 for Gaussian inputs.
+    /// 6 c1^3 c3, the weight of the leading star diagram; 0 for Gaussian inputs.
     public let leadingPrefactor: Double
+    /// 4 c1^2 c2^2, the weight of one chain diagram (He1-He2-He2-He1); 0 for odd marginals.
+    public let chainPrefactor: Double
     /// Correlations |Sigma_ij|/s below this do not link two points of the window (full only).
     public private(set) var windowThreshold: Double = 0
     /// Unordered displacement triples kept in the table (full only).
@@ -50,11 +54,17 @@ public final class FourthCumulant: @unchecked Sendable {
         correlation = CirculantOperator(lattice: distribution.lattice, firstRow: distribution.baseCovariance.firstRow.map { $0 / s })
         if vanishes {
             leadingPrefactor = 0
+            chainPrefactor = 0
         } else {
-            let c = HermiteExpansion(psi: distribution.psi, latentVariance: s).coefficients(maxOrder: 3)
+            let c = distribution.marginal.hermiteCoefficients(maxOrder: 3)
             leadingPrefactor = 6 * c[1] * c[1] * c[1] * c[3]
+            chainPrefactor = 4 * c[1] * c[1] * c[2] * c[2]
         }
-        if method == .full && !vanishes { try tabulate() }
+        if method == .full && !vanishes {
+            try require(distribution.gainFunction != nil, flag: "--cumulant",
+                        "full (exact) needs the Plackett four-point function of the erf marginal (nlgp, copula:erf, copula:sign); use --cumulant leading for \(distribution.spec.family)")
+            try tabulate()
+        }
     }
 
     public var size: Int { distribution.size }
@@ -94,12 +104,27 @@ public final class FourthCumulant: @unchecked Sendable {
 
     /// T_lead = 6 c1^3 c3 [ (rho w)^3 + 3 rho(w * (rho w)^2) ]: the He3 vertex at i (first
     /// term) or at one of j, k, l (second term, three ways). derivations/fourth-cumulant.md.
+    /// Plus, when c2 != 0, the twelve chains: i at an end, rho(w * rho(w * rho w)), or next to
+    /// one, (rho w) * rho(w * rho w), six of each (derivations/copula-inputs.md, "Leading cumulant").
     private func leadingAction(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>, workspace: CumulantWorkspace) {
         let smoothed = workspace.first, star = workspace.second
         correlation.apply(w, smoothed, workspace: workspace.spectrum)
         for i in 0..<size { star[i] = w[i] * smoothed[i] * smoothed[i] }
         correlation.apply(star, star, workspace: workspace.spectrum)
         let prefactor = leadingPrefactor
+        if chainPrefactor != 0 {
+            let inner = workspace.third
+            for i in 0..<size { inner[i] = w[i] * smoothed[i] }
+            correlation.apply(inner, inner, workspace: workspace.spectrum)
+            for i in 0..<size { out[i] = w[i] * inner[i] }
+            correlation.apply(out, out, workspace: workspace.spectrum)
+            let chains = 6 * chainPrefactor
+            for i in 0..<size {
+                let y = smoothed[i]
+                out[i] = prefactor * (y * y * y + 3 * star[i]) + chains * (out[i] + y * inner[i])
+            }
+            return
+        }
         for i in 0..<size {
             let y = smoothed[i]
             out[i] = prefactor * (y * y * y + 3 * star[i])
@@ -156,7 +181,15 @@ public final class FourthCumulant: @unchecked Sendable {
                 for other in 0..<4 where other != centre { legs *= rho(centre, other) }
                 stars += legs
             }
-            return leadingPrefactor * stars
+            // The chains p-q-r-t: each of the 12 paths once (a permutation and its reverse).
+            var chains = 0.0
+            if chainPrefactor != 0 {
+                for p in 0..<4 { for q in 0..<4 where q != p { for r in 0..<4 where r != p && r != q {
+                    let t = 6 - p - q - r
+                    if p < t { chains += rho(p, q) * rho(q, r) * rho(r, t) }
+                } } }
+            }
+            return leadingPrefactor * stars + chainPrefactor * chains
         case .full:
             let integrator = PlackettIntegrator()
             return try exactCumulant(sites: sites, integrator: integrator, absoluteTolerance: 0.1 * tolerance)
@@ -168,6 +201,7 @@ public final class FourthCumulant: @unchecked Sendable {
     private func exactCumulant(sites: [Int], integrator: PlackettIntegrator, absoluteTolerance: Double) throws -> Double {
         let rho = correlation, C = distribution.covariance
         let latent = SymmetricFour { a, b in rho.element(sites[a], sites[b]) }
+        // `full` is refused at init unless gainFunction is set, so psi exists here.
         let moment = try integrator.moment(correlation: latent, latentVariance: distribution.spec.kernel.variance,
                                            psi: distribution.psi, absoluteTolerance: absoluteTolerance)
         let c = { (a: Int, b: Int) in C.element(sites[a], sites[b]) }
@@ -337,12 +371,14 @@ public final class FourthCumulant: @unchecked Sendable {
 public final class CumulantWorkspace: @unchecked Sendable {
     let first: UnsafeMutablePointer<Double>
     let second: UnsafeMutablePointer<Double>
+    let third: UnsafeMutablePointer<Double>
     let spectrum: UnsafeMutablePointer<Double>
     let extended: UnsafeMutablePointer<Double>
 
     init(size: Int, extendedSize: Int, spectrumSize: Int) {
         first = .allocate(capacity: size)
         second = .allocate(capacity: size)
+        third = .allocate(capacity: size)
         spectrum = .allocate(capacity: spectrumSize)
         extended = .allocate(capacity: extendedSize)
     }
@@ -350,6 +386,7 @@ public final class CumulantWorkspace: @unchecked Sendable {
     deinit {
         first.deallocate()
         second.deallocate()
+        third.deallocate()
         spectrum.deallocate()
         extended.deallocate()
     }

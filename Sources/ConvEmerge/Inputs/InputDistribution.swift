@@ -1,12 +1,16 @@
 import Foundation
 
 /// One class of inputs with its exact second-order statistics and an
-/// O(D log D) sampler. NLGP: x = psi_g(z), z ~ N(0, Sigma); Gaussian clone:
-/// x ~ N(0, C) with C the NLGP's exact covariance.
-/// Derivations: derivations/nlgp-covariance.md, derivations/circulant-sampler.md.
+/// O(D log D) sampler. Family: x = psi(z), z ~ N(0, Sigma) (the NLGP's psi_g or a
+/// copula marginal); Gaussian clone: x ~ N(0, C) with C the family's exact covariance.
+/// Derivations: derivations/nlgp-covariance.md, derivations/copula-inputs.md,
+/// derivations/circulant-sampler.md.
 public final class InputDistribution: @unchecked Sendable {
     public let spec: InputSpec
-    public let psi: GainFunction
+    /// The pointwise map psi with its Hermite coefficients, moments and covariance map.
+    public let marginal: any MarginalTransform
+    /// psi_g when the family is the NLGP (nlgp, copula:erf, copula:sign), nil otherwise.
+    public let gainFunction: GainFunction?
     /// Sigma, the covariance of the latent Gaussian field z.
     public let baseCovariance: CirculantOperator
     /// C, the covariance of the inputs x (identical for the NLGP and its clone).
@@ -14,21 +18,31 @@ public final class InputDistribution: @unchecked Sendable {
 
     public init(_ spec: InputSpec) throws {
         self.spec = spec
-        psi = GainFunction(gain: spec.gain)
+        let s = spec.kernel.variance
+        let marginal = try spec.family.marginal(gain: spec.gain, latentVariance: s)
+        self.marginal = marginal
+        gainFunction = marginal.gainFunction
         let lattice = spec.lattice
         baseCovariance = CirculantOperator(lattice: lattice, firstRow: spec.kernel.firstRow(on: lattice))
         try baseCovariance.requirePositiveSemidefinite(flag: "--xi", what: "the \(spec.kernel.shape.rawValue) kernel with xi = \(spec.kernel.correlationLength), jitter = \(spec.kernel.jitter)")
-        let s = spec.kernel.variance
-        let psi = self.psi
         covariance = CirculantOperator(lattice: lattice,
-                                       firstRow: baseCovariance.firstRow.map { psi.covariance(latentCovariance: $0, latentVariance: s) })
-        // asin of a PSD kernel is PSD (Schoenberg), so this only catches round-off trouble.
-        try covariance.requirePositiveSemidefinite(flag: "--gain", what: "the input covariance at gain \(spec.gain)")
+                                       firstRow: try baseCovariance.firstRow.map { try marginal.covariance(latentCovariance: $0) })
+        // A power series in Sigma with non-negative coefficients is PSD (Schur, Schoenberg),
+        // so this only catches round-off trouble.
+        try covariance.requirePositiveSemidefinite(flag: spec.family.isNLGP ? "--gain" : "--inputs",
+                                                   what: spec.family.isNLGP ? "the input covariance at gain \(spec.gain)" : "the \(spec.family) input covariance")
+    }
+
+    /// psi_g of the NLGP. Only for distributions whose `gainFunction` is set (the NLGP and its
+    /// copula:erf/sign spellings); consumers that accept every family use `marginal`.
+    public var psi: GainFunction {
+        guard let gainFunction else { preconditionFailure("psi_g asked of \(spec.family) inputs, which are not NLGP") }
+        return gainFunction
     }
 
     public var lattice: Lattice { spec.lattice }
     public var size: Int { spec.lattice.size }
-    public var isGaussian: Bool { spec.isGaussianClone || psi.isIdentity }
+    public var isGaussian: Bool { spec.isGaussianClone || marginal.isIdentity }
 
     /// The operator whose square root colours white noise: Sigma for the NLGP
     /// (then psi is applied), C for the clone.
@@ -50,15 +64,18 @@ public final class InputDistribution: @unchecked Sendable {
     }
 
     /// Whether samples pass through psi after colouring (not for the clone, nor at g = 0).
-    var appliesNonlinearity: Bool { !spec.isGaussianClone && !psi.isIdentity }
+    var appliesNonlinearity: Bool { !spec.isGaussianClone && !marginal.isIdentity }
 
-    /// The last step of every sampler, FFT or dense: x = psi(z) for the NLGP;
+    /// The last step of every sampler, FFT or dense: x = psi(z) for the family;
     /// nothing for the clone, whose coloured noise already has covariance C.
     @inline(__always)
     func applyNonlinearity(_ x: UnsafeMutablePointer<Double>) {
         guard appliesNonlinearity else { return }
-        let psi = self.psi
-        for i in 0..<size { x[i] = psi(x[i]) }
+        if let psi = gainFunction {
+            for i in 0..<size { x[i] = psi(x[i]) }
+        } else {
+            marginal.apply(x, count: size)
+        }
     }
 
     /// n inputs as an (n x D) row-major array.

@@ -1,40 +1,56 @@
 import Foundation
 
 /// Everything that defines one class of inputs (SPEC §1): the lattice, the base
-/// kernel of the latent field z, the gain g of the nonlinearity, and whether the
-/// class is the NLGP itself or its Gaussian clone (same covariance).
+/// kernel of the latent field z, the input family (the pointwise map psi), the gain g
+/// of the NLGP's nonlinearity, and whether the class is the family itself or its
+/// Gaussian clone (same covariance).
 public struct InputSpec: Codable, Hashable, Sendable {
     public var lattice: Lattice
     public var kernel: Kernel
-    /// g >= 0; `.infinity` gives sign inputs, 0 the base Gaussian field.
+    /// g >= 0 of the `nlgp` family; `.infinity` gives sign inputs, 0 the base Gaussian field.
+    /// Copula families carry their own parameters and do not read it.
     public var gain: Double
     public var isGaussianClone: Bool
+    public var family: InputFamily
 
-    public init(lattice: Lattice, kernel: Kernel, gain: Double, isGaussianClone: Bool = false) throws {
+    public init(lattice: Lattice, kernel: Kernel, gain: Double, isGaussianClone: Bool = false, family: InputFamily = .nlgp) throws {
         try require(!gain.isNaN && gain >= 0, flag: "--gain", "must be >= 0 (or inf for sign inputs), got \(gain)")
         try kernel.validate(on: lattice)
         self.lattice = lattice
         self.kernel = kernel
         self.gain = gain
         self.isGaussianClone = isGaussianClone
+        self.family = family
     }
 
-    private enum CodingKeys: String, CodingKey { case lattice, kernel, gain, isGaussianClone }
+    private enum CodingKeys: String, CodingKey { case lattice, kernel, gain, isGaussianClone, family }
 
-    /// Decoding validates like the memberwise initialiser (gain range, L >= 2 xi).
+    /// Decoding validates like the memberwise initialiser (gain range, L >= 2 xi). Manifests
+    /// written before input families existed have no `family`: they are NLGP.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         try self.init(lattice: container.decode(Lattice.self, forKey: .lattice),
                       kernel: container.decode(Kernel.self, forKey: .kernel),
                       gain: container.decode(Double.self, forKey: .gain),
-                      isGaussianClone: container.decode(Bool.self, forKey: .isGaussianClone))
+                      isGaussianClone: container.decode(Bool.self, forKey: .isGaussianClone),
+                      family: container.decodeIfPresent(InputFamily.self, forKey: .family) ?? .nlgp)
+    }
+
+    /// `family` is written only when it is not the NLGP, so NLGP manifests are unchanged.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(lattice, forKey: .lattice)
+        try container.encode(kernel, forKey: .kernel)
+        try container.encode(gain, forKey: .gain)
+        try container.encode(isGaussianClone, forKey: .isGaussianClone)
+        if !family.isNLGP { try container.encode(family, forKey: .family) }
     }
 
     /// The same spec with another correlation length (the two classes of the `xi` task).
     public func with(correlationLength xi: Double) throws -> InputSpec {
         try InputSpec(lattice: lattice,
                       kernel: Kernel(shape: kernel.shape, correlationLength: xi, jitter: kernel.jitter),
-                      gain: gain, isGaussianClone: isGaussianClone)
+                      gain: gain, isGaussianClone: isGaussianClone, family: family)
     }
 
     public func asGaussianClone(_ clone: Bool = true) -> InputSpec {

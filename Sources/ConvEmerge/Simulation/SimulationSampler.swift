@@ -104,8 +104,7 @@ public final class SimulationSampler {
     @inline(__always)
     private func applyFastNonlinearity(_ x: UnsafeMutablePointer<Double>) {
         guard distribution.appliesNonlinearity else { return }
-        let psi = distribution.psi
-        if psi.isSign {
+        guard let psi = distribution.gainFunction, !psi.isSign else {
             distribution.applyNonlinearity(x)
             return
         }

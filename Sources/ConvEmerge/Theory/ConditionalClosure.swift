@@ -28,9 +28,9 @@ public final class ConditionalClosure: ClassExpectation {
             marginalBreakpoints = []
         } else {
             let scale = distribution.spec.kernel.variance.squareRoot()
-            let psi = distribution.psi
+            let psi = distribution.marginal
             marginal = { psi(scale * $0) }
-            marginalBreakpoints = psi.isSign ? [0] : []
+            marginalBreakpoints = psi.breakpoints
         }
         covarianceTimesW = .allocate(capacity: size)
         fftWorkspace = distribution.covariance.makeWorkspace()

@@ -1,0 +1,66 @@
+import ConvEmerge
+import Foundation
+import XCTest
+
+/// `--inputs`: copula families through stats, sample and cumulant, and the one-line refusals
+/// (exit 2, nothing written) everywhere else. derivations/copula-inputs.md.
+final class CLIInputFamilyTests: CLITestCase {
+    func testStatsOfLaplaceCopula() throws {
+        let stats = try runOK(["stats", "--L", "32", "--inputs", "copula:laplace", "--json"]).json()
+        XCTAssertEqual(stats["inputs"] as? String, "copula:laplace")
+        XCTAssertEqual(try XCTUnwrap(double(stats["variance"])), 1)
+        XCTAssertEqual(try XCTUnwrap(double(stats["excess_kurtosis"])), 3, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(double(stats["skewness"])), 0)
+        XCTAssertTrue(stats["gain"] is NSNull && stats["gamma"] is NSNull, "a laplace copula has no gain")
+        let row = doubles(stats["covariance_row"])
+        XCTAssertEqual(row.count, 32)
+        XCTAssertTrue(row.dropFirst().allSatisfy { $0 < 1 && $0 > -1 })
+        XCTAssertEqual(doubles(stats["spectrum"]).count, 32)
+        let hermite = try XCTUnwrap(stats["hermite"] as? [[Any]])
+        XCTAssertEqual(hermite.compactMap { ($0.first as? NSNumber)?.intValue }, Array(1...9))
+        // The exponential is skewed: even coefficients appear.
+        let exponential = try runOK(["stats", "--L", "16", "--inputs", "copula:exponential", "--json"]).json()
+        XCTAssertEqual(try XCTUnwrap(double(exponential["skewness"])), 2)
+        let c2 = try XCTUnwrap(double((exponential["hermite"] as? [[Any]])?[1][1]))
+        XCTAssertGreaterThan(abs(c2), 0.1)
+    }
+
+    func testErfCopulaSamplesLikeTheNLGP() throws {
+        _ = try runOK(["sample", "--L", "16", "--n", "20", "--seed", "9", "--inputs", "copula:erf:2", "--out", path("copula.npy")])
+        _ = try runOK(["sample", "--L", "16", "--n", "20", "--seed", "9", "--gain", "2", "--out", path("nlgp.npy")])
+        XCTAssertEqual(try NpyArray.read(from: path("copula.npy"), flag: "--out").values,
+                       try NpyArray.read(from: path("nlgp.npy"), flag: "--out").values)
+        let w = try writeVector((0..<16).map { sin(Double($0)) }, named: "w.npy")
+        let t = try runOK(["cumulant", "--L", "16", "--w", w, "--inputs", "copula:student:6", "--json"]).json()
+        XCTAssertEqual(t["inputs"] as? String, "copula:student:6")
+        XCTAssertEqual(doubles(t["T"]).count, 16)
+    }
+
+    private func assertRefused(_ arguments: [String], flag: String, message: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let outcome = try CLI.run(arguments, in: directory, file: file, line: line)
+        XCTAssertEqual(outcome.status, 2, outcome.stderr, file: file, line: line)
+        XCTAssertEqual(outcome.stderrLines.count, 1, outcome.stderr, file: file, line: line)
+        XCTAssertTrue(outcome.stderr.hasPrefix("error: \(flag): "), outcome.stderr, file: file, line: line)
+        XCTAssertTrue(outcome.stderr.contains(message), "'\(outcome.stderr)' lacks '\(message)'", file: file, line: line)
+        XCTAssertEqual(outcome.stdout, "", file: file, line: line)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0 != "w.npy" }, [],
+                       "a refused run wrote into its directory", file: file, line: line)
+    }
+
+    func testBadInputsAreOneLineAndWriteNothing() throws {
+        try assertRefused(["stats", "--inputs", "copula:student:3"], flag: "--inputs", message: "student needs nu > 4, got 3")
+        try assertRefused(["sample", "--n", "2", "--inputs", "copula:alg:1", "--out", "x.npy"], flag: "--inputs", message: "alg needs k > 4")
+        try assertRefused(["stats", "--inputs", "copula"], flag: "--inputs", message: "copula:laplace")
+        try assertRefused(["stats", "--inputs", "copula:gumbel"], flag: "--inputs", message: "unknown marginal 'gumbel'")
+        // A gain with a copula would be silently ignored: refused instead.
+        try assertRefused(["stats", "--inputs", "copula:laplace", "--gain", "2"], flag: "--gain", message: "applies to --inputs nlgp only")
+        let w = try writeVector(Array(repeating: 0.25, count: 16), named: "w.npy")
+        try assertRefused(["cumulant", "--L", "16", "--w", w, "--inputs", "copula:laplace", "--cumulant", "full", "--out", "t.npy"],
+                          flag: "--cumulant", message: "use --cumulant leading")
+        // Commands that do not take copulas yet refuse them rather than run NLGP.
+        for command in [["solve", "--out", "run"], ["simulate", "--out", "run", "--t-max", "1"], ["tensor"], ["instability"],
+                        ["closure-error"], ["phase", "--x", "gain=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"]] {
+            try assertRefused(command + ["--L", "16", "--inputs", "copula:laplace"], flag: "--inputs", message: "supports only nlgp")
+        }
+    }
+}
