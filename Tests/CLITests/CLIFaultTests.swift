@@ -63,23 +63,34 @@ final class CLIFaultTests: CLITestCase {
         }
     }
 
+    /// Fills the output with the quick run, then starts the slow one and sends `signal` in the
+    /// middle of its work. `interrupted` is the status of a process the signal ended: 128 + N
+    /// after our handler (SIGTERM), the signal itself when it cannot be caught (SIGKILL).
+    private func interrupt(_ workload: Workload, with signal: Int32, interrupted: Int32) throws
+        -> (previous: [String: Data], outcome: CLI.Outcome) {
+        try runOK(workload.quick)
+        let previous = snapshot(workload.output)
+        let run = try CLI.start(workload.slow)
+        waitUntilBusy(run, workload)
+        run.send(signal)
+        let outcome = run.wait(timeout: 60)
+        // `sample` stages only when it writes, so the signal may come after it finished.
+        if workload.name != "sample" {
+            XCTAssertEqual(outcome.status, interrupted, "\(workload.name) was not interrupted: \(outcome.stderr)")
+        }
+        if outcome.status == interrupted {
+            XCTAssertEqual(snapshot(workload.output), previous, "\(workload.name): signal \(signal) damaged the previous output")
+        } else {
+            XCTAssertEqual(outcome.status, 0, "\(workload.name): \(outcome.stderr)")
+        }
+        return (previous, outcome)
+    }
+
     func testSIGTERMKeepsThePreviousOutputAndLeavesNothingHidden() throws {
         for workload in workloads {
-            try runOK(workload.quick)
-            let previous = snapshot(workload.output)
-            let run = try CLI.start(workload.slow)
-            waitUntilBusy(run, workload)
-            run.send(SIGTERM)
-            let outcome = run.wait(timeout: 60)
-            if workload.name != "sample" {
-                XCTAssertEqual(outcome.status, 143, "\(workload.name) was not interrupted: \(outcome.stderr)")
-            }
-            if outcome.status == 143 {
-                XCTAssertEqual(snapshot(workload.output), previous, "\(workload.name): SIGTERM damaged the previous output")
+            let (_, outcome) = try interrupt(workload, with: SIGTERM, interrupted: 128 + SIGTERM)
+            if outcome.status == 128 + SIGTERM {
                 XCTAssertTrue(outcome.stderr.contains("interrupted by SIGTERM"), outcome.stderr)
-            } else {
-                // The run finished before the signal: then its output must be whole.
-                XCTAssertEqual(outcome.status, 0, "\(workload.name): \(outcome.stderr)")
             }
             XCTAssertEqual(hiddenEntries, [], "\(workload.name): SIGTERM left hidden staging behind")
             try FileManager.default.removeItem(atPath: workload.output)
@@ -88,16 +99,7 @@ final class CLIFaultTests: CLITestCase {
 
     func testKillNineKeepsThePreviousOutputAndTheNextRunSweepsItsLeftovers() throws {
         for workload in workloads {
-            try runOK(workload.quick)
-            let previous = snapshot(workload.output)
-            let run = try CLI.start(workload.slow)
-            waitUntilBusy(run, workload)
-            run.send(SIGKILL)
-            let outcome = run.wait(timeout: 60)
-            if workload.name != "sample" { XCTAssertEqual(outcome.status, SIGKILL, workload.name) }
-            if outcome.status == SIGKILL {
-                XCTAssertEqual(snapshot(workload.output), previous, "\(workload.name): kill -9 damaged the previous output")
-            }
+            let (previous, _) = try interrupt(workload, with: SIGKILL, interrupted: SIGKILL)
             // The next run into the same path removes the dead process's staging.
             try runOK(workload.quick)
             // The manifest records the time of the run; every array and table must be the same bytes.
