@@ -16,14 +16,12 @@ public enum Staging {
 
     private static let lock = NSLock()
     nonisolated(unsafe) private static var live: Set<String> = []
-    nonisolated(unsafe) private static var exiting = false
 
+    /// Blocks for good once `removeAllForExit` has begun (it keeps the lock until the process
+    /// exits), so no new staging path appears while the registry is being emptied.
     static func register(_ path: String) {
-        lock.lock()
-        // After a signal the registry is being emptied: never hand out a new path.
-        if exiting { while true { lock.unlock(); sleep(1); lock.lock() } }
+        lock.lock(); defer { lock.unlock() }
         live.insert(path)
-        lock.unlock()
     }
 
     static func unregister(_ path: String) {
@@ -31,10 +29,9 @@ public enum Staging {
         live.remove(path)
     }
 
-    /// Removes every registered path; the registry stays locked, so no new one appears.
+    /// Removes every registered path and keeps the lock: the caller exits next.
     static func removeAllForExit() {
         lock.lock()
-        exiting = true
         for path in live { try? FileManager.default.removeItem(atPath: path) }
         live.removeAll()
     }
