@@ -56,13 +56,11 @@ struct Demo: ParsableCommand {
         try require(seeds >= 0 && seeds <= SimulationParameters.maximumSeeds, flag: "--seeds",
                     "must be in 0 ... \(SimulationParameters.maximumSeeds) (0: no simulation), got \(seeds)")
         let reference = solves[closures.firstIndex { $0.spec.kind == .montecarlo }!]
-        let simulation = seeds == 0 ? nil : try SimulationParameters(
-            task: task, neuron: neuron, learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: tMax,
+        // Built (and so checked) even with --seeds 0, so that a bad --batch is never accepted silently.
+        let simulationParameters = try SimulationParameters(
+            task: task, neuron: neuron, learningRate: lr, batchSize: batch, seeds: max(seeds, 1), seed: seed, tMax: tMax,
             saves: reference.integrator.saves, initialization: reference.initialization)
-        if seeds == 0 {
-            try require(batch >= 1 && batch <= SimulationParameters.maximumBatch, flag: "--batch",
-                        "must be in 1 ... \(SimulationParameters.maximumBatch), got \(batch)")
-        }
+        let simulation = seeds == 0 ? nil : simulationParameters
         let names = closures.map(\.name) + (simulation == nil ? [] : ["simulation"])
         try require(!out.isEmpty, flag: "--out", "must be a directory path, got an empty string")
         for name in names { try RunDirectory.requireReplaceable("\(out)/\(name)", flag: "--out") }
