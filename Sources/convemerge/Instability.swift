@@ -43,12 +43,10 @@ struct Instability: ParsableCommand {
 
     func run() throws {
         try requirePositive(initScale, flag: "--init-scale", atMost: ParameterBound.initScale)
+        try InstabilityAnalysis.requireGainTolerance(gainTolerance)
         let range = try scanGain.map { try Instability.parseRange($0, flag: "--scan-gain", defaultSamples: 9) }
         if let (lower, upper, samples) = range {
             try InstabilityAnalysis.validateScan(from: lower, to: upper, samples: samples, tolerance: gainTolerance)
-        } else {
-            try require(gainTolerance.isFinite && gainTolerance > 0 && gainTolerance < 1, flag: "--gain-tolerance",
-                        "must be in (0, 1), got \(gainTolerance)")
         }
         let analysis = try analysis()
         let progress = quiet ? nil : ProgressLine(label: "instability")

@@ -376,6 +376,10 @@ public final class InstabilityAnalysis: @unchecked Sendable {
         try require(lower.isFinite && upper.isFinite && lower >= 0 && upper > lower, flag: "--scan-gain",
                     "must be a:b with 0 <= a < b finite, got \(lower):\(upper)")
         try require(samples >= 2 && samples <= 10_000, flag: "--scan-gain", "needs 2 ... 10000 samples, got \(samples)")
+        try requireGainTolerance(tolerance)
+    }
+
+    public static func requireGainTolerance(_ tolerance: Double) throws {
         try require(tolerance.isFinite && tolerance > 0 && tolerance < 1, flag: "--gain-tolerance", "must be in (0, 1), got \(tolerance)")
     }
 
