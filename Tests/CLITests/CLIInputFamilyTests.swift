@@ -2,8 +2,9 @@ import ConvEmerge
 import Foundation
 import XCTest
 
-/// `--inputs`: copula families through stats, sample and cumulant, and the one-line refusals
-/// (exit 2, nothing written) everywhere else. derivations/copula-inputs.md.
+/// `--inputs`: copula families through every command, and the one-line refusals (exit 2,
+/// nothing written) where a closure or flag is not defined on them. derivations/copula-inputs.md,
+/// "Closures on copula inputs".
 final class CLIInputFamilyTests: CLITestCase {
     func testStatsOfLaplaceCopula() throws {
         let stats = try runOK(["stats", "--L", "32", "--inputs", "copula:laplace", "--json"]).json()
@@ -57,10 +58,18 @@ final class CLIInputFamilyTests: CLITestCase {
         let w = try writeVector(Array(repeating: 0.25, count: 16), named: "w.npy")
         try assertRefused(["cumulant", "--L", "16", "--w", w, "--inputs", "copula:laplace", "--cumulant", "full", "--out", "t.npy"],
                           flag: "--cumulant", message: "use --cumulant leading")
-        // Commands that do not take copulas yet refuse them rather than run NLGP.
-        for command in [["solve", "--out", "run"], ["simulate", "--out", "run", "--t-max", "1"], ["tensor"], ["instability"],
-                        ["closure-error"], ["phase", "--x", "gain=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"]] {
-            try assertRefused(command + ["--L", "16", "--inputs", "copula:laplace"], flag: "--inputs", message: "supports only nlgp")
-        }
+        // Where a closure or a flag is not defined on a copula, the refusal names it.
+        try assertRefused(["solve", "--L", "16", "--inputs", "copula:exponential", "--closure", "cumulant", "--out", "run"],
+                          flag: "--closure", message: "omits the third cumulant")
+        try assertRefused(["solve", "--L", "16", "--inputs", "copula:laplace", "--cumulant", "full", "--out", "run"],
+                          flag: "--cumulant", message: "use --cumulant leading")
+        try assertRefused(["closure-error", "--L", "16", "--inputs", "copula:laplace", "--gains", "1"], flag: "--gains",
+                          message: "applies to --inputs nlgp only")
+        try assertRefused(["instability", "--L", "16", "--inputs", "copula:laplace", "--scan-gain", "0:1"], flag: "--scan-gain",
+                          message: "applies to --inputs nlgp only")
+        try assertRefused(["phase", "--L", "16", "--inputs", "copula:laplace", "--x", "gain=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"],
+                          flag: "--x", message: "gain applies to --inputs nlgp only")
+        try assertRefused(["phase", "--L", "16", "--inputs", "copula:exponential", "--x", "lr=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"],
+                          flag: "--closure", message: "omits the third cumulant")
     }
 }
