@@ -37,6 +37,24 @@ final class CLIInputFamilyTests: CLITestCase {
         XCTAssertEqual(doubles(t["T"]).count, 16)
     }
 
+    /// solve and simulate on a copula record the family in manifest.json, it reads back into
+    /// the same task, and `compare` matches the two runs (and refuses an NLGP simulation).
+    func testSolveAndSimulateRecordTheCopula() throws {
+        let common = ["--L", "16", "--inputs", "copula:laplace", "--t-max", "2", "--saves", "3"]
+        _ = try runOK(["solve"] + common + ["--closure", "montecarlo", "--mc-samples", "500", "--out", path("ode"), "--quiet"])
+        _ = try runOK(["simulate"] + common + ["--out", path("sim"), "--quiet"])
+        _ = try runOK(["simulate", "--L", "16", "--t-max", "2", "--saves", "3", "--out", path("nlgp"), "--quiet"])
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("ode/manifest.json")))) as? [String: Any]
+        let classes = try XCTUnwrap(((manifest?["parameters"] as? [String: Any])?["task"] as? [String: Any])?["classes"] as? [[String: Any]])
+        XCTAssertEqual(classes.map { $0["family"] as? String }, ["copula:laplace", "copula:laplace"])
+        let decoded = try RunDirectory.readManifest(SolveManifest.self, in: path("ode"), flag: "--theory")
+        XCTAssertEqual(decoded.parameters.task.classes.map(\.family), [.copula(.laplace), .copula(.laplace)])
+        _ = try runOK(["compare", "--theory", path("ode"), "--sim", path("sim")])
+        let mismatch = try CLI.run(["compare", "--theory", path("ode"), "--sim", path("nlgp")], in: directory)
+        XCTAssertEqual(mismatch.status, 2, mismatch.stderr)
+        XCTAssertTrue(mismatch.stderr.contains("another task"), mismatch.stderr)
+    }
+
     private func assertRefused(_ arguments: [String], flag: String, message: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let outcome = try CLI.run(arguments, in: directory, file: file, line: line)
         XCTAssertEqual(outcome.status, 2, outcome.stderr, file: file, line: line)
