@@ -55,6 +55,20 @@ final class CLIInputFamilyTests: CLITestCase {
         XCTAssertTrue(mismatch.stderr.contains("another task"), mismatch.stderr)
     }
 
+    /// A phase sweep on a copula records it in sweep.json, and resuming it with other --inputs
+    /// is refused (one line naming --out) rather than mixing two families in one table.
+    func testPhaseSweepRecordsTheCopula() throws {
+        let sweep = ["phase", "--x", "lr=0.5:1:2", "--y", "xi1=1.5:2:2", "--L", "16", "--t-max", "1", "--closure", "gaussian",
+                     "--out", path("sweep"), "--quiet", "--threads", "1"]
+        _ = try runOK(sweep + ["--inputs", "copula:laplace"])
+        let spec = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("sweep/sweep.json")))) as? [String: Any]
+        XCTAssertEqual((spec?["base"] as? [String: Any])?["inputs"] as? String, "copula:laplace")
+        let other = try CLI.run(sweep + ["--inputs", "copula:uniform", "--resume"], in: directory)
+        XCTAssertEqual(other.status, 2, other.stderr)
+        XCTAssertEqual(other.stderrLines.count, 1, other.stderr)
+        XCTAssertTrue(other.stderr.hasPrefix("error: --out: "), other.stderr)
+    }
+
     private func assertRefused(_ arguments: [String], flag: String, message: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let outcome = try CLI.run(arguments, in: directory, file: file, line: line)
         XCTAssertEqual(outcome.status, 2, outcome.stderr, file: file, line: line)
