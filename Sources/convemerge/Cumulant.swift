@@ -47,7 +47,7 @@ struct Cumulant: ParsableCommand {
             try require(tolerance.isFinite && tolerance > 0 && tolerance < 1, flag: "--tolerance", "must be in (0, 1), got \(tolerance)")
         }
         if let out { try AtomicFile.requireTarget(out, flag: "--out") }
-        let distribution = try InputDistribution(input.spec(clone: clone, anyFamily: true))
+        let distribution = try InputDistribution(input.spec(clone: clone))
         let vector = try readVector(from: required(w, flag: "--w", "a .npy file with D entries"), flag: "--w", size: distribution.size)
         let operatorT = try tolerance.map { try FourthCumulant(distribution, method: cumulant, tolerance: $0) }
             ?? FourthCumulant(distribution, method: cumulant)

@@ -38,13 +38,16 @@ struct Demo: ParsableCommand {
             ? TaskSpec.xi(base: input.spec(), xi0: taskOptions.xi0, xi1: taskOptions.xi1, gaussianControl: true,
                           prior1: taskOptions.p1, targets: taskOptions.targets)
             : nil
-        let closures: [(name: String, spec: ClosureSpec, task: TaskSpec)] = try [
+        let candidates: [(name: String, spec: ClosureSpec, task: TaskSpec)] = try [
             ("gaussian", ClosureSpec(kind: .gaussian), task),
             ("cumulant-leading", ClosureSpec(kind: .cumulant, cumulantMethod: .leading), task),
             ("cumulant-full", ClosureSpec(kind: .cumulant, cumulantMethod: .full), task),
             ("conditional", ClosureSpec(kind: .conditional), task),
             ("montecarlo", ClosureSpec(kind: .montecarlo, monteCarloSamples: monteCarloSamples, monteCarloSeed: seed), task),
         ] + (control.map { [("gaussian-control", try ClosureSpec(kind: .gaussian), $0)] } ?? [])
+        // A copula has no exact cumulant (and a skewed one no cumulant closure): those rows are left out.
+        let closures = candidates.filter { (try? $0.spec.requireApplicable(to: $0.task)) != nil }
+        let omitted = candidates.map(\.name).filter { name in !closures.contains { $0.name == name } }
         let solves = try closures.map { closure in
             let parameters = SolveParameters(
                 task: closure.task, neuron: neuron, closure: closure.spec,
@@ -84,13 +87,15 @@ struct Demo: ParsableCommand {
             try SolveJob.save(result, to: directory)
             if parameters == reference { montecarlo = result }
             let final = result.trajectory.weights.last ?? []
-            rows.append([closure.name, closure.task.gaussianControl ? "Gaussian clones" : "NLGP",
+            let family = closure.task.classes[1].family
+            rows.append([closure.name, closure.task.gaussianControl ? "Gaussian clones" : (family.isNLGP ? "NLGP" : "\(family)"),
                          Report.format(Observables.inverseParticipationRatio(final)),
                          Report.format(Observables.participationRatio(final)),
                          Report.format(result.observables.rows.last?[5] ?? .nan),
                          result.trajectory.status.rawValue, String(format: "%.2f", result.wallSeconds)])
         }
         print(Report.table(rows))
+        if !omitted.isEmpty { print("(\(omitted.joined(separator: ", ")) not defined on \(task.classes[1].family) inputs: left out)") }
         if let simulation, let montecarlo { try simulate(simulation, against: montecarlo) }
         print("\nIPR = sum w^4 / (sum w^2)^2: 1/D = \(Report.format(1 / Double(task.dimension))) for an extended RF, 1 for a single site. "
               + "Runs in \(out)/<closure>/.")

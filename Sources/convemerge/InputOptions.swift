@@ -16,7 +16,7 @@ struct InputOptions: ParsableArguments {
     var xi: Double = 2
 
     @Option(help: ArgumentHelp("Input family: nlgp (erf(g z/sqrt 2) with --gain) or a Gaussian copula copula:MARGINAL[:PARAM].",
-                               discussion: "Allowed: \(InputFamily.allowedForms). Copulas other than nlgp work with stats, sample and cumulant; the other commands refuse them.",
+                               discussion: "Allowed: \(InputFamily.allowedForms). Every command takes every family; --closure cumulant refuses copula:exponential (skewed) and --cumulant full every copula but erf and sign (derivations/copula-inputs.md).",
                                valueName: "spec"))
     var inputs: String = "nlgp"
 
@@ -32,18 +32,9 @@ struct InputOptions: ParsableArguments {
     /// The parsed `--inputs`.
     func family() throws -> InputFamily { try InputFamily(parsing: inputs) }
 
-    /// For commands that have not learnt other families yet: refuse them rather than run NLGP.
-    func requireNLGP() throws {
+    /// The validated input description; `xi` overrides the correlation length.
+    func spec(xi override: Double? = nil, clone: Bool = false) throws -> InputSpec {
         let family = try self.family()
-        try require(family.isNLGP, flag: "--inputs",
-                    "this command supports only nlgp so far (copula inputs work with stats, sample and cumulant), got \(family)")
-    }
-
-    /// The validated input description; `xi` overrides the correlation length. Only `nlgp`
-    /// unless the command says it handles every family (`anyFamily`).
-    func spec(xi override: Double? = nil, clone: Bool = false, anyFamily: Bool = false) throws -> InputSpec {
-        let family = try self.family()
-        if !anyFamily { try requireNLGP() }
         if !family.isNLGP, let gain {
             throw ConvEmergeError.invalidInput(flag: "--gain", message: "applies to --inputs nlgp only, not to \(family) (copula:erf:g carries its own gain), got \(gain)")
         }

@@ -45,6 +45,9 @@ struct Instability: ParsableCommand {
         try requirePositive(initScale, flag: "--init-scale", atMost: ParameterBound.initScale)
         try InstabilityAnalysis.requireGainTolerance(gainTolerance)
         let range = try scanGain.map { try Instability.parseRange($0, flag: "--scan-gain", defaultSamples: 9) }
+        let family = try input.family()
+        try require(range == nil || family.isNLGP, flag: "--scan-gain",
+                    "applies to --inputs nlgp only, not to \(family) (copula:erf:g carries its own gain)")
         if let (lower, upper, samples) = range {
             try InstabilityAnalysis.validateScan(from: lower, to: upper, samples: samples, tolerance: gainTolerance)
         }

@@ -9,7 +9,7 @@ struct Convemerge: ParsableCommand {
         abstract: "Analytical theory of localised receptive fields learned from non-Gaussian inputs.",
         discussion: """
         Inputs are the nonlinear Gaussian process NLGP(xi, g) of Ingrosso & Goldt (PNAS 2022) \
-        and its Gaussian clone on a ring or torus. Arrays are read and written as float64 .npy \
+        (or, with --inputs copula:MARGINAL, a Gaussian copula) and its Gaussian clone on a ring or torus. Arrays are read and written as float64 .npy \
         files; --json prints machine-readable results. Bad input ends with one line on stderr \
         naming the flag, and exit status 2. Run directories (solve, simulate, demo) hold \
         manifest.json with every parameter, the .npy arrays and observables.csv.

@@ -95,7 +95,6 @@ struct PhaseRun: ParsableCommand {
 
     /// Every flag checked, before anything is created.
     func validated() throws -> (spec: PhaseSweepSpec, shard: (index: Int, count: Int), out: String) {
-        try input.requireNLGP()
         let names = PhaseParameter.allCases.map(\.rawValue).joined(separator: ", ")
         guard let x else { throw ConvEmergeError.invalidInput(flag: "--x", message: "required, NAME=a:b:n with NAME one of \(names)") }
         guard let y else { throw ConvEmergeError.invalidInput(flag: "--y", message: "required, NAME=a:b:n with NAME one of \(names)") }
@@ -119,7 +118,8 @@ struct PhaseRun: ParsableCommand {
             dimension: input.dimension, length: input.length, kernel: input.kernel, xi: input.xi, gain: input.gainValue, jitter: input.jitter,
             task: taskOptions.task, xi0: taskOptions.xi0, xi1: taskOptions.xi1, gaussianControl: taskOptions.gaussian,
             prior1: taskOptions.p1, targets: taskOptions.targets, activation: taskOptions.activation, bias: taskOptions.bias,
-            closure: closureOptions.spec(), integrator: integrator, learningRate: lr, initScale: initScale, seed: seed)
+            closure: closureOptions.spec(), integrator: integrator, learningRate: lr, initScale: initScale, seed: seed,
+            family: input.spec().family)
         let spec = try PhaseSweepSpec(base: base, x: PhaseAxis(parsing: x, flag: "--x"), y: PhaseAxis(parsing: y, flag: "--y"),
                                       measures: measures)
         return (spec, (index, count), out)

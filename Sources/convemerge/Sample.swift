@@ -43,7 +43,7 @@ struct Sample: ParsableCommand {
         let out = try required(outOption, flag: "--out", "the .npy file to write")
         try require(count >= 1, flag: "--n", "must be >= 1, got \(count)")
         try AtomicFile.requireTarget(out, flag: "--out")
-        let distribution = try InputDistribution(input.spec(clone: clone, anyFamily: true))
+        let distribution = try InputDistribution(input.spec(clone: clone))
         let d = distribution.size
         let (total, overflow) = count.multipliedReportingOverflow(by: d)
         try require(!overflow && total <= Self.maximumValues, flag: "--n",

@@ -31,7 +31,7 @@ struct Stats: ParsableCommand {
     static let maximumHermiteOrder = 9
 
     func run() throws {
-        let spec = try input.spec(anyFamily: true)
+        let spec = try input.spec()
         let distribution = try InputDistribution(spec)
         let marginal = distribution.marginal
         let coefficients = marginal.hermiteCoefficients(maxOrder: Self.maximumHermiteOrder)

@@ -4,7 +4,7 @@ import ConvEmerge
 /// Flags that define the discrimination task and the neuron (SPEC §2), shared by
 /// `solve`, `simulate`, `closure-error`, `instability` and `phase`.
 struct TaskOptions: ParsableArguments {
-    @Option(help: "Task: xi (NLGP xi0 vs NLGP xi1) or clone (NLGP at --xi, class 1, vs its Gaussian clone, class 0).")
+    @Option(help: "Task: xi (the --inputs family at xi0 vs at xi1) or clone (the family at --xi, class 1, vs its Gaussian clone N(0, C), class 0).")
     var task: TaskKind = .xi
 
     @Option(help: "Correlation length of class 0 for --task xi, in (0, L/2].")

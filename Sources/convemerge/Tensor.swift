@@ -4,11 +4,12 @@ import Foundation
 
 struct Tensor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Z-eigenpairs T(w) = mu w, |w| = 1, of the NLGP's fourth-cumulant tensor by SS-HOPM.",
+        abstract: "Z-eigenpairs T(w) = mu w, |w| = 1, of the inputs' fourth-cumulant tensor by SS-HOPM.",
         discussion: """
         Shifted symmetric power iteration (Kolda & Mayo 2011) w <- normalise(s T(w) + alpha w) on the fast action T(w), \
         from --restarts random starts; s = -1 (--extremum min, default) finds the local minima of w.T(w): the NLGP's \
-        cumulant is negative, so these are its strongest directions. Eigenpairs equal up to a lattice translation and \
+        cumulant is negative, so these are its strongest directions (for a heavy-tailed copula such as \
+        copula:laplace the cumulant is positive: use --extremum max). Eigenpairs equal up to a lattice translation and \
         sign are merged. Per eigenpair: eigenvalue mu, residual |T(w) - mu w|, IPR, restarts that found it, and with \
         --compare-with DIR the overlap (|cosine| maximised over translations) with the final weights of a solve or \
         simulate run (DIR/weights.npy, last row).

@@ -25,6 +25,8 @@ final class CLIBadInputTableTests: CLITestCase {
         ("--xi", positive(over: "1e6")),
         ("--gain", ["nan", "-inf", "-1"]),  // 0 is Gaussian, inf gives sign inputs
         ("--jitter", nonFinite + ["-1", "1e7"]),
+        // Infinite kurtosis, an unknown marginal, and families not offered (yet).
+        ("--inputs", ["copula:student:3", "copula:bogus", "elliptical:x", "data:missing.npy"]),
     ]
     static let taskFlags: [(String, [String])] = [
         ("--xi0", positive(over: "1e6")),

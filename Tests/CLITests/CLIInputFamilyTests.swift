@@ -2,8 +2,9 @@ import ConvEmerge
 import Foundation
 import XCTest
 
-/// `--inputs`: copula families through stats, sample and cumulant, and the one-line refusals
-/// (exit 2, nothing written) everywhere else. derivations/copula-inputs.md.
+/// `--inputs`: copula families through every command, and the one-line refusals (exit 2,
+/// nothing written) where a closure or flag is not defined on them. derivations/copula-inputs.md,
+/// "Closures on copula inputs".
 final class CLIInputFamilyTests: CLITestCase {
     func testStatsOfLaplaceCopula() throws {
         let stats = try runOK(["stats", "--L", "32", "--inputs", "copula:laplace", "--json"]).json()
@@ -36,6 +37,38 @@ final class CLIInputFamilyTests: CLITestCase {
         XCTAssertEqual(doubles(t["T"]).count, 16)
     }
 
+    /// solve and simulate on a copula record the family in manifest.json, it reads back into
+    /// the same task, and `compare` matches the two runs (and refuses an NLGP simulation).
+    func testSolveAndSimulateRecordTheCopula() throws {
+        let common = ["--L", "16", "--inputs", "copula:laplace", "--t-max", "2", "--saves", "3"]
+        _ = try runOK(["solve"] + common + ["--closure", "montecarlo", "--mc-samples", "500", "--out", path("ode"), "--quiet"])
+        _ = try runOK(["simulate"] + common + ["--out", path("sim"), "--quiet"])
+        _ = try runOK(["simulate", "--L", "16", "--t-max", "2", "--saves", "3", "--out", path("nlgp"), "--quiet"])
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("ode/manifest.json")))) as? [String: Any]
+        let classes = try XCTUnwrap(((manifest?["parameters"] as? [String: Any])?["task"] as? [String: Any])?["classes"] as? [[String: Any]])
+        XCTAssertEqual(classes.map { $0["family"] as? String }, ["copula:laplace", "copula:laplace"])
+        let decoded = try RunDirectory.readManifest(SolveManifest.self, in: path("ode"), flag: "--theory")
+        XCTAssertEqual(decoded.parameters.task.classes.map(\.family), [.copula(.laplace), .copula(.laplace)])
+        _ = try runOK(["compare", "--theory", path("ode"), "--sim", path("sim")])
+        let mismatch = try CLI.run(["compare", "--theory", path("ode"), "--sim", path("nlgp")], in: directory)
+        XCTAssertEqual(mismatch.status, 2, mismatch.stderr)
+        XCTAssertTrue(mismatch.stderr.contains("another task"), mismatch.stderr)
+    }
+
+    /// A phase sweep on a copula records it in sweep.json, and resuming it with other --inputs
+    /// is refused (one line naming --out) rather than mixing two families in one table.
+    func testPhaseSweepRecordsTheCopula() throws {
+        let sweep = ["phase", "--x", "lr=0.5:1:2", "--y", "xi1=1.5:2:2", "--L", "16", "--t-max", "1", "--closure", "gaussian",
+                     "--out", path("sweep"), "--quiet", "--threads", "1"]
+        _ = try runOK(sweep + ["--inputs", "copula:laplace"])
+        let spec = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("sweep/sweep.json")))) as? [String: Any]
+        XCTAssertEqual((spec?["base"] as? [String: Any])?["inputs"] as? String, "copula:laplace")
+        let other = try CLI.run(sweep + ["--inputs", "copula:uniform", "--resume"], in: directory)
+        XCTAssertEqual(other.status, 2, other.stderr)
+        XCTAssertEqual(other.stderrLines.count, 1, other.stderr)
+        XCTAssertTrue(other.stderr.hasPrefix("error: --out: "), other.stderr)
+    }
+
     private func assertRefused(_ arguments: [String], flag: String, message: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let outcome = try CLI.run(arguments, in: directory, file: file, line: line)
         XCTAssertEqual(outcome.status, 2, outcome.stderr, file: file, line: line)
@@ -57,10 +90,18 @@ final class CLIInputFamilyTests: CLITestCase {
         let w = try writeVector(Array(repeating: 0.25, count: 16), named: "w.npy")
         try assertRefused(["cumulant", "--L", "16", "--w", w, "--inputs", "copula:laplace", "--cumulant", "full", "--out", "t.npy"],
                           flag: "--cumulant", message: "use --cumulant leading")
-        // Commands that do not take copulas yet refuse them rather than run NLGP.
-        for command in [["solve", "--out", "run"], ["simulate", "--out", "run", "--t-max", "1"], ["tensor"], ["instability"],
-                        ["closure-error"], ["phase", "--x", "gain=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"]] {
-            try assertRefused(command + ["--L", "16", "--inputs", "copula:laplace"], flag: "--inputs", message: "supports only nlgp")
-        }
+        // Where a closure or a flag is not defined on a copula, the refusal names it.
+        try assertRefused(["solve", "--L", "16", "--inputs", "copula:exponential", "--closure", "cumulant", "--out", "run"],
+                          flag: "--closure", message: "omits the third cumulant")
+        try assertRefused(["solve", "--L", "16", "--inputs", "copula:laplace", "--cumulant", "full", "--out", "run"],
+                          flag: "--cumulant", message: "use --cumulant leading")
+        try assertRefused(["closure-error", "--L", "16", "--inputs", "copula:laplace", "--gains", "1"], flag: "--gains",
+                          message: "applies to --inputs nlgp only")
+        try assertRefused(["instability", "--L", "16", "--inputs", "copula:laplace", "--scan-gain", "0:1"], flag: "--scan-gain",
+                          message: "applies to --inputs nlgp only")
+        try assertRefused(["phase", "--L", "16", "--inputs", "copula:laplace", "--x", "gain=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"],
+                          flag: "--x", message: "gain applies to --inputs nlgp only")
+        try assertRefused(["phase", "--L", "16", "--inputs", "copula:exponential", "--x", "lr=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"],
+                          flag: "--closure", message: "omits the third cumulant")
     }
 }

@@ -18,7 +18,10 @@ public enum ClosureErrorStudy {
     }
 
     public struct Row: Codable, Sendable {
-        public var gain: Double
+        /// The `--inputs` family of the non-Gaussian classes.
+        public var inputs: String
+        /// The NLGP gain; nil for a copula, whose marginal carries its own parameters.
+        public var gain: Double?
         public var probe: String
         public var closure: String
         /// |v_closure - v_mc| / sum_c p_c |g_c^mc|: the error relative to the scale of the
@@ -56,23 +59,28 @@ public enum ClosureErrorStudy {
         ("cumulant-full", .cumulant, .full), ("conditional", .conditional, .leading),
     ]
 
-    /// `makeTask(g)` builds the task at gain g; `samples` inputs per class for the reference.
+    /// One block of rows per task (e.g. one per gain); `samples` inputs per class for the
+    /// reference. Candidates not defined on a task's inputs (`ClosureSpec.requireApplicable`:
+    /// cumulant on a skewed copula, full on a non-erf one) are left out of its rows.
     /// The probes are the built-in ones followed by `extraProbes` (e.g. a learned RF, used as
     /// given: its norm sets q, which the closures' accuracy depends on).
-    public static func table(gains: [Double], makeTask: (Double) throws -> TaskSpec, neuron: NeuronSpec,
+    public static func table(tasks: [TaskSpec], neuron: NeuronSpec,
                              samples: Int, seed: UInt64, includeFull: Bool = true, extraProbes: [ProbeVector] = [],
                              progress: ((Double) -> Void)? = nil) throws -> [Row] {
         var rows: [Row] = []
-        for (index, gain) in gains.enumerated() {
-            let task = try makeTask(gain)
+        for (index, task) in tasks.enumerated() {
+            let inputs = task.classes[1].family
+            let gain = inputs.isNLGP ? task.classes[1].gain : nil
             let distributions = try task.distributions()
             let reference = try ClosureSpec(kind: .montecarlo, monteCarloSamples: samples, monteCarloSeed: seed)
             let referenceFlow = try GradientFlow(task: task, neuron: neuron, closure: reference, learningRate: 1,
                                                  distributions: distributions)
-            let flows = try candidates.filter { includeFull || $0.method != .full || $0.kind != .cumulant }.map { candidate in
-                (candidate.name, try GradientFlow(task: task, neuron: neuron,
-                                                  closure: ClosureSpec(kind: candidate.kind, cumulantMethod: candidate.method),
-                                                  learningRate: 1, distributions: distributions))
+            let applicable = try candidates.filter { includeFull || $0.method != .full || $0.kind != .cumulant }.compactMap { candidate in
+                let spec = try ClosureSpec(kind: candidate.kind, cumulantMethod: candidate.method)
+                return (try? spec.requireApplicable(to: task)) == nil ? nil : (candidate.name, spec)
+            }
+            let flows = try applicable.map { name, spec in
+                (name, try GradientFlow(task: task, neuron: neuron, closure: spec, learningRate: 1, distributions: distributions))
             }
             let builtIn = Probe.allCases.map { probe in
                 ProbeVector(name: probe.rawValue, weights: Self.probe(probe, dimension: task.dimension, lattice: task.lattice, seed: seed &+ 17))
@@ -88,13 +96,13 @@ public enum ClosureErrorStudy {
                 let noiseNorm = euclideanNorm(noise)
                 for (name, flow) in flows {
                     let velocity = flow.velocity(w)
-                    rows.append(Row(gain: gain, probe: probe.name, closure: name,
+                    rows.append(Row(inputs: inputs.description, gain: gain, probe: probe.name, closure: name,
                                     relativeError: euclideanNorm(zip(velocity, truth).map { $0 - $1 }) / scale,
                                     monteCarloNoise: noiseNorm / scale,
                                     errorRelativeToVelocity: Observables.relativeDistance(velocity, truth)))
                 }
             }
-            progress?(Double(index + 1) / Double(gains.count))
+            progress?(Double(index + 1) / Double(tasks.count))
         }
         return rows
     }

@@ -111,10 +111,17 @@ public struct PhaseBase: Codable, Hashable, Sendable {
     public var learningRate: Double
     public var initScale: Double
     public var seed: UInt64
+    /// The `--inputs` family; nil for nlgp, so that NLGP sweep.json files (and those written
+    /// before families existed) read and compare as before.
+    public var inputs: InputFamily?
+
+    public var family: InputFamily { inputs ?? .nlgp }
 
     public init(dimension: Int, length: Int, kernel: KernelShape, xi: Double, gain: Double, jitter: Double, task: TaskKind,
                 xi0: Double, xi1: Double, gaussianControl: Bool, prior1: Double, targets: [Double], activation: ActivationKind,
-                bias: Double, closure: ClosureSpec, integrator: IntegratorSpec, learningRate: Double, initScale: Double, seed: UInt64) {
+                bias: Double, closure: ClosureSpec, integrator: IntegratorSpec, learningRate: Double, initScale: Double, seed: UInt64,
+                family: InputFamily = .nlgp) {
+        inputs = family.isNLGP ? nil : family
         self.dimension = dimension
         self.length = length
         self.kernel = kernel
@@ -161,7 +168,8 @@ public struct PhaseBase: Codable, Hashable, Sendable {
     /// The `solve` parameters of this point (validated like the CLI's).
     public func solveParameters() throws -> SolveParameters {
         let lattice = try Lattice(dimension: dimension, length: length)
-        let input = try InputSpec(lattice: lattice, kernel: Kernel(shape: kernel, correlationLength: xi, jitter: jitter), gain: gain)
+        let input = try InputSpec(lattice: lattice, kernel: Kernel(shape: kernel, correlationLength: xi, jitter: jitter), gain: gain,
+                                  family: family)
         let taskSpec: TaskSpec
         switch task {
         case .xi:
@@ -169,6 +177,7 @@ public struct PhaseBase: Codable, Hashable, Sendable {
         case .clone:
             taskSpec = try TaskSpec.clone(base: input, prior1: prior1, targets: targets)
         }
+        try closure.requireApplicable(to: taskSpec)
         try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
         return SolveParameters(task: taskSpec, neuron: try NeuronSpec(activation: activation, bias: bias), closure: closure,
                                integrator: integrator, learningRate: learningRate,
@@ -194,6 +203,8 @@ public struct PhaseSweepSpec: Codable, Hashable, Sendable {
         // The ratio is applied to xi0 as it stands when its axis is set: sweeping xi0 or xi1
         // on the other axis would make the order of the axes matter.
         let pair = Set([x.parameter, y.parameter])
+        try require(base.family.isNLGP || !pair.contains(.gain), flag: x.parameter == .gain ? "--x" : "--y",
+                    "gain applies to --inputs nlgp only, not to \(base.family) (copula:erf:g carries its own gain)")
         try require(!pair.contains(.xiRatio) || pair.isDisjoint(with: [.xi0, .xi1]), flag: "--y",
                     "xi-ratio cannot be swept together with xi0 or xi1 (fix xi0 with --xi0)")
         if measures.contains(.growth) {

@@ -33,6 +33,21 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var isNLGP: Bool { self == .nlgp }
+
+    /// psi(-z) = -psi(z): then every odd cumulant vanishes, and the `cumulant` closure's
+    /// expansion (fourth cumulant first) is consistent (derivations/copula-inputs.md,
+    /// "Closures on copula inputs").
+    public var isOdd: Bool {
+        if case let .copula(marginal) = self { return marginal.isOdd }
+        return true
+    }
+
+    /// The exact fourth cumulant (`--cumulant full`) needs the Plackett four-point function of
+    /// the erf marginals (nlgp, copula:erf, copula:sign).
+    public var hasExactCumulant: Bool {
+        if case let .copula(marginal) = self { return marginal.gainFunction != nil }
+        return true
+    }
 }
 
 extension InputFamily: Codable {

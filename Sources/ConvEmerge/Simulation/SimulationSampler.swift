@@ -3,8 +3,9 @@ import Foundation
 /// How the simulation draws its inputs.
 public enum SamplerMode: String, Codable, CaseIterable, Sendable {
     /// Ziggurat normals drawn directly in Fourier space (one c2r FFT per input on a
-    /// ring; forward + backward on a torus) and the tabulated erf: the same
-    /// distribution as `exact` to ~2e-16 in psi (derivations/sgd-noise-scaling.md §5).
+    /// ring; forward + backward on a torus) and, for the erf marginals, the tabulated erf:
+    /// the same distribution as `exact` to ~2e-16 in psi (derivations/sgd-noise-scaling.md §5).
+    /// Other copula marginals get the family's own psi, bit for bit `exact`'s.
     case fast
     /// `InputDistribution.sample`: Box-Muller, two FFTs, libm erf. The reference.
     case exact
@@ -101,9 +102,14 @@ public final class SimulationSampler {
         fft.backward(spectrum, x)
     }
 
+    /// x = psi(x) as the fast sampler applies it to D sites: the table erf for the NLGP (within
+    /// 1.1e-16 / sqrt(gamma) of the exact psi), the exact psi otherwise. Public so that tests
+    /// hold it to that bound.
     @inline(__always)
-    private func applyFastNonlinearity(_ x: UnsafeMutablePointer<Double>) {
+    public func applyFastNonlinearity(_ x: UnsafeMutablePointer<Double>) {
         guard distribution.appliesNonlinearity else { return }
+        // Sign inputs need no table, and a copula quantile has no tabulated form whose error
+        // is proven here: both are evaluated exactly, so their error bound is 0.
         guard let psi = distribution.gainFunction, !psi.isSign else {
             distribution.applyNonlinearity(x)
             return

@@ -30,6 +30,22 @@ public struct ClosureSpec: Codable, Hashable, Sendable {
         self.monteCarloSamples = monteCarloSamples
         self.monteCarloSeed = monteCarloSeed
     }
+
+    /// Refuses a closure that is not defined on some class of `task`, before anything is built
+    /// (derivations/copula-inputs.md, "Closures on copula inputs"): `cumulant` expands to first
+    /// order in the fourth cumulant and so assumes the third vanishes (odd psi), and `full`
+    /// needs the erf marginal's four-point function. Gaussian clones have neither cumulant.
+    public func requireApplicable(to task: TaskSpec) throws {
+        guard kind == .cumulant else { return }
+        for input in task.classes where !input.isGaussianClone {
+            try require(input.family.isOdd, flag: "--closure",
+                        "cumulant omits the third cumulant, which \(input.family) inputs have (skewed marginal); use gaussian, conditional or montecarlo, or an odd --inputs marginal")
+            if cumulantMethod == .full {
+                try require(input.family.hasExactCumulant, flag: "--cumulant",
+                            "full (exact) needs the Plackett four-point function of the erf marginal (nlgp, copula:erf, copula:sign); use --cumulant leading for \(input.family)")
+            }
+        }
+    }
 }
 
 /// One class's contribution to the gradient flow: g_c(w) = sqrt(D) E_c[x h_c(w.x/sqrt D)],
@@ -46,7 +62,8 @@ public protocol ClassExpectation: AnyObject {
 public enum ClosureFactory {
     public static func make(_ closure: ClosureSpec, task: TaskSpec, neuron: NeuronSpec,
                             distributions: [InputDistribution]) throws -> [ClassExpectation] {
-        try (0..<2).map { c -> ClassExpectation in
+        try closure.requireApplicable(to: task)
+        return try (0..<2).map { c -> ClassExpectation in
             let signal = neuron.errorSignal(target: task.targets[c])
             let distribution = distributions[c]
             switch closure.kind {

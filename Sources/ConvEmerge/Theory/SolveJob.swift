@@ -46,6 +46,7 @@ extension SolveParameters {
     /// weights, and the memory of the saved trajectory (held, flattened and encoded: three copies).
     /// The Monte Carlo sample is checked by `GradientFlow`.
     public func validate() throws {
+        try closure.requireApplicable(to: task)
         try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
         _ = try initialization.weights(dimension: task.dimension)
         try MemoryBudget.require(MemoryBudget.product(3, integrator.saves, task.dimension, 8), flag: "--saves",
