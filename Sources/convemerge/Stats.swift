@@ -17,20 +17,34 @@ struct Stats: ParsableCommand {
         base_spectrum, excess_kurtosis, skewness, hermite ([[n, c_n], ...]). A gain of inf is \
         written as the string "inf"; gain and gamma are null for copulas other than erf and sign.
 
+        With --inputs data:FILE.npy (an (N, D) float64 array, D matching --L/--dim): the empirical \
+        covariance (--stationarity raw, or circulant: averaged over translations) and its distance \
+        from circulant, the pooled skewness and excess kurtosis, and the third- and fourth-cumulant \
+        actions S(w), T(w) at a localised probe with their standard errors (derivations/data-inputs.md); \
+        --symmetrise sign uses every row as x and -x. JSON keys: D, N, inputs, stationarity, symmetrise, \
+        variance, covariance_row, distance_from_circulant, skewness, excess_kurtosis, spectrum \
+        (circulant only), third_cumulant_probe[_se], fourth_cumulant_probe[_se].
+
         Example:
           convemerge stats --L 64 --xi 3 --gain 2 --json
           convemerge stats --dim 2 --L 16 --kernel exponential --xi 1.5
           convemerge stats --L 64 --inputs copula:laplace --json
+          convemerge sample --L 32 --n 20000 --seed 1 --out rows.npy
+          convemerge stats --L 32 --inputs data:rows.npy --stationarity circulant
         """
     )
 
     @OptionGroup var input: InputOptions
+    @OptionGroup(title: "Data sets") var data: DataStatsOptions
     @Flag(help: "Print JSON instead of a table.") var json = false
 
     /// Hermite orders reported (SPEC §1 quotes c1, c3, c5; the issue asks for n <= 9 at least).
     static let maximumHermiteOrder = 9
 
     func run() throws {
+        if let path = try data.dataFile(input.inputs) {
+            return try data.report(path: path, lattice: Lattice(dimension: input.dimension, length: input.length), json: json)
+        }
         let spec = try input.spec()
         let distribution = try InputDistribution(spec)
         let marginal = distribution.marginal

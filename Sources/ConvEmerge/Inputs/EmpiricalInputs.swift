@@ -64,18 +64,33 @@ public struct EmpiricalInputs: Sendable {
 
     public var size: Int { lattice.size }
 
-    /// The raw empirical covariance (1/N) X^T X of the centred rows, D x D row-major
-    /// (cblas_dsyrk: one pass of N D^2 / 2 multiply-adds).
+    /// The raw empirical covariance (1/N) X^T X of the centred rows, D x D row-major: one pass of
+    /// N D^2 / 2 multiply-adds, each row's outer product added to the upper triangle with a
+    /// contiguous (vectorised) inner loop. (GSL's reference cblas_dsyrk, striding through the
+    /// transposed rows, made `stats` on N = 2e5 rows of D = 100 take 16 s of CPU; with this loop
+    /// the whole command takes 0.4 s.)
     public func rawCovariance() -> [Double] {
         let d = size
         var c = [Double](repeating: 0, count: d * d)
         rows.withUnsafeBufferPointer { x in
             c.withUnsafeMutableBufferPointer { out in
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(rowCount), 1 / Double(rowCount),
-                            x.baseAddress!, Int32(d), 0, out.baseAddress!, Int32(d))
+                for r in 0..<rowCount {
+                    let row = x.baseAddress! + r * d
+                    for i in 0..<d {
+                        let xi = row[i]
+                        let target = out.baseAddress! + i * d
+                        for j in i..<d { target[j] += xi * row[j] }
+                    }
+                }
             }
         }
-        for i in 0..<d { for j in 0..<i { c[i * d + j] = c[j * d + i] } }
+        let scale = 1 / Double(rowCount)
+        for i in 0..<d {
+            for j in i..<d {
+                c[i * d + j] *= scale
+                c[j * d + i] = c[i * d + j]
+            }
+        }
         return c
     }
 

@@ -20,6 +20,9 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
             self = .nlgp
         case "copula" where parts.count >= 2:
             self = .copula(try CopulaMarginal(name: parts[1], parameters: Array(parts.dropFirst(2))))
+        case "data":
+            // `stats` reads data sets itself (DataStatsOptions); the models do not yet.
+            throw ConvEmergeError.invalidInput(flag: "--inputs", message: "data:FILE.npy is read by `stats` only so far; this command takes \(Self.allowedForms)")
         default:
             throw ConvEmergeError.invalidInput(flag: "--inputs", message: "expected one of \(Self.allowedForms); got '\(text)'")
         }
