@@ -26,7 +26,8 @@ final class CLIBadInputTableTests: CLITestCase {
         ("--gain", ["nan", "-inf", "-1"]),  // 0 is Gaussian, inf gives sign inputs
         ("--jitter", nonFinite + ["-1", "1e7"]),
         // Infinite kurtosis, an unknown marginal, and families not offered (yet).
-        ("--inputs", ["copula:student:3", "copula:bogus", "elliptical:x", "data:missing.npy"]),
+        ("--inputs", ["copula:student:3", "copula:student:1e300", "copula:alg:1e300", "copula:alg:nan", "copula:erf:-1",
+                      "copula:bogus", "elliptical:x", "data:missing.npy", "nan", ""]),
     ]
     static let taskFlags: [(String, [String])] = [
         ("--xi0", positive(over: "1e6")),
