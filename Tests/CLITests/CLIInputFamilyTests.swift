@@ -81,8 +81,8 @@ final class CLIInputFamilyTests: CLITestCase {
     }
 
     func testBadInputsAreOneLineAndWriteNothing() throws {
-        try assertRefused(["stats", "--inputs", "copula:student:3"], flag: "--inputs", message: "student needs nu > 4, got 3")
-        try assertRefused(["sample", "--n", "2", "--inputs", "copula:alg:1", "--out", "x.npy"], flag: "--inputs", message: "alg needs k > 4")
+        try assertRefused(["stats", "--inputs", "copula:student:3"], flag: "--inputs", message: "student needs 4 < nu <= 10000, got 3")
+        try assertRefused(["sample", "--n", "2", "--inputs", "copula:alg:1", "--out", "x.npy"], flag: "--inputs", message: "alg needs 4 < k <= 10000")
         try assertRefused(["stats", "--inputs", "copula"], flag: "--inputs", message: "copula:laplace")
         try assertRefused(["stats", "--inputs", "copula:gumbel"], flag: "--inputs", message: "unknown marginal 'gumbel'")
         // A gain with a copula would be silently ignored: refused instead.

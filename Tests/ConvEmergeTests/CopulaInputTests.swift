@@ -188,7 +188,8 @@ final class CopulaInputTests: XCTestCase {
                      "copula:student:4.5", "copula:alg:6", "copula:exponential"] {
             XCTAssertEqual(try InputFamily(parsing: text).description, text)
         }
-        let bad: [(String, String)] = [("copula:student:3", "student needs nu > 4, got 3"), ("copula:alg:2", "alg needs k > 4"),
+        let bad: [(String, String)] = [("copula:student:3", "student needs 4 < nu <= 10000, got 3"), ("copula:alg:2", "alg needs 4 < k <= 10000"),
+                                       ("copula:student:1e300", "student needs 4 < nu <= 10000"),
                                        ("copula:student", "student needs one number nu"), ("copula:laplace:2", "laplace takes no parameter"),
                                        ("copula:cauchy", "unknown marginal 'cauchy'"), ("gauss", "expected one of nlgp"),
                                        ("copula:erf:-1", "erf needs a finite gain"), ("copula:student:nan", "student needs one number")]
