@@ -148,7 +148,8 @@ public struct EmpiricalInputs: Sendable {
     /// fluctuations as the estimator to first order (derivations/data-inputs.md).
     public func fourthCumulantAction(_ w: [Double]) -> Action {
         let a = rowAverage(w) { x, p, i in x[i] * p }.value
-        let b = rowAverage(w) { _, p, _ in p * p }.value[0]
+        // w.C w = E[p^2] = sum_i w_i E[x_i p]: no pass of its own.
+        let b = dot(w, a)
         let influence = rowAverage(w) { x, p, i in x[i] * p * p * p - 3 * (x[i] * p * b + a[i] * p * p) }
         return Action(value: (0..<size).map { influence.value[$0] + 3 * a[$0] * b }, standardError: influence.standardError)
     }
