@@ -29,7 +29,7 @@ struct Convemerge: ParsableCommand {
         subcommands: [Stats.self, Sample.self, Cumulant.self,
                       Solve.self, ClosureErrorCommand.self,
                       Simulate.self, Compare.self,
-                      Instability.self, Tensor.self, Phase.self,
+                      Instability.self, Criterion.self, Tensor.self, Phase.self,
                       Demo.self, Validate.self, Bench.self]
     )
 

@@ -77,6 +77,10 @@ final class CLIBadInputTableTests: CLITestCase {
             ("--lr", positive(over: "1e7")), ("--init-scale", positive(over: "1e7")),
             ("--gain-tolerance", positive(over: "2")),
             ("--scan-gain", ["nan:1", "0:inf", "-inf:1", "0:1:0", "0:1:-1", "0:1:1e6", "1:0"])]])
+        all += cases(["criterion", "--t-max", "1"] + small, [inputFlags, taskFlags, [
+            ("--lr", positive(over: "1e7")), ("--init-scale", positive(over: "1e7")), ("--seed", nonFinite + ["-1", "1e30"]),
+            ("--bias", ["0.5"]), ("--activation", ["tanh", "linear"])]])
+        all += cases(["criterion"] + small, [[("--t-max", positive(over: "1e12"))]])
         all += cases(["tensor"] + small, [inputFlags, [
             ("--restarts", positive(over: "1e6")), ("--seed", nonFinite + ["-1", "1e30"]),
             ("--tolerance", positive(over: "2")), ("--max-iterations", positive(over: "1e10"))]])

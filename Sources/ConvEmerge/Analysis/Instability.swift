@@ -230,11 +230,11 @@ public final class InstabilityAnalysis: @unchecked Sendable {
         case .gaussian, .cumulant:
             reporting.stage?("\(step)Jacobian (\(d) x \(d), analytic)", nil)
             return analyticJacobian(at: w, progress: reporting.fraction)
-        case .conditional, .montecarlo:
+        case .conditional, .lufkin, .montecarlo:
             // Central differences report no progress of their own: 2D right-hand sides, timed by one.
             let estimate = reporting.stage == nil ? nil : 2 * Double(d) * Stopwatch.seconds { _ = flow.velocity(w) }
             reporting.stage?("\(step)Jacobian (\(d) x \(d), \(2 * d) right-hand sides)", estimate)
-            return closure.kind == .conditional ? flow.jacobian(at: w) : flow.jacobian(at: w, relativeStep: 1e-3)
+            return closure.kind == .montecarlo ? flow.jacobian(at: w, relativeStep: 1e-3) : flow.jacobian(at: w)
         }
     }
 

@@ -10,6 +10,8 @@ public enum ClosureKind: String, Codable, CaseIterable, Sendable {
     case conditional
     /// A fixed Monte Carlo sample of inputs per class: the reference.
     case montecarlo
+    /// Lufkin et al.'s reduced relu model: the marginal's amplifier phi(a), Stein for the rest.
+    case lufkin
 }
 
 /// The full choice of closure, one value for the manifest.
@@ -63,6 +65,7 @@ public enum ClosureFactory {
     public static func make(_ closure: ClosureSpec, task: TaskSpec, neuron: NeuronSpec,
                             distributions: [InputDistribution]) throws -> [ClassExpectation] {
         try closure.requireApplicable(to: task)
+        if closure.kind == .lufkin { try LufkinClosure.requireApplicable(to: neuron) }
         return try (0..<2).map { c -> ClassExpectation in
             let signal = neuron.errorSignal(target: task.targets[c])
             let distribution = distributions[c]
@@ -79,6 +82,8 @@ public enum ClosureFactory {
                 var rng = Xoshiro256(seed: closure.monteCarloSeed, stream: c)
                 return MonteCarloClosure(distribution: distribution, signal: signal,
                                          samples: closure.monteCarloSamples, rng: &rng)
+            case .lufkin:
+                return LufkinClosure(distribution: distribution, signal: signal)
             }
         }
     }
