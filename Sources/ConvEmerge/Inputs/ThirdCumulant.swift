@@ -33,12 +33,18 @@ public final class ThirdCumulant: @unchecked Sendable {
         let marginal = distribution.marginal
         // a_n of psi and b_n of psi^2 against h_n = He_n / sqrt(n!): derivations/third-cumulant-closure.md §3.
         let psi = { (u: Double) in marginal(s.squareRoot() * u) }
-        let linear = try HermiteSeries(quadratureOf: psi, variance: distribution.covariance.firstRow[0],
-                                       breakpoints: marginal.breakpoints)
+        // For odd psi the odd a_n and even b_n are not round-off but exactly 0, so that S
+        // vanishes identically (psi odd: a_n = 0 for even n; psi^2 even: b_n = 0 for odd n).
+        let odd = distribution.spec.family.isOdd
         let secondMoment = distribution.covariance.firstRow[0]
+        let linear = try HermiteSeries(quadratureOf: psi, variance: secondMoment, breakpoints: marginal.breakpoints, odd: odd)
         let fourthMoment = (try marginal.excessKurtosis() + 3) * secondMoment * secondMoment
-        let squared = try HermiteSeries(quadratureOf: { psi($0) * psi($0) }, variance: fourthMoment,
+        var squared = try HermiteSeries(quadratureOf: { psi($0) * psi($0) }, variance: fourthMoment,
                                         breakpoints: marginal.breakpoints)
+        if odd {
+            squared = HermiteSeries(normalised: squared.normalised.indices.map { $0 % 2 == 1 ? 0 : squared.normalised[$0] },
+                                    variance: fourthMoment)
+        }
         let c = linear.coefficients(maxOrder: 2)
         let prefactor = 2 * c[1] * c[1] * c[2]
         leadingPrefactor = prefactor
