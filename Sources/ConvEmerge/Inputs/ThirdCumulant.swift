@@ -1,7 +1,7 @@
 import Foundation
 
 /// The action S(w)_i = sum_jk K_ijk w_j w_k of the third cumulant of a skewed input class,
-/// never forming the D^3 tensor. Derivation: derivations/third-cumulant-closure.md.
+/// never forming the D^3 tensor. Derivation: derivations/third-cumulant-closure.md §3.
 ///
 /// The leading Hermite trees (one He2 vertex, two He1 legs), by two circulant convolutions,
 ///   S_lead(w) = 2 c1^2 c2 [ (rho w)^2 + 2 rho(w * rho w) ],  rho = Sigma / s,
@@ -9,7 +9,8 @@ import Foundation
 /// Mehler series of psi^2 against psi), two more convolutions with the circulant
 /// Delta of their differences from the leading trees:
 ///   S(w) = S_lead(w) + 2 w * (Delta w) + Delta(w * w).
-/// Only the entries with three distinct sites keep the truncation of the leading trees.
+/// (eqs. (8) and (10)). Only the entries with three distinct sites keep the truncation of the
+/// leading trees (measured accuracy: 1% at xi <= 1, 4% at xi = 2).
 public final class ThirdCumulant: @unchecked Sendable {
     public let distribution: InputDistribution
     /// 2 c1^2 c2, the weight of one leading tree; c2 = 0 for every odd psi.
@@ -59,7 +60,7 @@ public final class ThirdCumulant: @unchecked Sendable {
         coincidence = CirculantOperator(lattice: distribution.lattice, firstRow: delta)
     }
 
-    /// E[psi(u)^2 psi(u')] at corr(u, u') = r: sum_{n>=1} b_n a_n r^n (Mehler), truncated where
+    /// E[psi(u)^2 psi(u')] at corr(u, u') = r: sum_{n>=1} b_n a_n r^n (Mehler, eq. (9)), truncated where
     /// Cauchy-Schwarz bounds the rest, |r|^(N+1) sqrt(tail_a(N) tail_b(N)), by `tolerance`.
     static func pairMoment(linear: HermiteSeries, squared: HermiteSeries, correlation r: Double) throws -> Double {
         let orders = min(linear.normalised.count, squared.normalised.count)
@@ -121,7 +122,7 @@ public final class ThirdCumulant: @unchecked Sendable {
 
     /// Monte Carlo estimate of S(w) with per-component standard errors: the mean of
     /// x_i [(w.x)^2 - w.Cw], whose expectation is E[x_i (w.x)^2] = S(w)_i for centred inputs
-    /// (the subtracted control variate has mean 0).
+    /// (the subtracted control variate has mean 0; derivations/third-cumulant-closure.md §3).
     public static func monteCarloAction(_ distribution: InputDistribution, w: [Double], samples n: Int, seed: UInt64)
         -> (mean: [Double], standardError: [Double]) {
         let q = distribution.covariance.quadraticForm(w)
