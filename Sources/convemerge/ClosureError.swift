@@ -12,7 +12,7 @@ struct ClosureErrorCommand: ParsableCommand {
         sum_c p_c |g_c| (the class drifts of the reference), which unlike |dw/dt| does not vanish at a fixed point (--mc-samples inputs per class) at two probe directions: a random w and \
         a localised bump, both with |w|^2 = D, and with --w a vector of your own (e.g. the final RF of a run: \
         --w runs/mc/weights.npy). A copula (--inputs copula:...) is compared once, without --gains; closures not \
-        defined on it are left out (cumulant on copula:exponential, cumulant-full on every copula but erf and sign). \
+        defined on it are left out (cumulant-full on every copula but erf and sign). \
         monte_carlo_noise is the relative size of the reference's own \
         standard error: errors below about twice it are not resolved; "error beyond noise" removes it in quadrature.
 

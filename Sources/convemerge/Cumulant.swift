@@ -4,7 +4,7 @@ import Foundation
 
 struct Cumulant: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Action T(w) of the fourth-order input cumulant on a vector w.",
+        abstract: "Action T(w) of the fourth-order input cumulant (or S(w) of the third) on a vector w.",
         discussion: """
         T(w)_i = sum_jkl K_ijkl w_j w_k w_l = E[x_i (w.x)^3] - 3 (C w)_i (w.C w), without \
         building the D^4 tensor. --cumulant leading keeps the leading Hermite diagram \
@@ -12,14 +12,22 @@ struct Cumulant: ParsableCommand {
         three more); --cumulant full is the exact action, available for nlgp, copula:erf and \
         copula:sign. The Gaussian clone (--clone) has T = 0.
 
+        --order 3 gives instead the third-cumulant action S(w)_i = sum_jk K_ijk w_j w_k = E[x_i (w.x)^2] \
+        of a skewed marginal (copula:exponential): the leading Hermite trees by FFT, exact where sites \
+        coincide (derivations/third-cumulant-closure.md); 0 for odd marginals and the clone. \
+        --mc-samples N adds a Monte Carlo estimate of the same action from N inputs with its \
+        standard errors, and the largest |z| = |action - estimate| / SE over sites.
+
         --w is a float64 .npy file with D values (shape (D,) or (1, D), lattice order).
-        JSON keys (--json): D, inputs, method, clone, T, w_dot_T (= w.T(w) = sum K w^4). --out also \
-        writes T as a (D,) .npy file.
+        JSON keys (--json): D, inputs, method, order, clone, T, w_dot_T (= w.T(w) = sum K w^4) or, with \
+        --order 3, S, w_dot_S; with --mc-samples also monte_carlo, standard_error, max_abs_z. --out \
+        also writes the action as a (D,) .npy file.
 
         Example:
           convemerge sample --L 32 --n 1 --seed 1 --out w.npy
           convemerge cumulant --L 32 --w w.npy --cumulant full --json
           convemerge cumulant --L 32 --w w.npy --inputs copula:exponential --json
+          convemerge cumulant --L 32 --w w.npy --inputs copula:exponential --order 3 --mc-samples 20000
         """
     )
 
@@ -34,7 +42,16 @@ struct Cumulant: ParsableCommand {
     @Option(help: "Error bound on each cumulant entry of the full evaluation (0 < tolerance < 1; default: the library's, 1e-10).")
     var tolerance: Double?
 
-    @Flag(help: "Use the Gaussian clone of the inputs (its fourth cumulant vanishes).")
+    @Option(help: "Cumulant order: 4 (T(w)) or 3 (S(w), the third cumulant of skewed marginals).")
+    var order = 4
+
+    @Option(name: .customLong("mc-samples"), help: "Also estimate the action by Monte Carlo from this many inputs (2 ... 50000000).")
+    var monteCarloSamples: Int?
+
+    @Option(help: "Seed of the Monte Carlo estimate.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Use the Gaussian clone of the inputs (its cumulants vanish).")
     var clone = false
 
     @Option(help: "Also write T(w) to this .npy file.")
@@ -46,35 +63,67 @@ struct Cumulant: ParsableCommand {
         if let tolerance {
             try require(tolerance.isFinite && tolerance > 0 && tolerance < 1, flag: "--tolerance", "must be in (0, 1), got \(tolerance)")
         }
+        try require(order == 3 || order == 4, flag: "--order", "must be 3 or 4, got \(order)")
+        try require(order == 4 || cumulant == .leading, flag: "--cumulant",
+                    "full is the exact fourth cumulant; --order 3 has one evaluation (leading trees, exact coinciding sites): drop --cumulant full")
+        if let monteCarloSamples {
+            try require(monteCarloSamples >= 2 && monteCarloSamples <= 50_000_000, flag: "--mc-samples",
+                        "must be in 2 ... 50000000, got \(monteCarloSamples)")
+        }
         if let out { try AtomicFile.requireTarget(out, flag: "--out") }
         let distribution = try InputDistribution(input.spec(clone: clone))
         let vector = try readVector(from: required(w, flag: "--w", "a .npy file with D entries"), flag: "--w", size: distribution.size)
-        let operatorT = try tolerance.map { try FourthCumulant(distribution, method: cumulant, tolerance: $0) }
-            ?? FourthCumulant(distribution, method: cumulant)
-        let t = operatorT.action(vector)
+        let t: [Double]
+        if order == 3 {
+            t = distribution.isGaussian ? [Double](repeating: 0, count: distribution.size) : try ThirdCumulant(distribution).action(vector)
+        } else {
+            let operatorT = try tolerance.map { try FourthCumulant(distribution, method: cumulant, tolerance: $0) }
+                ?? FourthCumulant(distribution, method: cumulant)
+            t = operatorT.action(vector)
+        }
+        let reference = monteCarloSamples.map { n in
+            order == 3 ? ThirdCumulant.monteCarloAction(distribution, w: vector, samples: n, seed: seed)
+                : FourthCumulant.monteCarloAction(distribution, w: vector, samples: n, seed: seed)
+        }
+        let largestZ = reference.map { r in t.indices.map { abs(t[$0] - r.mean[$0]) / r.standardError[$0] }.max() ?? 0 }
         let projection = dot(vector, t)
         if let out { try NpyArray(shape: [t.count], values: t).write(to: out, flag: "--out") }
+        let symbol = order == 3 ? "S" : "T"
 
         if json {
-            try Report.printJSON([
+            var report: [String: Any] = [
                 "D": distribution.size,
                 "inputs": distribution.spec.family.description,
                 "method": cumulant.rawValue,
+                "order": order,
                 "clone": clone,
-                "T": Report.json(t),
-                "w_dot_T": Report.json(projection),
-            ])
+                symbol: Report.json(t),
+                "w_dot_\(symbol)": Report.json(projection),
+            ]
+            if let reference, let largestZ {
+                report["monte_carlo"] = Report.json(reference.mean)
+                report["standard_error"] = Report.json(reference.standardError)
+                report["max_abs_z"] = Report.json(largestZ)
+            }
+            try Report.printJSON(report)
             return
         }
-        let norm = euclideanNorm(t)
         print(Report.describe(distribution.spec))
-        print(Report.table([
-            ["method", cumulant.rawValue],
-            ["|T(w)|", Report.format(norm)],
-            ["w.T(w)", Report.format(projection)],
-        ]))
-        print("\nT(w) by site:")
-        print(Report.table([["site", "w_i", "T_i"]] + t.indices.map { [String($0), Report.format(vector[$0]), Report.format(t[$0])] }))
+        var summary = [["method", order == 3 ? "leading trees, exact coinciding sites" : cumulant.rawValue],
+                       ["|\(symbol)(w)|", Report.format(euclideanNorm(t))],
+                       ["w.\(symbol)(w)", Report.format(projection)]]
+        if let reference, let largestZ {
+            summary.append(["|\(symbol) - Monte Carlo| / |Monte Carlo|",
+                            Report.format(euclideanNorm(zip(t, reference.mean).map { $0 - $1 }) / euclideanNorm(reference.mean))])
+            summary.append(["max |z| over sites", Report.format(largestZ)])
+        }
+        print(Report.table(summary))
+        print("\n\(symbol)(w) by site:")
+        let header = ["site", "w_i", "\(symbol)_i"] + (reference == nil ? [] : ["Monte Carlo", "SE"])
+        print(Report.table([header] + t.indices.map { i in
+            [String(i), Report.format(vector[i]), Report.format(t[i])]
+                + (reference.map { [Report.format($0.mean[i]), Report.format($0.standardError[i])] } ?? [])
+        }))
     }
 }
 

@@ -45,7 +45,7 @@ struct Demo: ParsableCommand {
             ("conditional", ClosureSpec(kind: .conditional), task),
             ("montecarlo", ClosureSpec(kind: .montecarlo, monteCarloSamples: monteCarloSamples, monteCarloSeed: seed), task),
         ] + (control.map { [("gaussian-control", try ClosureSpec(kind: .gaussian), $0)] } ?? [])
-        // A copula has no exact cumulant (and a skewed one no cumulant closure): those rows are left out.
+        // A copula has no exact cumulant: those rows are left out.
         let closures = candidates.filter { (try? $0.spec.requireApplicable(to: $0.task)) != nil }
         let omitted = candidates.map(\.name).filter { name in !closures.contains { $0.name == name } }
         let solves = try closures.map { closure in

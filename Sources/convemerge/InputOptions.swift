@@ -16,7 +16,7 @@ struct InputOptions: ParsableArguments {
     var xi: Double = 2
 
     @Option(help: ArgumentHelp("Input family: nlgp (erf(g z/sqrt 2) with --gain) or a Gaussian copula copula:MARGINAL[:PARAM].",
-                               discussion: "Allowed: \(InputFamily.allowedForms). Every command takes every family; --closure cumulant refuses copula:exponential (skewed) and --cumulant full every copula but erf and sign (derivations/copula-inputs.md).",
+                               discussion: "Allowed: \(InputFamily.allowedForms). Every command takes every family; --closure cumulant adds the third cumulant for the skewed copula:exponential (derivations/third-cumulant-closure.md); --cumulant full refuses every copula but erf and sign (derivations/copula-inputs.md).",
                                valueName: "spec"))
     var inputs: String = "nlgp"
 

@@ -61,7 +61,9 @@ final class CLIBadInputTableTests: CLITestCase {
         all += cases(["stats"] + small, [inputFlags])
         all += cases(["sample", "--n", "3", "--out", "x.npy"] + small, [inputFlags, [
             ("--n", positive(over: "1e12")), ("--seed", nonFinite + ["-1", "1e30"])]])
-        all += cases(["cumulant", "--w", "W", "--out", "t.npy"] + small, [inputFlags, [("--tolerance", positive(over: "2"))]])
+        all += cases(["cumulant", "--w", "W", "--out", "t.npy"] + small, [inputFlags, [("--tolerance", positive(over: "2")),
+            ("--order", ["nan", "inf", "-1", "0", "2", "5"]), ("--mc-samples", positive(over: "100000000")),
+            ("--seed", nonFinite + ["-1", "1e30"])]])
         all += cases(["solve", "--out", "run"] + small, [inputFlags, taskFlags, closureFlags, integrationFlags,
                                                          [("--saves", positive(over: "1e7"))]])
         all += cases(["closure-error", "--mc-samples", "1000"] + small, [inputFlags, taskFlags, [

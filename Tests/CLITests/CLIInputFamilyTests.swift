@@ -91,8 +91,8 @@ final class CLIInputFamilyTests: CLITestCase {
         try assertRefused(["cumulant", "--L", "16", "--w", w, "--inputs", "copula:laplace", "--cumulant", "full", "--out", "t.npy"],
                           flag: "--cumulant", message: "use --cumulant leading")
         // Where a closure or a flag is not defined on a copula, the refusal names it.
-        try assertRefused(["solve", "--L", "16", "--inputs", "copula:exponential", "--closure", "cumulant", "--out", "run"],
-                          flag: "--closure", message: "omits the third cumulant")
+        try assertRefused(["solve", "--L", "16", "--inputs", "copula:exponential", "--cumulant", "full", "--out", "run"],
+                          flag: "--cumulant", message: "use --cumulant leading")
         try assertRefused(["solve", "--L", "16", "--inputs", "copula:laplace", "--cumulant", "full", "--out", "run"],
                           flag: "--cumulant", message: "use --cumulant leading")
         try assertRefused(["closure-error", "--L", "16", "--inputs", "copula:laplace", "--gains", "1"], flag: "--gains",
@@ -101,7 +101,7 @@ final class CLIInputFamilyTests: CLITestCase {
                           message: "applies to --inputs nlgp only")
         try assertRefused(["phase", "--L", "16", "--inputs", "copula:laplace", "--x", "gain=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"],
                           flag: "--x", message: "gain applies to --inputs nlgp only")
-        try assertRefused(["phase", "--L", "16", "--inputs", "copula:exponential", "--x", "lr=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"],
-                          flag: "--closure", message: "omits the third cumulant")
+        try assertRefused(["phase", "--L", "16", "--inputs", "copula:exponential", "--cumulant", "full", "--x", "lr=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"],
+                          flag: "--cumulant", message: "use --cumulant leading")
     }
 }

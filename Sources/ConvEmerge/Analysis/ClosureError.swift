@@ -61,7 +61,7 @@ public enum ClosureErrorStudy {
 
     /// One block of rows per task (e.g. one per gain); `samples` inputs per class for the
     /// reference. Candidates not defined on a task's inputs (`ClosureSpec.requireApplicable`:
-    /// cumulant on a skewed copula, full on a non-erf one) are left out of its rows.
+    /// full on a non-erf copula) are left out of its rows.
     /// The probes are the built-in ones followed by `extraProbes` (e.g. a learned RF, used as
     /// given: its norm sets q, which the closures' accuracy depends on).
     public static func table(tasks: [TaskSpec], neuron: NeuronSpec,

@@ -226,11 +226,13 @@ public final class InstabilityAnalysis: @unchecked Sendable {
 
     func jacobian(at w: [Double], reporting: StageProgress, step: String = "") -> [Double] {
         let d = dimension
+        // The analytic Jacobian has no third-cumulant terms: skewed classes take central differences.
+        let skewed = flow.classes.contains { ($0 as? GaussianClosure)?.thirdCumulant != nil }
         switch closure.kind {
-        case .gaussian, .cumulant:
+        case .gaussian, .cumulant where !skewed:
             reporting.stage?("\(step)Jacobian (\(d) x \(d), analytic)", nil)
             return analyticJacobian(at: w, progress: reporting.fraction)
-        case .conditional, .lufkin, .montecarlo:
+        case .cumulant, .conditional, .lufkin, .montecarlo:
             // Central differences report no progress of their own: 2D right-hand sides, timed by one.
             let estimate = reporting.stage == nil ? nil : 2 * Double(d) * Stopwatch.seconds { _ = flow.velocity(w) }
             reporting.stage?("\(step)Jacobian (\(d) x \(d), \(2 * d) right-hand sides)", estimate)

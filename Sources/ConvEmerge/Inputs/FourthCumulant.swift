@@ -323,47 +323,8 @@ public final class FourthCumulant: @unchecked Sendable {
     /// than (w.x)^3 alone. Deterministic for a given seed (fixed streams, any thread count).
     public static func monteCarloAction(_ distribution: InputDistribution, w: [Double], samples n: Int, seed: UInt64)
         -> (mean: [Double], standardError: [Double]) {
-        let D = distribution.size
-        precondition(w.count == D && n >= 2)
         let q = distribution.covariance.quadraticForm(w)
-        let streams = 16
-        var sums = [Double](repeating: 0, count: 2 * D * streams)
-        sums.withUnsafeMutableBufferPointer { buffer in
-            let all = SharedBuffer(buffer.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: streams) { stream in
-                var rng = Xoshiro256(seed: seed, stream: stream)
-                let scratch = distribution.makeScratch()
-                let x = UnsafeMutablePointer<Double>.allocate(capacity: D)
-                defer { x.deallocate() }
-                let sum = all.pointer + 2 * D * stream, sumSquares = sum + D
-                let count = n / streams + (stream < n % streams ? 1 : 0)
-                w.withUnsafeBufferPointer { weights in
-                    for _ in 0..<count {
-                        distribution.sample(into: x, rng: &rng, scratch: scratch)
-                        let p = dot(weights.baseAddress!, x, D)
-                        let h = p * p * p - 3 * q * p
-                        for i in 0..<D {
-                            let f = x[i] * h
-                            sum[i] += f
-                            sumSquares[i] += f * f
-                        }
-                    }
-                }
-            }
-        }
-        var mean = [Double](repeating: 0, count: D), standardError = mean
-        for i in 0..<D {
-            var total = 0.0, totalSquares = 0.0
-            for stream in 0..<streams {
-                total += sums[2 * D * stream + i]
-                totalSquares += sums[2 * D * stream + D + i]
-            }
-            let m = total / Double(n)
-            mean[i] = m
-            let variance = max(0, (totalSquares - Double(n) * m * m) / Double(n - 1))
-            standardError[i] = (variance / Double(n)).squareRoot()
-        }
-        return (mean, standardError)
+        return monteCarloProjection(distribution, w: w, samples: n, seed: seed) { p in p * p * p - 3 * q * p }
     }
 }
 
@@ -390,12 +351,6 @@ public final class CumulantWorkspace: @unchecked Sendable {
         spectrum.deallocate()
         extended.deallocate()
     }
-}
-
-/// A buffer written by concurrent workers at disjoint indices.
-private struct SharedBuffer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Double>
-    init(_ pointer: UnsafeMutablePointer<Double>) { self.pointer = pointer }
 }
 
 extension FourthCumulant {

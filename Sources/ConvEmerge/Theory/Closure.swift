@@ -4,7 +4,8 @@ import Foundation
 public enum ClosureKind: String, Codable, CaseIterable, Sendable {
     /// Stein's lemma on a Gaussian with the true covariance: exact for GP inputs.
     case gaussian
-    /// First order in the fourth cumulant (consistent Edgeworth expansion).
+    /// Consistent Edgeworth expansion: first order in the fourth cumulant, and for skewed
+    /// classes second order in the third (derivations/third-cumulant-closure.md).
     case cumulant
     /// lambda | x_i Gaussian, x_i with its exact marginal (Lufkin et al.).
     case conditional
@@ -34,14 +35,12 @@ public struct ClosureSpec: Codable, Hashable, Sendable {
     }
 
     /// Refuses a closure that is not defined on some class of `task`, before anything is built
-    /// (derivations/copula-inputs.md, "Closures on copula inputs"): `cumulant` expands to first
-    /// order in the fourth cumulant and so assumes the third vanishes (odd psi), and `full`
-    /// needs the erf marginal's four-point function. Gaussian clones have neither cumulant.
+    /// (derivations/copula-inputs.md, "Closures on copula inputs"): `cumulant --cumulant full`
+    /// needs the erf marginal's four-point function. Skewed marginals get the third-cumulant
+    /// terms (derivations/third-cumulant-closure.md). Gaussian clones have no cumulant.
     public func requireApplicable(to task: TaskSpec) throws {
         guard kind == .cumulant else { return }
         for input in task.classes where !input.isGaussianClone {
-            try require(input.family.isOdd, flag: "--closure",
-                        "cumulant omits the third cumulant, which \(input.family) inputs have (skewed marginal); use gaussian, conditional or montecarlo, or an odd --inputs marginal")
             if cumulantMethod == .full {
                 try require(input.family.hasExactCumulant, flag: "--cumulant",
                             "full (exact) needs the Plackett four-point function of the erf marginal (nlgp, copula:erf, copula:sign); use --cumulant leading for \(input.family)")
@@ -74,7 +73,10 @@ public enum ClosureFactory {
                 return GaussianClosure(distribution: distribution, signal: signal, cumulant: nil)
             case .cumulant:
                 let cumulant = distribution.isGaussian ? nil : try FourthCumulant(distribution, method: closure.cumulantMethod)
-                return GaussianClosure(distribution: distribution, signal: signal, cumulant: cumulant)
+                // Odd families never build S(w): their closure stays exactly first order in T.
+                let skewed = !distribution.isGaussian && !distribution.spec.family.isOdd
+                let third = skewed ? try ThirdCumulant(distribution) : nil
+                return GaussianClosure(distribution: distribution, signal: signal, cumulant: cumulant, thirdCumulant: third)
             case .conditional:
                 return ConditionalClosure(distribution: distribution, signal: signal)
             case .montecarlo:

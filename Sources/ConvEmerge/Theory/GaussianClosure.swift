@@ -4,37 +4,52 @@ import Foundation
 /// The `gaussian` closure and, with a fourth cumulant, the `cumulant` closure:
 ///   g_c(w) = C w (E_G[h'] + kappa4/24 E_G[h^(5)]) + T(w) E_G[h'''] / (6 D),
 ///   kappa4 = w.T(w) / D^2, E_G over lambda ~ N(0, q), q = w.C w / D.
-/// Without a cumulant this is Stein's lemma, exact for Gaussian inputs.
-/// Derivations: derivations/stein-gaussian-closure.md, derivations/cumulant-closure.md.
+/// Without a cumulant this is Stein's lemma, exact for Gaussian inputs. With a third cumulant
+/// (skewed classes only) the consistent second-order Edgeworth terms are added:
+///   g_c(w) = C w (E_G[h'] + kappa3/6 E_G[h^(4)] + kappa4/24 E_G[h^(5)] + kappa3^2/72 E_G[h^(7)])
+///          + S(w) (E_G[h''] + kappa3/6 E_G[h^(5)]) / (2 sqrt D) + T(w) E_G[h'''] / (6 D),
+///   kappa3 = w.S(w) / D^(3/2).
+/// Derivations: derivations/stein-gaussian-closure.md, derivations/cumulant-closure.md,
+/// derivations/third-cumulant-closure.md §2.
 public final class GaussianClosure: ClassExpectation {
     let distribution: InputDistribution
     let signal: ErrorSignal
     let cumulant: FourthCumulant?
+    /// The skewed classes' S(w); nil for odd families, whose arithmetic is then untouched.
+    let thirdCumulant: ThirdCumulant?
     let expectation = GaussianExpectation()
     private let size: Int
     private let covarianceTimesW: UnsafeMutablePointer<Double>
     private let cumulantAction: UnsafeMutablePointer<Double>
-    /// E_G[h^(n)], n = 0 ... 5: the right-hand side is evaluated at every ODE step, so it
+    private let thirdCumulantAction: UnsafeMutablePointer<Double>
+    /// E_G[h^(n)], n = 0 ... 7: the right-hand side is evaluated at every ODE step, so it
     /// writes into this buffer instead of allocating.
-    private let moments = UnsafeMutableBufferPointer<Double>.allocate(capacity: 6)
+    private let moments = UnsafeMutableBufferPointer<Double>.allocate(capacity: 8)
     private var fftWorkspace: [Double]
     private let cumulantWorkspace: CumulantWorkspace?
+    private let thirdCumulantWorkspace: CumulantWorkspace?
     /// The O(D^2) baseline of `convemerge bench`: the same closure with C w and
     /// T_lead(w) as dense matrix-vector products (nil: FFT, the normal path).
     private var denseBaseline: (covariance: [Double], cumulant: DenseLeadingCumulant?, workspace: [Double])?
 
     /// `denseBaseline` replaces every circulant operation by a dense product; only
-    /// the leading cumulant has a dense form.
-    public init(distribution: InputDistribution, signal: ErrorSignal, cumulant: FourthCumulant?, denseBaseline: Bool = false) {
+    /// the leading cumulant has a dense form (and no third cumulant).
+    public init(distribution: InputDistribution, signal: ErrorSignal, cumulant: FourthCumulant?,
+                thirdCumulant: ThirdCumulant? = nil, denseBaseline: Bool = false) {
+        precondition(thirdCumulant == nil || cumulant != nil, "the third cumulant's closure is second order: it needs T too")
         self.distribution = distribution
         self.signal = signal
         self.cumulant = cumulant
+        self.thirdCumulant = thirdCumulant
         size = distribution.size
         covarianceTimesW = .allocate(capacity: size)
         cumulantAction = .allocate(capacity: size)
+        thirdCumulantAction = .allocate(capacity: size)
         fftWorkspace = distribution.covariance.makeWorkspace()
         cumulantWorkspace = cumulant?.makeWorkspace()
+        thirdCumulantWorkspace = thirdCumulant?.makeWorkspace()
         if denseBaseline {
+            precondition(thirdCumulant == nil, "the dense baseline has no third cumulant")
             GSL.initialize()
             precondition(cumulant == nil || cumulant!.method == .leading, "only the leading cumulant has a dense baseline")
             let dense = cumulant.map { _ in DenseLeadingCumulant(distribution) }
@@ -45,6 +60,7 @@ public final class GaussianClosure: ClassExpectation {
     deinit {
         covarianceTimesW.deallocate()
         cumulantAction.deallocate()
+        thirdCumulantAction.deallocate()
         moments.deallocate()
     }
 
@@ -79,7 +95,18 @@ public final class GaussianClosure: ClassExpectation {
         }
     }
 
+    /// Fills S(w) and returns kappa3 = w.S(w) / D^(3/2), the third cumulant of lambda.
+    private func thirdOrder(_ w: UnsafePointer<Double>, _ third: ThirdCumulant) -> Double {
+        third.action(w, into: thirdCumulantAction, workspace: thirdCumulantWorkspace!)
+        let d = Double(size)
+        return dot(w, thirdCumulantAction, size) / (d * d.squareRoot())
+    }
+
     public func drift(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
+        if let thirdCumulant {
+            skewedDrift(w, thirdCumulant, into: out)
+            return
+        }
         let (q, kappa4) = secondAndFourthOrder(w)
         let m = moments
         expectation.derivativeMoments(of: signal, variance: q,
@@ -90,13 +117,32 @@ public final class GaussianClosure: ClassExpectation {
         if cumulant != nil { axpy(m[3] / (6 * Double(size)), cumulantAction, out, size) }
     }
 
-    /// (1/2) E[(y - sigma(lambda + b))^2], with the Edgeworth correction
-    /// kappa4/24 E_G[l''''] when the fourth cumulant is included.
+    /// The drift with the third cumulant: derivations/third-cumulant-closure.md §2, eq. (5).
+    private func skewedDrift(_ w: UnsafePointer<Double>, _ third: ThirdCumulant, into out: UnsafeMutablePointer<Double>) {
+        let (q, kappa4) = secondAndFourthOrder(w)
+        let kappa3 = thirdOrder(w, third)
+        let m = moments
+        expectation.derivativeMoments(of: signal, variance: q, into: m)
+        let covarianceFactor = m[1] + kappa3 / 6 * m[4] + kappa4 / 24 * m[5] + kappa3 * kappa3 / 72 * m[7]
+        for i in 0..<size { out[i] = covarianceFactor * covarianceTimesW[i] }
+        let d = Double(size)
+        axpy((m[2] + kappa3 / 6 * m[5]) / (2 * d.squareRoot()), thirdCumulantAction, out, size)
+        axpy(m[3] / (6 * d), cumulantAction, out, size)
+    }
+
+    /// (1/2) E[(y - sigma(lambda + b))^2], with the Edgeworth corrections of lambda's own
+    /// cumulants: kappa4/24 E_G[l''''] with the fourth, plus kappa3/6 E_G[l'''] and
+    /// kappa3^2/72 E_G[l^(6)] with the third (derivations/third-cumulant-closure.md §2, eq. (6)).
     public func loss(_ w: UnsafePointer<Double>) -> Double {
         let (q, kappa4) = secondAndFourthOrder(w)
         let signal = self.signal
+        let maxOrder = thirdCumulant != nil ? 6 : cumulant == nil ? 0 : 4
         let m = expectation.derivativeMoments(of: { signal.loss($0) }, breakpoints: signal.discontinuities,
-                                              transitions: signal.transitions, variance: q, maxOrder: cumulant == nil ? 0 : 4)
+                                              transitions: signal.transitions, variance: q, maxOrder: maxOrder)
+        if let thirdCumulant {
+            let kappa3 = thirdOrder(w, thirdCumulant)
+            return m[0] + kappa3 / 6 * m[3] + kappa4 / 24 * m[4] + kappa3 * kappa3 / 72 * m[6]
+        }
         return cumulant == nil ? m[0] : m[0] + kappa4 / 24 * m[4]
     }
 }
