@@ -65,6 +65,26 @@ final class LufkinCriterionTests: XCTestCase {
         for i in w.indices { XCTAssertEqual(lufkin[i], gaussian[i], accuracy: 1e-9 * scale) }
     }
 
+    /// For a symmetric marginal the conditional closure's E[x_i lambda Theta(lambda)] is Stein's:
+    /// E[relu(alpha x + s xi)] has odd part alpha x / 2, so only the amplifier term differs, and
+    /// that term is the same in both. The two closures then agree for any targets; a skewed
+    /// marginal (exponential) breaks the identity.
+    func testLufkinEqualsConditionalForSymmetricMarginals() throws {
+        for (family, symmetric) in [(InputFamily.copula(.laplace), true), (.copula(.uniform), true), (.copula(.exponential), false)] {
+            let task = try cloneTask(family, length: 24, targets: [0.4, 1.3])
+            let w = ClosureErrorStudy.probe(.random, dimension: task.dimension, lattice: task.lattice, seed: 8)
+            let lufkin = try GradientFlow(task: task, neuron: neuron, closure: ClosureSpec(kind: .lufkin), learningRate: 1).velocity(w)
+            let conditional = try GradientFlow(task: task, neuron: neuron, closure: ClosureSpec(kind: .conditional), learningRate: 1).velocity(w)
+            let scale = conditional.map(abs).max()!
+            let difference = zip(lufkin, conditional).map { abs($0 - $1) }.max()!
+            if symmetric {
+                XCTAssertLessThan(difference, 1e-7 * scale, "\(family)")
+            } else {
+                XCTAssertGreaterThan(difference, 1e-2 * scale, "\(family)")
+            }
+        }
+    }
+
     private func finalIPR(_ task: TaskSpec, _ kind: ClosureKind, tMax: Double = 150) throws -> Double {
         try SolveJob.run(SolveParameters(task: task, neuron: neuron, closure: ClosureSpec(kind: kind),
                                          integrator: IntegratorSpec.suited(to: kind, tMax: tMax, saves: 2),
