@@ -3,14 +3,16 @@ import Foundation
 
 /// Which pointwise map turns the latent Gaussian field z into the inputs x (`--inputs`).
 /// `nlgp` is SPEC §1's erf nonlinearity with the gain of `--gain`; `copula` is a Gaussian
-/// copula (NORTA, SPEC §6) x_i = psi(z_i), psi = F^-1 o Phi standardised.
-/// Derivation: derivations/copula-inputs.md.
+/// copula (NORTA, SPEC §6) x_i = psi(z_i), psi = F^-1 o Phi standardised; `elliptical` scales
+/// the whole field by one radial factor per input, x = r z / sqrt(E r^2).
+/// Derivations: derivations/copula-inputs.md, derivations/elliptical-inputs.md.
 public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
     case nlgp
     case copula(CopulaMarginal)
+    case elliptical(RadialLaw)
 
     /// The forms `--inputs` accepts, for error messages and help.
-    public static let allowedForms = "nlgp, copula:erf:g, copula:sign, copula:uniform, copula:laplace, copula:logistic, copula:student:nu (4 < nu <= 1e4), copula:alg:k (4 < k <= 1e4), copula:exponential"
+    public static let allowedForms = "nlgp, copula:erf:g, copula:sign, copula:uniform, copula:laplace, copula:logistic, copula:student:nu (4 < nu <= 1e4), copula:alg:k (4 < k <= 1e4), copula:exponential, copula:tabulated:FILE.npy (>= 100 finite float64 samples), elliptical:student:nu (4 < nu <= 1e4), elliptical:shell, elliptical:laplace"
 
     /// Parses `nlgp` or `copula:MARGINAL[:PARAM]`; every failure is one line about `--inputs`.
     public init(parsing text: String) throws {
@@ -20,6 +22,8 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
             self = .nlgp
         case "copula" where parts.count >= 2:
             self = .copula(try CopulaMarginal(name: parts[1], parameters: Array(parts.dropFirst(2))))
+        case "elliptical" where parts.count >= 2:
+            self = .elliptical(try RadialLaw(name: parts[1], parameters: Array(parts.dropFirst(2))))
         case "data":
             // `stats` reads data sets itself (DataStatsOptions); the models do not yet.
             throw ConvEmergeError.invalidInput(flag: "--inputs", message: "data:FILE.npy is read by `stats` only so far; this command takes \(Self.allowedForms)")
@@ -32,10 +36,17 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .nlgp: return "nlgp"
         case let .copula(marginal): return "copula:\(marginal)"
+        case let .elliptical(law): return "elliptical:\(law)"
         }
     }
 
     public var isNLGP: Bool { self == .nlgp }
+
+    /// The radial law of an elliptical family, nil otherwise.
+    public var radialLaw: RadialLaw? {
+        if case let .elliptical(law) = self { return law }
+        return nil
+    }
 
     /// psi(-z) = -psi(z): then every odd cumulant vanishes, and the `cumulant` closure's
     /// expansion (fourth cumulant first) is consistent (derivations/copula-inputs.md,
@@ -46,7 +57,7 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The exact fourth cumulant (`--cumulant full`) needs the Plackett four-point function of
-    /// the erf marginals (nlgp, copula:erf, copula:sign).
+    /// the erf marginals (nlgp, copula:erf, copula:sign); an elliptical one is exact in closed form.
     public var hasExactCumulant: Bool {
         if case let .copula(marginal) = self { return marginal.gainFunction != nil }
         return true

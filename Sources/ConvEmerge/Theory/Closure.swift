@@ -35,7 +35,14 @@ public struct ClosureSpec: Codable, Hashable, Sendable {
     /// (derivations/copula-inputs.md, "Closures on copula inputs"): `cumulant` expands to first
     /// order in the fourth cumulant and so assumes the third vanishes (odd psi), and `full`
     /// needs the erf marginal's four-point function. Gaussian clones have neither cumulant.
+    /// `conditional` assumes lambda | x_i Gaussian, false for elliptical inputs, whose x_i and
+    /// lambda share the radial factor (derivations/elliptical-inputs.md, "Closures").
     public func requireApplicable(to task: TaskSpec) throws {
+        if kind == .conditional {
+            for input in task.classes where !input.isGaussianClone && input.family.radialLaw != nil {
+                throw ConvEmergeError.invalidInput(flag: "--closure", message: "conditional assumes lambda | x_i Gaussian, which fails for \(input.family) inputs (x_i and lambda share the radial factor); use gaussian, cumulant or montecarlo")
+            }
+        }
         guard kind == .cumulant else { return }
         for input in task.classes where !input.isGaussianClone {
             try require(input.family.isOdd, flag: "--closure",
