@@ -92,6 +92,8 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
     case algebraic(k: Double)
     /// Exp(1) - 1: the skewed case (skewness 2, excess kurtosis 6).
     case exponential
+    /// An empirical marginal from the samples of a .npy file (TabulatedMarginal.swift).
+    case tabulated(TabulatedMarginal)
 
     init(name: String, parameters: [String]) throws {
         func parameter(_ symbol: String) throws -> Double {
@@ -114,6 +116,11 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
         case "laplace": self = try noParameter(.laplace)
         case "logistic": self = try noParameter(.logistic)
         case "exponential": self = try noParameter(.exponential)
+        case "tabulated":
+            // The rest of the spec is the path, colons included.
+            let path = parameters.joined(separator: ":")
+            try require(!path.isEmpty, flag: "--inputs", "tabulated needs a file (copula:tabulated:FILE.npy)")
+            self = .tabulated(try TabulatedMarginal(path: path))
         case "student":
             let nu = try parameter("nu")
             // Beyond 1e4 the marginal is Gaussian to 6e-4 in kurtosis, and GSL's quantile crawls.
@@ -138,6 +145,7 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
         case let .student(nu): return "student:\(formatParameter(nu))"
         case let .algebraic(k): return "alg:\(formatParameter(k))"
         case .exponential: return "exponential"
+        case let .tabulated(table): return "tabulated:\(table.path)"
         }
     }
 
@@ -152,12 +160,19 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether psi(-u) = -psi(u): then every even Hermite coefficient vanishes.
-    public var isOdd: Bool { self != .exponential }
+    /// A tabulated marginal is never treated as odd: its samples are not exactly symmetric.
+    public var isOdd: Bool {
+        switch self {
+        case .exponential, .tabulated: return false
+        default: return true
+        }
+    }
 
     /// Where psi is not analytic, in the standard latent u (quadrature splits there).
     public var breakpoints: [Double] {
         switch self {
         case .sign, .laplace, .algebraic: return [0]
+        case let .tabulated(table): return table.breakpoints
         default: return []
         }
     }
@@ -186,6 +201,7 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
         case .exponential:
             // -log(1 - Phi(u)) - 1; for u < 0, 1 - Phi(u) = 1 - Q(|u|).
             return (u > 0 ? -log(tail) : -log1p(-tail)) - 1
+        case let .tabulated(table): return table.standardised(u)
         }
     }
 
@@ -211,8 +227,8 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
     static func algebraicSecondMoment(_ k: Double) -> Double { algebraicMoment(k, order: 2) }
 
     /// Closed-form excess kurtosis E x^4 - 3 of the standardised marginal (the table of
-    /// derivations/copula-inputs.md); nil for erf, whose moments come from quadrature
-    /// (HermiteExpansion.marginalExcessKurtosis).
+    /// derivations/copula-inputs.md; for tabulated, the exact sum over its linear pieces); nil
+    /// for erf, whose moments come from quadrature (HermiteExpansion.marginalExcessKurtosis).
     public var closedFormExcessKurtosis: Double? {
         switch self {
         case .erf: return nil
@@ -225,11 +241,19 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
             let second = Self.algebraicSecondMoment(k)
             return Self.algebraicMoment(k, order: 4) / (second * second) - 3
         case .exponential: return 6
+        case let .tabulated(table): return table.excessKurtosis
         }
     }
 
-    /// E x^3 of the standardised marginal: 2 for the exponential, 0 for the odd marginals.
-    public var skewness: Double { self == .exponential ? 2 : 0 }
+    /// E x^3 of the standardised marginal: 2 for the exponential, exact for tabulated, 0 for
+    /// the odd marginals.
+    public var skewness: Double {
+        switch self {
+        case .exponential: return 2
+        case let .tabulated(table): return table.skewness
+        default: return 0
+        }
+    }
 }
 
 private func formatParameter(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)" }
