@@ -47,22 +47,26 @@ final class EllipticalInputTests: XCTestCase {
     }
 
     /// With Sigma = I (xi = 0.1: off-diagonal e^-100), every shell draw has |x|^2 = D exactly,
-    /// whichever sampler draws it; the clone does not.
+    /// whichever sampler draws it, on the ring and the torus; the clone does not.
     func testShellLiesOnItsEllipsoidWithEverySampler() throws {
-        let distribution = try InputDistribution(input(.shell, length: 12, xi: 0.1))
-        let d = distribution.size
-        for mode in SamplerMode.allCases {
-            let sampler = try SimulationSampler(distribution, mode: mode)
-            var rng = Xoshiro256(seed: 5)
-            var x = [Double](repeating: 0, count: d)
-            for _ in 0..<50 {
-                x.withUnsafeMutableBufferPointer { sampler.sample(into: $0.baseAddress!, rng: &rng) }
-                XCTAssertEqual(x.reduce(0) { $0 + $1 * $1 }, Double(d), accuracy: 1e-10, "\(mode)")
+        let torus = try InputSpec(lattice: Lattice(dimension: 2, length: 4), kernel: Kernel(shape: .gaussian, correlationLength: 0.1),
+                                  gain: 3, family: .elliptical(.shell))
+        for spec in [try input(.shell, length: 12, xi: 0.1), torus] {
+            let distribution = try InputDistribution(spec)
+            let d = distribution.size
+            for mode in SamplerMode.allCases {
+                let sampler = try SimulationSampler(distribution, mode: mode)
+                var rng = Xoshiro256(seed: 5)
+                var x = [Double](repeating: 0, count: d)
+                for _ in 0..<50 {
+                    x.withUnsafeMutableBufferPointer { sampler.sample(into: $0.baseAddress!, rng: &rng) }
+                    XCTAssertEqual(x.reduce(0) { $0 + $1 * $1 }, Double(d), accuracy: 1e-10, "\(mode) dim \(spec.lattice.dimension)")
+                }
             }
         }
         var rng = Xoshiro256(seed: 5)
         let clone = try InputDistribution(input(.shell, length: 12, xi: 0.1, clone: true)).sample(count: 1, rng: &rng)
-        XCTAssertGreaterThan(abs(clone.reduce(0) { $0 + $1 * $1 } - Double(d)), 1e-6)
+        XCTAssertGreaterThan(abs(clone.reduce(0) { $0 + $1 * $1 } - 12), 1e-6)
     }
 
     /// C = Sigma: the sample covariance at lags 0 ... 3 of 1e5 draws agrees with Sigma within
