@@ -10,7 +10,8 @@ struct Cumulant: ParsableCommand {
         building the D^4 tensor. --cumulant leading keeps the leading Hermite diagram \
         (two FFT convolutions, O(D log D); for skewed copula marginals also the chain diagrams, \
         three more); --cumulant full is the exact action, available for nlgp, copula:erf and \
-        copula:sign. The Gaussian clone (--clone) has T = 0.
+        copula:sign. For elliptical inputs both methods give the exact \
+        T = 3 (kappa - 1) (Sigma w)(w.Sigma w). The Gaussian clone (--clone) has T = 0.
 
         --w is a float64 .npy file with D values (shape (D,) or (1, D), lattice order).
         JSON keys (--json): D, inputs, method, clone, T, w_dot_T (= w.T(w) = sum K w^4). --out also \

@@ -14,6 +14,8 @@ public enum CumulantMethod: String, Codable, CaseIterable, Sendable {
 /// `leading`: the tree diagrams, T = 6 c1^3 c3 [ (rho w)^3 + 3 rho(w * (rho w)^2) ]
 /// + 24 c1^2 c2^2 [ rho(w * rho(w * rho w)) + (rho w) * rho(w * rho w) ], rho = Sigma/s, O(D log D);
 /// the second (chain) part only for marginals that are not odd (derivations/copula-inputs.md).
+/// Elliptical families: T = 3 (kappa - 1)(Sigma w)(w.Sigma w) exactly, whichever the method
+/// (derivations/elliptical-inputs.md).
 /// `full` (NLGP marginals only, which have the Plackett four-point function): K_{i,i+a,i+b,i+c} = K0(a, b, c) tabulated over unordered triples of displacements
 /// whose four points are linked by correlations >= `windowThreshold` (the rest is below
 /// `tolerance` by cluster decomposition), then contracted in O(D * tableEntryCount).
