@@ -197,6 +197,20 @@ final class EllipticalInputTests: XCTestCase {
         }
     }
 
+    /// The spec reads back as typed (the manifest's record) through JSON, and a clone of an
+    /// elliptical class draws no radial factor (its samples are the Gaussian field).
+    func testSpecRoundTripsAndTheCloneIsGaussian() throws {
+        for text in ["elliptical:student:5.5", "elliptical:shell", "elliptical:laplace"] {
+            let family = try InputFamily(parsing: text)
+            XCTAssertEqual(family.description, text)
+            XCTAssertEqual(try JSONDecoder().decode(InputFamily.self, from: JSONEncoder().encode(family)), family)
+        }
+        let clone = try InputDistribution(input(.laplace, clone: true))
+        XCTAssertTrue(clone.isGaussian)
+        XCTAssertNil(clone.radialLaw)
+        XCTAssertFalse(try InputDistribution(input(.laplace)).isGaussian)
+    }
+
     /// conditional assumes lambda | x_i Gaussian, false when x_i and lambda share r: refused
     /// naming --closure; the other closures are accepted.
     func testConditionalClosureRefused() throws {
