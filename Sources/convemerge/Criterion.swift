@@ -38,7 +38,11 @@ struct Criterion: ParsableCommand {
         let task = try taskOptions.taskSpec(input: input)
         let neuron = try taskOptions.neuronSpec()
         try LufkinClosure.requireApplicable(to: neuron)
-        let flows = try [ClosureKind.lufkin, .gaussian].map { kind in
+        // The reduced model's premise (lambda | x_i Gaussian) fails for elliptical inputs: then
+        // only the gaussian flow runs and the reduced one is reported as not defined.
+        let lufkinRefusal = Result { try ClosureSpec(kind: .lufkin).requireApplicable(to: task) }
+        let kinds: [ClosureKind] = (try? lufkinRefusal.get()) == nil ? [.gaussian] : [.gaussian, .lufkin]
+        let flows = try kinds.map { kind in
             let parameters = SolveParameters(task: task, neuron: neuron, closure: try ClosureSpec(kind: kind),
                                              integrator: try IntegratorSpec.suited(to: kind, tMax: tMax, saves: 2),
                                              learningRate: lr, initialization: .random(scale: initScale, seed: seed))
@@ -53,10 +57,10 @@ struct Criterion: ParsableCommand {
             try ClassCriterion(distribution, target: task.targets[c], prior: task.priors[c])
         }
         let netCubic = classes.reduce(0) { $0 + $1.prior * $1.target * $1.cubicCoefficient }
-        var finalIPR: [Double] = []
+        var finalIPR: [ClosureKind: Double] = [:]
         for parameters in flows {
             progress?.stage("\(parameters.closure.kind.rawValue) flow to t = \(Report.format(tMax))")
-            finalIPR.append(try SolveJob.run(parameters) { progress?.update($0) }.finalIPR ?? .nan)
+            finalIPR[parameters.closure.kind] = try SolveJob.run(parameters) { progress?.update($0) }.finalIPR ?? .nan
         }
         var growth: [String: Result<StabilityReport, Error>] = [:]
         for kind in [ClosureKind.gaussian, .cumulant] {
@@ -66,7 +70,7 @@ struct Criterion: ParsableCommand {
                     .analyse(initialScale: initScale)
             }
         }
-        let summary = Summary(classes: classes, netCubic: netCubic, lufkinIPR: finalIPR[0], gaussianIPR: finalIPR[1],
+        let summary = Summary(classes: classes, netCubic: netCubic, lufkinIPR: finalIPR[.lufkin], gaussianIPR: finalIPR[.gaussian]!,
                               growth: growth, extendedIPR: 1 / Double(task.dimension))
         if json { try Report.printJSON(summary.jsonObject(tMax: tMax)) } else { print(summary.table(tMax: tMax)) }
     }
@@ -80,7 +84,8 @@ private struct ClassCriterion {
     let skewness: Double
     let excessKurtosis: Double
     let cubicCoefficient: Double
-    let amplifier: MarginalAmplifier
+    /// nil for elliptical inputs, outside the reduced model (MarginalAmplifier.init).
+    let amplifier: MarginalAmplifier?
 
     init(_ distribution: InputDistribution, target: Double, prior: Double) throws {
         let gaussian = distribution.isGaussian
@@ -93,20 +98,25 @@ private struct ClassCriterion {
         amplifier = MarginalAmplifier(distribution)
     }
 
-    var departures: [Double] { Criterion.amplifierPoints.map { amplifier($0) - (2 / Double.pi).squareRoot() * $0 } }
+    var values: [Double]? { amplifier.map { phi in Criterion.amplifierPoints.map { phi($0) } } }
+
+    var departures: [Double]? {
+        values.map { zip($0, Criterion.amplifierPoints).map { $0 - (2 / Double.pi).squareRoot() * $1 } }
+    }
 }
 
 private struct Summary {
     let classes: [ClassCriterion]
     let netCubic: Double
-    let lufkinIPR: Double
+    /// nil where the reduced model is not defined (elliptical inputs).
+    let lufkinIPR: Double?
     let gaussianIPR: Double
     let growth: [String: Result<StabilityReport, Error>]
     let extendedIPR: Double
 
     /// The reduced flow counts as localised when its final IPR is twice the gaussian closure's
     /// from the same start (which stays extended: the covariance alone selects a Fourier mode).
-    var lufkinFlowLocalises: Bool { lufkinIPR > 2 * gaussianIPR }
+    var lufkinFlowLocalises: Bool? { lufkinIPR.map { $0 > 2 * gaussianIPR } }
 
     func growthRate(_ kind: String) -> Double? { try? growth[kind]?.get().growthRate }
 
@@ -139,13 +149,13 @@ private struct Summary {
                 "skewness": Report.json(entry.skewness), "excess_kurtosis": Report.json(entry.excessKurtosis),
                 "amplifier_cubic": Report.json(entry.cubicCoefficient),
                 "amplifier_a": Report.json(Criterion.amplifierPoints),
-                "amplifier_phi": Report.json(Criterion.amplifierPoints.map { entry.amplifier($0) }),
-                "amplifier_minus_linear": Report.json(entry.departures),
+                "amplifier_phi": entry.values.map { Report.json($0) } ?? NSNull(),
+                "amplifier_minus_linear": entry.departures.map { Report.json($0) } ?? NSNull(),
             ] as [String: Any] },
             "lufkin": [
                 "net_cubic": Report.json(netCubic), "predicts_localisation": netCubic > 0,
-                "flow_final_ipr": Report.json(lufkinIPR), "gaussian_final_ipr": Report.json(gaussianIPR),
-                "flow_localises": lufkinFlowLocalises, "t_max": Report.json(tMax),
+                "flow_final_ipr": optional(lufkinIPR), "gaussian_final_ipr": Report.json(gaussianIPR),
+                "flow_localises": lufkinFlowLocalises ?? NSNull(), "t_max": Report.json(tMax),
             ] as [String: Any],
             "instability": instability,
             "extended_ipr": Report.json(extendedIPR),
@@ -156,15 +166,15 @@ private struct Summary {
         let f = Report.format
         var rows = [["class", "inputs", "target", "skewness", "excess kurtosis", "phi cubic", "phi(a) - sqrt(2/pi) a at a = 0.5, 0.9"]]
         for (c, entry) in classes.enumerated() {
-            let departures = entry.departures
             rows.append(["\(c)", entry.family, f(entry.target), f(entry.skewness), f(entry.excessKurtosis),
-                         f(entry.cubicCoefficient), "\(f(departures[2])), \(f(departures[4]))"])
+                         f(entry.cubicCoefficient), entry.departures.map { "\(f($0[2])), \(f($0[4]))" } ?? "- (elliptical)"])
         }
         func verdict(_ localises: Bool) -> String { localises ? "localises" : "stays extended" }
         let predictors = [
             ["predictor", "value", "prediction"],
             ["Lufkin: sum_c p_c y_c (phi cubic)_c", f(netCubic), verdict(netCubic > 0)],
-            ["Lufkin reduced flow: final IPR (gaussian closure: \(f(gaussianIPR)))", f(lufkinIPR), verdict(lufkinFlowLocalises)],
+            ["Lufkin reduced flow: final IPR (gaussian closure: \(f(gaussianIPR)))", lufkinIPR.map(f) ?? "-",
+             lufkinFlowLocalises.map(verdict) ?? "not defined (lambda | x_i is not Gaussian for elliptical inputs)"],
             ["instability, gaussian closure: growth rate", growthRate("gaussian").map(f) ?? "-", "(reference)"],
             ["instability, cumulant closure: growth rate", growthRate("cumulant").map(f) ?? "-",
              instabilityVerdict("cumulant") ?? (failure("cumulant") ?? "-")],

@@ -10,7 +10,8 @@ struct Cumulant: ParsableCommand {
         building the D^4 tensor. --cumulant leading keeps the leading Hermite diagram \
         (two FFT convolutions, O(D log D); for skewed copula marginals also the chain diagrams, \
         three more); --cumulant full is the exact action, available for nlgp, copula:erf and \
-        copula:sign. The Gaussian clone (--clone) has T = 0.
+        copula:sign. For elliptical inputs both methods give the exact \
+        T = 3 (kappa - 1) (Sigma w)(w.Sigma w). The Gaussian clone (--clone) has T = 0.
 
         --order 3 gives instead the third-cumulant action S(w)_i = sum_jk K_ijk w_j w_k = E[x_i (w.x)^2] \
         of a skewed marginal (copula:exponential): the leading Hermite trees by FFT, exact where sites \

@@ -15,8 +15,8 @@ struct InputOptions: ParsableArguments {
     @Option(help: "Correlation length xi of the base kernel, in (0, L/2].")
     var xi: Double = 2
 
-    @Option(help: ArgumentHelp("Input family: nlgp (erf(g z/sqrt 2) with --gain) or a Gaussian copula copula:MARGINAL[:PARAM].",
-                               discussion: "Allowed: \(InputFamily.allowedForms). Every command takes every family; --closure cumulant adds the third cumulant for the skewed copula:exponential (derivations/third-cumulant-closure.md); --cumulant full refuses every copula but erf and sign (derivations/copula-inputs.md).",
+    @Option(help: ArgumentHelp("Input family: nlgp (erf(g z/sqrt 2) with --gain), a Gaussian copula copula:MARGINAL[:PARAM], or elliptical:RADIAL[:PARAM] (x = r z / sqrt(E r^2)).",
+                               discussion: "Allowed: \(InputFamily.allowedForms). Every command takes every family; --closure cumulant adds the third cumulant for marginals that are not odd (copula:exponential, copula:tabulated; derivations/third-cumulant-closure.md), --cumulant full refuses every copula but erf and sign, --closure conditional every elliptical family (derivations/copula-inputs.md, derivations/elliptical-inputs.md).",
                                valueName: "spec"))
     var inputs: String = "nlgp"
 

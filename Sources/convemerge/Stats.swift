@@ -11,11 +11,14 @@ struct Stats: ParsableCommand {
         input covariance C (lattice order; row-major on the torus), the eigenvalues of C and of \
         the latent covariance Sigma (FFT order), the marginal excess kurtosis and skewness, and \
         the Hermite coefficients c_n of psi (probabilists', all n <= 9; the even ones vanish \
-        for odd psi).
+        for odd psi). For elliptical inputs (x = r z / sqrt(E r^2)): C = Sigma, the radial kurtosis \
+        ratio kappa, the excess kurtosis 3 (kappa - 1), and the exact fourth cumulant \
+        T(w) = 3 (kappa - 1) (Sigma w)(w.Sigma w), parallel to Sigma w (derivations/elliptical-inputs.md).
 
         JSON keys (--json): D, inputs, gain, gamma, variance, covariance_row, spectrum, \
-        base_spectrum, excess_kurtosis, skewness, hermite ([[n, c_n], ...]). A gain of inf is \
-        written as the string "inf"; gain and gamma are null for copulas other than erf and sign.
+        base_spectrum, excess_kurtosis, skewness, hermite ([[n, c_n], ...]), and for elliptical \
+        inputs radial_kurtosis_ratio (kappa). A gain of inf is written as the string "inf"; gain \
+        and gamma are null for copulas other than erf and sign.
 
         With --inputs data:FILE.npy (an (N, D) float64 array, D matching --L/--dim): the empirical \
         covariance (--stationarity raw, or circulant: averaged over translations) and its distance \
@@ -29,6 +32,7 @@ struct Stats: ParsableCommand {
           convemerge stats --L 64 --xi 3 --gain 2 --json
           convemerge stats --dim 2 --L 16 --kernel exponential --xi 1.5
           convemerge stats --L 64 --inputs copula:laplace --json
+          convemerge stats --L 40 --inputs elliptical:shell
           convemerge sample --L 32 --n 20000 --seed 1 --out rows.npy
           convemerge stats --L 32 --inputs data:rows.npy --stationarity circulant
         """
@@ -54,9 +58,10 @@ struct Stats: ParsableCommand {
         let covariance = distribution.covariance
         // gamma(g) belongs to the erf nonlinearity; the other copulas have no gain.
         let psi = distribution.gainFunction
+        let elliptical = marginal as? EllipticalMarginal
 
         if json {
-            try Report.printJSON([
+            var object: [String: Any] = [
                 "D": distribution.size,
                 "inputs": spec.family.description,
                 "gain": psi.map { Report.json($0.gain) } ?? NSNull(),
@@ -68,7 +73,9 @@ struct Stats: ParsableCommand {
                 "excess_kurtosis": Report.json(kurtosis),
                 "skewness": Report.json(marginal.skewness),
                 "hermite": orders.map { [$0, Report.json(coefficients[$0])] },
-            ])
+            ]
+            if let elliptical { object["radial_kurtosis_ratio"] = Report.json(elliptical.kurtosisRatio) }
+            try Report.printJSON(object)
             return
         }
 
@@ -86,6 +93,13 @@ struct Stats: ParsableCommand {
             ["site"] + (0..<shown).map(String.init),
             ["C_0j"] + covariance.firstRow[0..<shown].map(Report.format),
         ]))
+        if let elliptical {
+            // The pointwise psi is the identity here: its Hermite coefficients say nothing.
+            print("\nRadial kurtosis ratio kappa = E r^4 / (E r^2)^2 = \(Report.format(elliptical.kurtosisRatio)); " +
+                  "fourth cumulant T(w) = 3 (kappa - 1) (Sigma w)(w.Sigma w) = \(Report.format(3 * (elliptical.kurtosisRatio - 1))) (Sigma w)(w.Sigma w): " +
+                  "parallel to Sigma w, exact (derivations/elliptical-inputs.md)")
+            return
+        }
         print("\nHermite coefficients of psi (probabilists'):")
         print(Report.table([["n", "c_n"]] + orders.map { [String($0), Report.format(coefficients[$0])] }))
     }

@@ -27,7 +27,9 @@ final class CLIBadInputTableTests: CLITestCase {
         ("--jitter", nonFinite + ["-1", "1e7"]),
         // Infinite kurtosis, an unknown marginal, and families not offered (yet).
         ("--inputs", ["copula:student:3", "copula:student:1e300", "copula:alg:1e300", "copula:alg:nan", "copula:erf:-1",
-                      "copula:bogus", "elliptical:x", "data:missing.npy", "nan", ""]),
+                      "copula:bogus", "elliptical:x", "data:missing.npy", "nan", "",
+                      "elliptical:student:4", "elliptical:student:20000", "elliptical:student", "elliptical:shell:2",
+                      "elliptical:laplace:1", "copula:tabulated:missing.npy", "copula:tabulated:"]),
     ]
     static let taskFlags: [(String, [String])] = [
         ("--xi0", positive(over: "1e6")),
@@ -140,6 +142,38 @@ final class CLIBadInputTableTests: CLITestCase {
 }
 
 /// Failures collected from worker threads.
+extension CLIBadInputTableTests {
+    /// Unusable sample files for copula:tabulated (too few values, NaN, float32, all equal):
+    /// one line naming --inputs, exit 2, nothing written, from a command that reads inputs.
+    func testBadTabulatedFilesAreOneLineAndWriteNothing() throws {
+        let ramp = (0..<200).map { Double($0) }
+        var withNaN = ramp
+        withNaN[7] = .nan
+        var files = [
+            try writeVector(Array(ramp.prefix(99)), named: "few.npy"),
+            try writeVector(withNaN, named: "nan.npy"),
+            try writeVector([Double](repeating: 2, count: 200), named: "constant.npy"),
+        ]
+        let float32 = NpyArray(shape: [200], values: ramp).encoded()
+        let header = float32.range(of: Data("'<f8'".utf8))!
+        var relabelled = float32
+        relabelled.replaceSubrange(header, with: Data("'<f4'".utf8))
+        try relabelled.write(to: directory.appendingPathComponent("float32.npy"))
+        files.append(path("float32.npy"))
+        for (k, file) in files.enumerated() {
+            for command in [["stats"], ["solve", "--out", "run", "--t-max", "1"]] {
+                let workspace = directory.appendingPathComponent("tabulated-\(k)-\(command[0])")
+                try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: false)
+                let outcome = try CLI.run(command + ["--L", "16", "--inputs", "copula:tabulated:\(file)"], in: workspace, timeout: 20)
+                XCTAssertEqual(outcome.status, 2, "\(command[0]) \(file)")
+                XCTAssertEqual(outcome.stderrLines.count, 1, outcome.stderr)
+                XCTAssertTrue(outcome.stderr.contains("--inputs"), outcome.stderr)
+                XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: workspace.path), [])
+            }
+        }
+    }
+}
+
 private final class Failures: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var all: [String] = []

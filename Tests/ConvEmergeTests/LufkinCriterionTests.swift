@@ -15,7 +15,7 @@ final class LufkinCriterionTests: XCTestCase {
     }
 
     private func amplifier(_ family: InputFamily) throws -> MarginalAmplifier {
-        MarginalAmplifier(try InputDistribution(cloneTask(family, length: 16).classes[1]))
+        try XCTUnwrap(MarginalAmplifier(try InputDistribution(cloneTask(family, length: 16).classes[1])))
     }
 
     /// E[x erf(c x / sqrt 2)] = sqrt(2/pi) c / sqrt(1 + c^2) for Gaussian x, = sqrt(2/pi) a: the
@@ -44,7 +44,7 @@ final class LufkinCriterionTests: XCTestCase {
     func testCubicCoefficientFromKurtosis() throws {
         for family in [InputFamily.copula(.uniform), .copula(.laplace), .copula(.logistic), .nlgp] {
             let distribution = try InputDistribution(cloneTask(family, length: 16).classes[1])
-            let phi = MarginalAmplifier(distribution)
+            let phi = try XCTUnwrap(MarginalAmplifier(distribution))
             func ratio(_ a: Double) -> Double { (phi(a) - linearSlope * a) / (a * a * a) }
             let (a1, a2) = (0.1, 0.2)
             let extrapolated = (ratio(a1) * a2 * a2 - ratio(a2) * a1 * a1) / (a2 * a2 - a1 * a1)
@@ -107,6 +107,10 @@ final class LufkinCriterionTests: XCTestCase {
                 XCTAssertLessThan(reduced, 2 * extended, "\(family)")
             }
         }
+        // Elliptical inputs are outside the model (lambda | x_i is not Gaussian): refused, no amplifier.
+        let elliptical = try cloneTask(InputFamily(parsing: "elliptical:student:5"))
+        XCTAssertThrowsError(try ClosureSpec(kind: .lufkin).requireApplicable(to: elliptical))
+        XCTAssertNil(MarginalAmplifier(try InputDistribution(elliptical.classes[1])))
         let swapped = try cloneTask(.copula(.uniform), targets: [1, 0])
         XCTAssertEqual(try finalIPR(swapped, .lufkin, tMax: 20), try finalIPR(swapped, .gaussian, tMax: 20), accuracy: 1e-7)
     }

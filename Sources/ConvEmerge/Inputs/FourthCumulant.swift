@@ -14,6 +14,8 @@ public enum CumulantMethod: String, Codable, CaseIterable, Sendable {
 /// `leading`: the tree diagrams, T = 6 c1^3 c3 [ (rho w)^3 + 3 rho(w * (rho w)^2) ]
 /// + 24 c1^2 c2^2 [ rho(w * rho(w * rho w)) + (rho w) * rho(w * rho w) ], rho = Sigma/s, O(D log D);
 /// the second (chain) part only for marginals that are not odd (derivations/copula-inputs.md).
+/// Elliptical families: T = 3 (kappa - 1)(Sigma w)(w.Sigma w) exactly, whichever the method
+/// (derivations/elliptical-inputs.md).
 /// `full` (NLGP marginals only, which have the Plackett four-point function): K_{i,i+a,i+b,i+c} = K0(a, b, c) tabulated over unordered triples of displacements
 /// whose four points are linked by correlations >= `windowThreshold` (the rest is below
 /// `tolerance` by cluster decomposition), then contracted in O(D * tableEntryCount).
@@ -33,6 +35,9 @@ public final class FourthCumulant: @unchecked Sendable {
 
     /// True for the Gaussian clone and at gain 0: every cumulant of order > 2 vanishes.
     public let vanishes: Bool
+    /// kappa - 1 for an elliptical family, whose cumulant is exactly
+    /// (kappa - 1)(Sigma_ij Sigma_kl + 2 perms) for both methods; nil otherwise.
+    public let ellipticalExcess: Double?
     /// rho = Sigma / s, the latent correlation (leading diagram edges).
     private let correlation: CirculantOperator
     /// Per table entry: the three displacements as offsets into the periodically extended
@@ -52,7 +57,12 @@ public final class FourthCumulant: @unchecked Sendable {
         vanishes = distribution.isGaussian
         let s = distribution.spec.kernel.variance
         correlation = CirculantOperator(lattice: distribution.lattice, firstRow: distribution.baseCovariance.firstRow.map { $0 / s })
-        if vanishes {
+        if !vanishes, let elliptical = distribution.marginal as? EllipticalMarginal {
+            ellipticalExcess = elliptical.kurtosisRatio - 1
+        } else {
+            ellipticalExcess = nil
+        }
+        if vanishes || ellipticalExcess != nil {
             leadingPrefactor = 0
             chainPrefactor = 0
         } else {
@@ -60,7 +70,7 @@ public final class FourthCumulant: @unchecked Sendable {
             leadingPrefactor = 6 * c[1] * c[1] * c[1] * c[3]
             chainPrefactor = 4 * c[1] * c[1] * c[2] * c[2]
         }
-        if method == .full && !vanishes {
+        if method == .full && !vanishes && ellipticalExcess == nil {
             try require(distribution.gainFunction != nil, flag: "--cumulant",
                         "full (exact) needs the Plackett four-point function of the erf marginal (nlgp, copula:erf, copula:sign); use --cumulant leading for \(distribution.spec.family)")
             try tabulate()
@@ -90,6 +100,10 @@ public final class FourthCumulant: @unchecked Sendable {
     public func action(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>, workspace: CumulantWorkspace) {
         if vanishes {
             out.update(repeating: 0, count: size)
+            return
+        }
+        if let ellipticalExcess {
+            ellipticalAction(w, excess: ellipticalExcess, into: out, workspace: workspace)
             return
         }
         switch method {
@@ -131,6 +145,17 @@ public final class FourthCumulant: @unchecked Sendable {
         }
     }
 
+    /// T = 3 (kappa - 1) (Sigma w)(w.Sigma w): parallel to the Gaussian term, one convolution
+    /// (derivations/elliptical-inputs.md, "Fourth cumulant").
+    private func ellipticalAction(_ w: UnsafePointer<Double>, excess: Double, into out: UnsafeMutablePointer<Double>,
+                                  workspace: CumulantWorkspace) {
+        distribution.baseCovariance.apply(w, out, workspace: workspace.spectrum)
+        var quadratic = 0.0
+        for i in 0..<size { quadratic += w[i] * out[i] }
+        let scale = 3 * excess * quadratic
+        for i in 0..<size { out[i] *= scale }
+    }
+
     /// Row length of the periodically extended field: 2L on both lattices.
     private var extendedWidth: Int { 2 * lattice.length }
     private var extendedRows: Int { lattice.dimension == 1 ? 1 : 2 * lattice.length }
@@ -170,6 +195,11 @@ public final class FourthCumulant: @unchecked Sendable {
     /// Plackett value for `full`, the leading star diagrams for `leading`.
     public func cumulant(_ i: Int, _ j: Int, _ k: Int, _ l: Int) throws -> Double {
         if vanishes { return 0 }
+        if let ellipticalExcess {
+            // derivations/elliptical-inputs.md, "Fourth cumulant".
+            let sigma = { (p: Int, q: Int) in self.distribution.baseCovariance.element(p, q) }
+            return ellipticalExcess * (sigma(i, j) * sigma(k, l) + sigma(i, k) * sigma(j, l) + sigma(i, l) * sigma(j, k))
+        }
         let sites = [i, j, k, l]
         switch method {
         case .leading:

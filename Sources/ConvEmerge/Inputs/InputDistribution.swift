@@ -2,9 +2,10 @@ import Foundation
 
 /// One class of inputs with its exact second-order statistics and an
 /// O(D log D) sampler. Family: x = psi(z), z ~ N(0, Sigma) (the NLGP's psi_g or a
-/// copula marginal); Gaussian clone: x ~ N(0, C) with C the family's exact covariance.
+/// copula marginal), or x = (radial factor) z for an elliptical family; Gaussian clone:
+/// x ~ N(0, C) with C the family's exact covariance.
 /// Derivations: derivations/nlgp-covariance.md, derivations/copula-inputs.md,
-/// derivations/circulant-sampler.md.
+/// derivations/elliptical-inputs.md, derivations/circulant-sampler.md.
 public final class InputDistribution: @unchecked Sendable {
     public let spec: InputSpec
     /// The pointwise map psi with its Hermite coefficients, moments and covariance map.
@@ -15,11 +16,15 @@ public final class InputDistribution: @unchecked Sendable {
     public let baseCovariance: CirculantOperator
     /// C, the covariance of the inputs x (identical for the NLGP and its clone).
     public let covariance: CirculantOperator
+    /// The radial law that scales each draw of an elliptical family (nil otherwise, and for
+    /// the Gaussian clone).
+    public let radialLaw: RadialLaw?
 
     public init(_ spec: InputSpec) throws {
         self.spec = spec
         let s = spec.kernel.variance
-        let marginal = try spec.family.marginal(gain: spec.gain, latentVariance: s)
+        let marginal = try spec.family.marginal(gain: spec.gain, latentVariance: s, dimension: spec.lattice.size)
+        radialLaw = spec.isGaussianClone ? nil : spec.family.radialLaw
         self.marginal = marginal
         gainFunction = marginal.gainFunction
         let lattice = spec.lattice
@@ -57,10 +62,32 @@ public final class InputDistribution: @unchecked Sendable {
     public func sample(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256, scratch: SamplerScratch) {
         let operatorForClass = colouringOperator
         rng.fillGaussian(UnsafeMutableBufferPointer(start: scratch.noise, count: size))
+        let noiseNorm = noiseSquaredNorm(scratch.noise)
         operatorForClass.squareRootSpectrum.withUnsafeBufferPointer { root in
             operatorForClass.applySpectral(root.baseAddress!, scratch.noise, x, workspace: scratch.spectrum)
         }
         applyNonlinearity(x)
+        applyRadialFactor(x, rng: &rng, noiseSquaredNorm: noiseNorm)
+    }
+
+    /// |g|^2 of the white noise g about to be coloured, when the radial law needs it (the
+    /// shell); 0 otherwise, so that no sampler pays for it.
+    @inline(__always)
+    func noiseSquaredNorm(_ noise: UnsafePointer<Double>) -> Double {
+        guard radialLaw?.needsNoiseNorm == true else { return 0 }
+        var sum = 0.0
+        for i in 0..<size { sum += noise[i] * noise[i] }
+        return sum
+    }
+
+    /// The last step of every sampler of an elliptical family: x <- (radial factor) x, one
+    /// factor for the whole input, drawn after the D normals (derivations/elliptical-inputs.md,
+    /// "Sampling"). Nothing for other families and the clone.
+    @inline(__always)
+    func applyRadialFactor(_ x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256, noiseSquaredNorm: Double) {
+        guard let radialLaw else { return }
+        let factor = radialLaw.factor(rng: &rng, dimension: size, noiseSquaredNorm: noiseSquaredNorm)
+        for i in 0..<size { x[i] *= factor }
     }
 
     /// Whether samples pass through psi after colouring (not for the clone, nor at g = 0).
@@ -107,7 +134,7 @@ public final class SamplerScratch {
 /// white noise with the lower Cholesky factor of the same operator
 /// (`colouringOperator`: Sigma for the NLGP, C for the clone) and consumes the
 /// random stream exactly like `InputDistribution.sample` (D normals, colour,
-/// then psi), so the two differ only in the square root they use
+/// then psi, then the radial draw of an elliptical family), so the two differ only in the square root they use
 /// (derivations/circulant-sampler.md).
 public struct DenseCholeskySampler: @unchecked Sendable {
     public let distribution: InputDistribution
@@ -132,12 +159,14 @@ public struct DenseCholeskySampler: @unchecked Sendable {
 
     public var size: Int { distribution.size }
 
-    /// One input into `x` (D doubles), allocation-free: noise, x <- L x, psi.
+    /// One input into `x` (D doubles), allocation-free: noise, x <- L x, psi, radial factor.
     @inline(__always)
     public func sample(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256) {
         rng.fillGaussian(UnsafeMutableBufferPointer(start: x, count: size))
+        let noiseNorm = distribution.noiseSquaredNorm(x)
         factor.withUnsafeBufferPointer { DenseLinearAlgebra.multiplyLowerTriangular($0.baseAddress!, n: size, x) }
         distribution.applyNonlinearity(x)
+        distribution.applyRadialFactor(x, rng: &rng, noiseSquaredNorm: noiseNorm)
     }
 
     /// n inputs as an (n x D) row-major array.

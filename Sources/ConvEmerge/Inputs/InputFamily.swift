@@ -3,14 +3,16 @@ import Foundation
 
 /// Which pointwise map turns the latent Gaussian field z into the inputs x (`--inputs`).
 /// `nlgp` is SPEC §1's erf nonlinearity with the gain of `--gain`; `copula` is a Gaussian
-/// copula (NORTA, SPEC §6) x_i = psi(z_i), psi = F^-1 o Phi standardised.
-/// Derivation: derivations/copula-inputs.md.
+/// copula (NORTA, SPEC §6) x_i = psi(z_i), psi = F^-1 o Phi standardised; `elliptical` scales
+/// the whole field by one radial factor per input, x = r z / sqrt(E r^2).
+/// Derivations: derivations/copula-inputs.md, derivations/elliptical-inputs.md.
 public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
     case nlgp
     case copula(CopulaMarginal)
+    case elliptical(RadialLaw)
 
     /// The forms `--inputs` accepts, for error messages and help.
-    public static let allowedForms = "nlgp, copula:erf:g, copula:sign, copula:uniform, copula:laplace, copula:logistic, copula:student:nu (4 < nu <= 1e4), copula:alg:k (4 < k <= 1e4), copula:exponential"
+    public static let allowedForms = "nlgp, copula:erf:g, copula:sign, copula:uniform, copula:laplace, copula:logistic, copula:student:nu (4 < nu <= 1e4), copula:alg:k (4 < k <= 1e4), copula:exponential, copula:tabulated:FILE.npy (>= 100 finite float64 samples), elliptical:student:nu (4 < nu <= 1e4), elliptical:shell, elliptical:laplace"
 
     /// Parses `nlgp` or `copula:MARGINAL[:PARAM]`; every failure is one line about `--inputs`.
     public init(parsing text: String) throws {
@@ -20,6 +22,8 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
             self = .nlgp
         case "copula" where parts.count >= 2:
             self = .copula(try CopulaMarginal(name: parts[1], parameters: Array(parts.dropFirst(2))))
+        case "elliptical" where parts.count >= 2:
+            self = .elliptical(try RadialLaw(name: parts[1], parameters: Array(parts.dropFirst(2))))
         case "data":
             // `stats` reads data sets itself (DataStatsOptions); the models do not yet.
             throw ConvEmergeError.invalidInput(flag: "--inputs", message: "data:FILE.npy is read by `stats` only so far; this command takes \(Self.allowedForms)")
@@ -32,10 +36,17 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .nlgp: return "nlgp"
         case let .copula(marginal): return "copula:\(marginal)"
+        case let .elliptical(law): return "elliptical:\(law)"
         }
     }
 
     public var isNLGP: Bool { self == .nlgp }
+
+    /// The radial law of an elliptical family, nil otherwise.
+    public var radialLaw: RadialLaw? {
+        if case let .elliptical(law) = self { return law }
+        return nil
+    }
 
     /// psi(-z) = -psi(z): then every odd cumulant vanishes, and the `cumulant` closure's
     /// expansion (fourth cumulant first) is consistent (derivations/copula-inputs.md,
@@ -46,7 +57,7 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The exact fourth cumulant (`--cumulant full`) needs the Plackett four-point function of
-    /// the erf marginals (nlgp, copula:erf, copula:sign).
+    /// the erf marginals (nlgp, copula:erf, copula:sign); an elliptical one is exact in closed form.
     public var hasExactCumulant: Bool {
         if case let .copula(marginal) = self { return marginal.gainFunction != nil }
         return true
@@ -81,6 +92,8 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
     case algebraic(k: Double)
     /// Exp(1) - 1: the skewed case (skewness 2, excess kurtosis 6).
     case exponential
+    /// An empirical marginal from the samples of a .npy file (TabulatedMarginal.swift).
+    case tabulated(TabulatedMarginal)
 
     init(name: String, parameters: [String]) throws {
         func parameter(_ symbol: String) throws -> Double {
@@ -103,6 +116,11 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
         case "laplace": self = try noParameter(.laplace)
         case "logistic": self = try noParameter(.logistic)
         case "exponential": self = try noParameter(.exponential)
+        case "tabulated":
+            // The rest of the spec is the path, colons included.
+            let path = parameters.joined(separator: ":")
+            try require(!path.isEmpty, flag: "--inputs", "tabulated needs a file (copula:tabulated:FILE.npy)")
+            self = .tabulated(try TabulatedMarginal(path: path))
         case "student":
             let nu = try parameter("nu")
             // Beyond 1e4 the marginal is Gaussian to 6e-4 in kurtosis, and GSL's quantile crawls.
@@ -127,6 +145,7 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
         case let .student(nu): return "student:\(formatParameter(nu))"
         case let .algebraic(k): return "alg:\(formatParameter(k))"
         case .exponential: return "exponential"
+        case let .tabulated(table): return "tabulated:\(table.path)"
         }
     }
 
@@ -141,12 +160,19 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether psi(-u) = -psi(u): then every even Hermite coefficient vanishes.
-    public var isOdd: Bool { self != .exponential }
+    /// A tabulated marginal is never treated as odd: its samples are not exactly symmetric.
+    public var isOdd: Bool {
+        switch self {
+        case .exponential, .tabulated: return false
+        default: return true
+        }
+    }
 
     /// Where psi is not analytic, in the standard latent u (quadrature splits there).
     public var breakpoints: [Double] {
         switch self {
         case .sign, .laplace, .algebraic: return [0]
+        case let .tabulated(table): return table.breakpoints
         default: return []
         }
     }
@@ -175,6 +201,7 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
         case .exponential:
             // -log(1 - Phi(u)) - 1; for u < 0, 1 - Phi(u) = 1 - Q(|u|).
             return (u > 0 ? -log(tail) : -log1p(-tail)) - 1
+        case let .tabulated(table): return table.standardised(u)
         }
     }
 
@@ -200,8 +227,8 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
     static func algebraicSecondMoment(_ k: Double) -> Double { algebraicMoment(k, order: 2) }
 
     /// Closed-form excess kurtosis E x^4 - 3 of the standardised marginal (the table of
-    /// derivations/copula-inputs.md); nil for erf, whose moments come from quadrature
-    /// (HermiteExpansion.marginalExcessKurtosis).
+    /// derivations/copula-inputs.md; for tabulated, the exact sum over its linear pieces); nil
+    /// for erf, whose moments come from quadrature (HermiteExpansion.marginalExcessKurtosis).
     public var closedFormExcessKurtosis: Double? {
         switch self {
         case .erf: return nil
@@ -214,11 +241,19 @@ public enum CopulaMarginal: Hashable, Sendable, CustomStringConvertible {
             let second = Self.algebraicSecondMoment(k)
             return Self.algebraicMoment(k, order: 4) / (second * second) - 3
         case .exponential: return 6
+        case let .tabulated(table): return table.excessKurtosis
         }
     }
 
-    /// E x^3 of the standardised marginal: 2 for the exponential, 0 for the odd marginals.
-    public var skewness: Double { self == .exponential ? 2 : 0 }
+    /// E x^3 of the standardised marginal: 2 for the exponential, exact for tabulated, 0 for
+    /// the odd marginals.
+    public var skewness: Double {
+        switch self {
+        case .exponential: return 2
+        case let .tabulated(table): return table.skewness
+        default: return 0
+        }
+    }
 }
 
 private func formatParameter(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)" }

@@ -29,11 +29,13 @@ public protocol MarginalTransform: Sendable {
 }
 
 extension InputFamily {
-    /// The marginal of this family on a latent field of variance s; `gain` is `--gain` (nlgp only).
-    /// copula:erf and copula:sign are the NLGP itself, SPEC §1's convention included.
-    public func marginal(gain: Double, latentVariance s: Double) throws -> any MarginalTransform {
+    /// The marginal of this family on a latent field of variance s and `dimension` sites;
+    /// `gain` is `--gain` (nlgp only). copula:erf and copula:sign are the NLGP itself, SPEC §1's
+    /// convention included.
+    public func marginal(gain: Double, latentVariance s: Double, dimension: Int) throws -> any MarginalTransform {
         switch self {
         case .nlgp: return NLGPMarginal(psi: GainFunction(gain: gain), latentVariance: s)
+        case let .elliptical(law): return EllipticalMarginal(law: law, latentVariance: s, dimension: dimension)
         case let .copula(marginal):
             if let psi = marginal.gainFunction { return NLGPMarginal(psi: psi, latentVariance: s) }
             return try CopulaTransform(marginal, latentVariance: s)

@@ -71,35 +71,50 @@ public final class SimulationSampler {
         case .dense:
             dense!.sample(into: x, rng: &rng)
         case .fast:
+            var noiseNorm = 0.0
             if distribution.lattice.dimension == 1 {
-                drawSpectralNoise(into: x, rng: &rng)
+                noiseNorm = drawSpectralNoise(into: x, rng: &rng)
             } else {
                 rng.fillZigguratGaussian(noise, count: size)
+                noiseNorm = distribution.noiseSquaredNorm(noise)
                 let colouring = distribution.colouringOperator
                 colouring.squareRootSpectrum.withUnsafeBufferPointer { root in
                     colouring.applySpectral(root.baseAddress!, noise, x, workspace: spectrum)
                 }
             }
             applyFastNonlinearity(x)
+            distribution.applyRadialFactor(x, rng: &rng, noiseSquaredNorm: noiseNorm)
         }
     }
 
     /// z with covariance equal to the colouring operator, from D normals drawn in Fourier space.
+    /// Returns |g|^2 of the white noise g those normals represent: by Parseval the sum of their
+    /// squares (derivations/elliptical-inputs.md, "Sampling"), which the shell's radius needs.
     @inline(__always)
-    private func drawSpectralNoise(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256) {
+    private func drawSpectralNoise(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256) -> Double {
         let count = fft.complexCount
+        var squaredNorm = 0.0
         zigguratTable.withUnsafeBufferPointer { tablePointer in
             let table = tablePointer.baseAddress!
             realScale.withUnsafeBufferPointer { re in
                 imaginaryScale.withUnsafeBufferPointer { im in
                     for k in 0..<count {
-                        spectrum[2 * k] = re[k] * rng.nextZigguratGaussian(table: table)
-                        spectrum[2 * k + 1] = im[k] == 0 ? 0 : im[k] * rng.nextZigguratGaussian(table: table)
+                        let real = rng.nextZigguratGaussian(table: table)
+                        spectrum[2 * k] = re[k] * real
+                        squaredNorm += real * real
+                        if im[k] == 0 {
+                            spectrum[2 * k + 1] = 0
+                        } else {
+                            let imaginary = rng.nextZigguratGaussian(table: table)
+                            spectrum[2 * k + 1] = im[k] * imaginary
+                            squaredNorm += imaginary * imaginary
+                        }
                     }
                 }
             }
         }
         fft.backward(spectrum, x)
+        return squaredNorm
     }
 
     /// x = psi(x) as the fast sampler applies it to D sites: the table erf for the NLGP (within

@@ -38,7 +38,14 @@ public struct ClosureSpec: Codable, Hashable, Sendable {
     /// (derivations/copula-inputs.md, "Closures on copula inputs"): `cumulant --cumulant full`
     /// needs the erf marginal's four-point function. Skewed marginals get the third-cumulant
     /// terms (derivations/third-cumulant-closure.md). Gaussian clones have no cumulant.
+    /// `conditional` and `lufkin` assume lambda | x_i Gaussian, false for elliptical inputs, whose
+    /// x_i and lambda share the radial factor (derivations/elliptical-inputs.md, "Closures").
     public func requireApplicable(to task: TaskSpec) throws {
+        if kind == .conditional || kind == .lufkin {
+            for input in task.classes where !input.isGaussianClone && input.family.radialLaw != nil {
+                throw ConvEmergeError.invalidInput(flag: "--closure", message: "\(kind.rawValue) assumes lambda | x_i Gaussian, which fails for \(input.family) inputs (x_i and lambda share the radial factor); use gaussian, cumulant or montecarlo")
+            }
+        }
         guard kind == .cumulant else { return }
         for input in task.classes where !input.isGaussianClone {
             if cumulantMethod == .full {

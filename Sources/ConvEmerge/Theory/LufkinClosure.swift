@@ -54,8 +54,10 @@ public struct MarginalAmplifier: Sendable {
     }
 
     /// The amplifier of one class's inputs: its marginal psi(sqrt(s) u) / sqrt(C_ii), or the
-    /// Gaussian one for a clone.
-    public init(_ distribution: InputDistribution) {
+    /// Gaussian one for a clone; nil for elliptical inputs, where lambda | x_i is not Gaussian
+    /// (the model's premise) and x_i is a scale mixture, not a function of one latent u.
+    public init?(_ distribution: InputDistribution) {
+        guard distribution.radialLaw == nil else { return nil }
         guard !distribution.isGaussian else {
             self = .gaussian
             return
@@ -115,7 +117,8 @@ public final class LufkinClosure: ClassExpectation {
     public init(distribution: InputDistribution, signal: ErrorSignal) {
         self.distribution = distribution
         self.signal = signal
-        amplifier = MarginalAmplifier(distribution)
+        // ClosureSpec.requireApplicable refuses elliptical classes before any closure is built.
+        amplifier = MarginalAmplifier(distribution)!
         size = distribution.size
         covarianceTimesW = .allocate(capacity: size)
         fftWorkspace = distribution.covariance.makeWorkspace()
