@@ -269,7 +269,7 @@ enum ReplicaObservables {
         let test = testSet.lossAndAccuracy(replica)
         if replica.parameters.model == .neuron {
             let w = units[0]
-            let q = distributions.map { $0.covariance.quadraticForm(w) / Double(d) }
+            let q = distributions.map { $0.quadraticForm(w) / Double(d) }
             var row = [t, Observables.inverseParticipationRatio(w), Observables.participationRatio(w), q[0], q[1], test.loss, test.accuracy]
             row += Observables.center(w, lattice: lattice)
             row += [Observables.width(w, lattice: lattice), euclideanNorm(w)]

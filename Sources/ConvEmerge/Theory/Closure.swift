@@ -36,6 +36,7 @@ public struct ClosureSpec: Codable, Hashable, Sendable {
     /// order in the fourth cumulant and so assumes the third vanishes (odd psi), and `full`
     /// needs the erf marginal's four-point function. Gaussian clones have neither cumulant.
     public func requireApplicable(to task: TaskSpec) throws {
+        if task.usesData { return try requireApplicableToData(task) }
         guard kind == .cumulant else { return }
         for input in task.classes where !input.isGaussianClone {
             try require(input.family.isOdd, flag: "--closure",
@@ -43,6 +44,27 @@ public struct ClosureSpec: Codable, Hashable, Sendable {
             if cumulantMethod == .full {
                 try require(input.family.hasExactCumulant, flag: "--cumulant",
                             "full (exact) needs the Plackett four-point function of the erf marginal (nlgp, copula:erf, copula:sign); use --cumulant leading for \(input.family)")
+            }
+        }
+    }
+}
+
+extension ClosureSpec {
+    /// derivations/data-inputs.md, "Closures on data": gaussian and montecarlo apply to any data
+    /// set; cumulant (fourth order, with the empirical T(w)) only where the odd cumulants vanish;
+    /// conditional assumes lambda | x_i Gaussian with a model marginal, which a data set has not.
+    func requireApplicableToData(_ task: TaskSpec) throws {
+        switch kind {
+        case .gaussian, .montecarlo:
+            return
+        case .conditional:
+            throw ConvEmergeError.invalidInput(flag: "--closure", message: "conditional needs a model marginal with lambda | x_i Gaussian, which data:FILE.npy inputs do not have; use gaussian, cumulant or montecarlo")
+        case .cumulant:
+            try require(cumulantMethod == .leading, flag: "--cumulant",
+                        "full needs the erf four-point function; data:FILE.npy inputs use their empirical T(w) (--cumulant leading)")
+            for input in task.classes where !input.isGaussianClone {
+                try require(input.dataSet?.signSymmetrised == true, flag: "--closure",
+                            "data with odd cumulants need the third-order term; use --symmetrise sign or another closure")
             }
         }
     }
@@ -70,6 +92,9 @@ public enum ClosureFactory {
             case .gaussian:
                 return GaussianClosure(distribution: distribution, signal: signal, cumulant: nil)
             case .cumulant:
+                if distribution.isDataRows {
+                    return GaussianClosure(distribution: distribution, signal: signal, cumulant: nil, empiricalCumulant: distribution.dataSet!.statistics)
+                }
                 let cumulant = distribution.isGaussian ? nil : try FourthCumulant(distribution, method: closure.cumulantMethod)
                 return GaussianClosure(distribution: distribution, signal: signal, cumulant: cumulant)
             case .conditional:

@@ -5,11 +5,17 @@ import Foundation
 ///   g_c(w) = C w (E_G[h'] + kappa4/24 E_G[h^(5)]) + T(w) E_G[h'''] / (6 D),
 ///   kappa4 = w.T(w) / D^2, E_G over lambda ~ N(0, q), q = w.C w / D.
 /// Without a cumulant this is Stein's lemma, exact for Gaussian inputs.
-/// Derivations: derivations/stein-gaussian-closure.md, derivations/cumulant-closure.md.
+/// On data, C is the empirical covariance (dense for `raw`, by FFT for `circulant`) and T(w)
+/// the empirical action.
+/// Derivations: derivations/stein-gaussian-closure.md, derivations/cumulant-closure.md,
+/// derivations/data-inputs.md ("Closures on data").
 public final class GaussianClosure: ClassExpectation {
     let distribution: InputDistribution
     let signal: ErrorSignal
     let cumulant: FourthCumulant?
+    /// T(w) of a data class: the empirical action, O(N D) per call (derivations/data-inputs.md).
+    let empiricalCumulant: EmpiricalInputs?
+    private var hasFourthCumulant: Bool { cumulant != nil || empiricalCumulant != nil }
     let expectation = GaussianExpectation()
     private let size: Int
     private let covarianceTimesW: UnsafeMutablePointer<Double>
@@ -25,10 +31,12 @@ public final class GaussianClosure: ClassExpectation {
 
     /// `denseBaseline` replaces every circulant operation by a dense product; only
     /// the leading cumulant has a dense form.
-    public init(distribution: InputDistribution, signal: ErrorSignal, cumulant: FourthCumulant?, denseBaseline: Bool = false) {
+    public init(distribution: InputDistribution, signal: ErrorSignal, cumulant: FourthCumulant?,
+                empiricalCumulant: EmpiricalInputs? = nil, denseBaseline: Bool = false) {
         self.distribution = distribution
         self.signal = signal
         self.cumulant = cumulant
+        self.empiricalCumulant = empiricalCumulant
         size = distribution.size
         covarianceTimesW = .allocate(capacity: size)
         cumulantAction = .allocate(capacity: size)
@@ -55,13 +63,17 @@ public final class GaussianClosure: ClassExpectation {
             applyDense(w)
         } else {
             fftWorkspace.withUnsafeMutableBufferPointer {
-                distribution.covariance.apply(w, covarianceTimesW, workspace: $0.baseAddress!)
+                distribution.applyCovariance(w, into: covarianceTimesW, workspace: $0.baseAddress!)
             }
             if let cumulant, let cumulantWorkspace { cumulant.action(w, into: cumulantAction, workspace: cumulantWorkspace) }
+            if let empiricalCumulant {
+                let action = empiricalCumulant.fourthCumulantAction(Array(UnsafeBufferPointer(start: w, count: size))).value
+                action.withUnsafeBufferPointer { cumulantAction.update(from: $0.baseAddress!, count: size) }
+            }
         }
         let d = Double(size)
         let q = dot(w, covarianceTimesW, size) / d
-        return (q, cumulant == nil ? 0 : dot(w, cumulantAction, size) / (d * d))
+        return (q, hasFourthCumulant ? dot(w, cumulantAction, size) / (d * d) : 0)
     }
 
     private func applyDense(_ w: UnsafePointer<Double>) {
@@ -83,11 +95,11 @@ public final class GaussianClosure: ClassExpectation {
         let (q, kappa4) = secondAndFourthOrder(w)
         let m = moments
         expectation.derivativeMoments(of: signal, variance: q,
-                                      into: UnsafeMutableBufferPointer(rebasing: m[0...(cumulant == nil ? 1 : 5)]))
+                                      into: UnsafeMutableBufferPointer(rebasing: m[0...(hasFourthCumulant ? 5 : 1)]))
         var covarianceFactor = m[1]
-        if cumulant != nil { covarianceFactor += kappa4 / 24 * m[5] }
+        if hasFourthCumulant { covarianceFactor += kappa4 / 24 * m[5] }
         for i in 0..<size { out[i] = covarianceFactor * covarianceTimesW[i] }
-        if cumulant != nil { axpy(m[3] / (6 * Double(size)), cumulantAction, out, size) }
+        if hasFourthCumulant { axpy(m[3] / (6 * Double(size)), cumulantAction, out, size) }
     }
 
     /// (1/2) E[(y - sigma(lambda + b))^2], with the Edgeworth correction
@@ -96,7 +108,7 @@ public final class GaussianClosure: ClassExpectation {
         let (q, kappa4) = secondAndFourthOrder(w)
         let signal = self.signal
         let m = expectation.derivativeMoments(of: { signal.loss($0) }, breakpoints: signal.discontinuities,
-                                              transitions: signal.transitions, variance: q, maxOrder: cumulant == nil ? 0 : 4)
-        return cumulant == nil ? m[0] : m[0] + kappa4 / 24 * m[4]
+                                              transitions: signal.transitions, variance: q, maxOrder: hasFourthCumulant ? 4 : 0)
+        return hasFourthCumulant ? m[0] + kappa4 / 24 * m[4] : m[0]
     }
 }
