@@ -30,7 +30,8 @@ struct Simulate: ParsableCommand {
     @Option(help: "Learning rate eta, in (0, 1000].") var lr: Double = 1
     @Option(help: "Batch size B, 1 ... 1000000: the gradient is averaged over B fresh inputs.") var batch: Int = 1
     @Option(help: "Independent SGD replicas, 1 ... 10000, run in parallel threads.") var seeds: Int = 1
-    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9] (and t-max x D <= 1e12 SGD steps).") var tMax: Double = 150
+    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9] (and t-max x D <= 1e12 SGD steps); default 150, or set by --epochs.") var tMax: Double?
+    @Option(help: "For --inputs data: finite-data training: each data class walks its rows in E passes, each in a fresh random order (default: rows drawn uniformly with replacement). Sets the run to E x max_c N_c / p_c steps (t-max = that / D), so it excludes --t-max.") var epochs: Int?
     @Option(help: "Number of saved times (2 ... 1000000): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
     @Flag(name: .customLong("linear-saves"), help: "Evenly spaced saves from 0 to t-max.") var linearSaves = false
     @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (K D values).") var initial: String = "random"
@@ -44,12 +45,21 @@ struct Simulate: ParsableCommand {
 
     func parameters() throws -> SimulationParameters {
         let units = hiddenUnits ?? (model == .neuron ? 1 : 8)
+        let task = try taskOptions.taskSpec(input: input)
+        if let epochs {
+            try require(tMax == nil, flag: "--t-max", "--epochs sets the length of the run; give one of them")
+            try require(task.usesData, flag: "--epochs", "applies to --inputs data:FILE.npy only")
+        }
+        let time = try epochs.map { epochs -> Double in
+            try require(epochs >= 1 && epochs <= 1_000_000, flag: "--epochs", "must be in 1 ... 1000000, got \(epochs)")
+            return SimulationParameters.epochTime(epochs: epochs, task: task)
+        } ?? tMax ?? 150
         return try SimulationParameters(
-            task: taskOptions.taskSpec(input: input), neuron: taskOptions.neuronSpec(), model: model, hiddenUnits: units,
-            learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: tMax, saves: saves,
+            task: task, neuron: taskOptions.neuronSpec(), model: model, hiddenUnits: units,
+            learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: time, saves: saves,
             logSpacedSaves: !linearSaves,
             initialization: initial == "random" ? .random(scale: initScale, seed: seed) : .file(path: initial),
-            testSamples: testSamples, sampler: sampler, kernelSize: kernelSize)
+            testSamples: testSamples, sampler: sampler, kernelSize: kernelSize, epochs: epochs)
     }
 
     func run() throws {
