@@ -48,6 +48,8 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
                 tMax: Double, saves: Int = 100, logSpacedSaves: Bool = true,
                 initialization: Initialization, testSamples: Int = 1000, sampler: SamplerMode = .fast,
                 kernelSize: Int? = nil, epochs: Int? = nil) throws {
+        try require(!task.usesData || sampler != .dense, flag: "--sampler",
+                    "dense is the Cholesky baseline of the model families; on data the rows are drawn as they are, and the clone of raw data uses its own Cholesky factor")
         if let epochs {
             try require(task.usesData, flag: "--epochs", "applies to --inputs data:FILE.npy only")
             try require(epochs >= 1 && epochs <= 1_000_000, flag: "--epochs", "must be in 1 ... 1000000, got \(epochs)")

@@ -37,9 +37,7 @@ public final class SimulationSampler {
     public init(_ distribution: InputDistribution, mode: SamplerMode, inEpochs: Bool = false) throws {
         self.distribution = distribution
         self.mode = mode
-        if distribution.dataSet != nil {
-            try require(mode != .dense, flag: "--sampler", "dense is the Cholesky baseline of the model families; a data class draws its rows, and its clone uses the dense factor of the raw covariance (or FFTs) by itself")
-        }
+        precondition(distribution.dataSet == nil || mode != .dense, "SimulationParameters refuses --sampler dense on data")
         dataRows = distribution.isDataRows ? DataRowSampler(distribution.dataSet!, withoutReplacement: inEpochs) : nil
         dense = mode == .dense ? try DenseCholeskySampler(distribution) : nil
         size = distribution.size
