@@ -69,7 +69,8 @@ public final class LoadedDataSet: @unchecked Sendable {
             throw ConvEmergeError.invalidInput(flag: flag, message: "cannot read data file '\(path)'")
         }
         let copies = signSymmetrised ? 6 : 4
-        try MemoryBudget.require(MemoryBudget.sum(MemoryBudget.product(copies, fileSize), MemoryBudget.product(d, d, 8)),
+        // D x D: the covariance, its circulant projection as a matrix, and the clone's Cholesky input and factor.
+        try MemoryBudget.require(MemoryBudget.sum(MemoryBudget.product(copies, fileSize), MemoryBudget.product(4, d, d, 8)),
                                  flag: flag, for: "the data set '\(path)' (\(fileSize) bytes) with its statistics")
         guard let bytes = FileManager.default.contents(atPath: path) else {
             throw ConvEmergeError.invalidInput(flag: flag, message: "cannot read data file '\(path)'")
