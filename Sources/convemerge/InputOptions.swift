@@ -35,8 +35,12 @@ struct InputOptions: ParsableArguments {
     @Option(help: "For --inputs data:FILE.npy: none, or sign (every row also enters as -x: odd cumulants vanish). Default none.")
     var symmetrise: String?
 
+    @Option(help: "For --inputs data:FILE.npy: translate (each drawn row rolled by a uniformly random lattice translation: the rows of the montecarlo closure once, each SGD draw afresh; implies --stationarity circulant). Off by default: rolling a crop that is not periodic creates a seam.")
+    var augment: DataAugmentation?
+
     /// The parsed `--inputs` (a model family; `data:` files go through `dataFiles()`).
     func family() throws -> InputFamily {
+        try require(augment == nil, flag: "--augment", "applies to --inputs data:FILE.npy only")
         try require(stationarity == nil, flag: "--stationarity", "applies to --inputs data:FILE.npy only")
         try require(symmetrise == nil, flag: "--symmetrise", "applies to --inputs data:FILE.npy only")
         return try InputFamily(parsing: inputs)
@@ -70,7 +74,8 @@ struct InputOptions: ParsableArguments {
         let lattice = try self.lattice
         try MemoryBudget.require(MemoryBudget.product(32, lattice.size, 8), flag: "--L", for: "the input model on D = \(lattice.size) sites")
         return try files.map {
-            try DataSetReference.inspect(path: $0, lattice: lattice, stationarity: stationarity ?? .raw, signSymmetrised: signSymmetrised)
+            try DataSetReference.inspect(path: $0, lattice: lattice, stationarity: stationarity ?? (augment == nil ? .raw : .circulant),
+                                         signSymmetrised: signSymmetrised, augmentation: augment)
         }
     }
 
@@ -96,3 +101,4 @@ struct InputOptions: ParsableArguments {
 
 extension KernelShape: ExpressibleByArgument {}
 extension EmpiricalInputs.Stationarity: ExpressibleByArgument {}
+extension DataAugmentation: ExpressibleByArgument {}

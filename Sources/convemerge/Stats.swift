@@ -41,6 +41,7 @@ struct Stats: ParsableCommand {
     static let maximumHermiteOrder = 9
 
     func run() throws {
+        try require(input.augment == nil, flag: "--augment", "stats reports the rows as given; their translation average is --stationarity circulant")
         if let path = try input.dataFiles(maximum: 1)?.first {
             return try DataStats.report(path: path, input: input, json: json)
         }

@@ -154,6 +154,52 @@ final class DataInputTests: XCTestCase {
         XCTAssertTrue((0..<50).contains { Array(rows[$0 * 16..<($0 + 1) * 16]) == x })
     }
 
+    func testTranslatedRowsHaveTheCirculantCovarianceOfTheGaussianClosure() throws {
+        // Centred rows (per-site mean exactly 0), each at one random translation: for a linear
+        // neuron the expected drift is -E[x' x'^T] w = -P(C) w, the gaussian closure on the circulant
+        // projection, which the random translations reach within their standard error.
+        var rows = try nonStationaryRows(4000, seed: 11)
+        for i in 0..<16 {
+            let mean = stride(from: i, to: rows.count, by: 16).reduce(0) { $0 + rows[$1] } / 4000
+            for k in stride(from: i, to: rows.count, by: 16) { rows[k] -= mean }
+        }
+        let path = scratch.appendingPathComponent("centred.npy").path
+        try NpyArray(shape: [4000, 16], values: rows).write(to: path)
+        let file = try DataSetReference.inspect(path: path, lattice: ring, stationarity: .circulant, signSymmetrised: false, augmentation: .translate)
+        let task = try TaskSpec.data(base: nlgp(), files: [file], prior1: 0.5, targets: [0, 1])
+        let gaussian = try flow(task, .gaussian, activation: .linear).classDrifts(probe)[1]
+        let signal = try NeuronSpec(activation: .linear, bias: 0.1).errorSignal(target: 1)
+        var rng = Xoshiro256(seed: 1, stream: 1)
+        let translated = MonteCarloClosure(distribution: try task.distributions()[1], signal: signal, samples: 1, rng: &rng)
+        XCTAssertEqual(translated.sampleCount, 4000)
+        var drift = [Double](repeating: 0, count: 16)
+        probe.withUnsafeBufferPointer { w in drift.withUnsafeMutableBufferPointer { translated.drift(w.baseAddress!, into: $0.baseAddress!) } }
+        let standardError = probe.withUnsafeBufferPointer { translated.driftStandardError($0.baseAddress!) }
+        let z = (0..<16).map { abs(drift[$0] - gaussian[$0]) / standardError[$0] }
+        XCTAssertLessThan(z.max()!, 4.5, "\(z)")
+        // Without translations the rows are far from circulant: the comparison has power.
+        let untranslated = try flow(dataTask([rows], stationarity: .raw), .montecarlo, activation: .linear).classDrifts(probe)[1]
+        XCTAssertGreaterThan((0..<16).map { abs(untranslated[$0] - gaussian[$0]) / standardError[$0] }.max()!, 6)
+    }
+
+    func testAllTranslationsOfARowOnATorusHaveACirculantCovariance() throws {
+        // The roll of copyRow is the lattice's translation group: the D translates of any rows
+        // have an exactly circulant covariance (distance 0 to round-off), on the torus as on the ring.
+        let torus = try Lattice(dimension: 2, length: 4)
+        var rng = Xoshiro256(seed: 12)
+        let source = (0..<(3 * 16)).map { _ in rng.nextGaussian() * rng.nextGaussian() }
+        let path = scratch.appendingPathComponent("torus.npy").path
+        try NpyArray(shape: [12, 16], values: source + source + source + source).write(to: path)
+        let data = try LoadedDataSet.load(path: path, lattice: torus, stationarity: .raw, signSymmetrised: false)
+        var translates = [Double](repeating: 0, count: 3 * 16 * 16)
+        translates.withUnsafeMutableBufferPointer { out in
+            for n in 0..<3 { for shift in 0..<16 { data.copyRow(n, into: out.baseAddress! + (n * 16 + shift) * 16, shift: shift) } }
+        }
+        let statistics = try EmpiricalInputs(values: translates, rowCount: 48, lattice: torus)
+        XCTAssertLessThan(statistics.covariance().distanceFromCirculant, 1e-14)
+        XCTAssertGreaterThan(data.distanceFromCirculant, 0.1, "the rows themselves are not translation invariant")
+    }
+
     func testClosuresThatDoNotApplyToDataAreRefusedNamingTheFlag() throws {
         let task = try dataTask([nonStationaryRows(100, seed: 10)])
         for (closure, flag) in [(try ClosureSpec(kind: .conditional), "--closure"), (try ClosureSpec(kind: .cumulant), "--closure"),

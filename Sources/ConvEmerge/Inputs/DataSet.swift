@@ -11,20 +11,34 @@ public struct DataSetReference: Codable, Hashable, Sendable {
     public var checksum: String
     public var stationarity: EmpiricalInputs.Stationarity
     public var signSymmetrised: Bool
+    /// `--augment translate`: every draw of a row is moved by a uniformly random lattice
+    /// translation (nil: rows as given).
+    public var augmentation: DataAugmentation?
 
-    public init(path: String, rowCount: Int, checksum: String, stationarity: EmpiricalInputs.Stationarity, signSymmetrised: Bool) {
+    public init(path: String, rowCount: Int, checksum: String, stationarity: EmpiricalInputs.Stationarity, signSymmetrised: Bool,
+                augmentation: DataAugmentation? = nil) {
         self.path = path
         self.rowCount = rowCount
         self.checksum = checksum
         self.stationarity = stationarity
         self.signSymmetrised = signSymmetrised
+        self.augmentation = augmentation
     }
 
     /// Reads and checks the file (shape, dtype, values) and returns its reference.
     public static func inspect(path: String, lattice: Lattice, stationarity: EmpiricalInputs.Stationarity,
-                               signSymmetrised: Bool) throws -> DataSetReference {
-        try LoadedDataSet.load(path: path, lattice: lattice, stationarity: stationarity, signSymmetrised: signSymmetrised).reference
+                               signSymmetrised: Bool, augmentation: DataAugmentation? = nil) throws -> DataSetReference {
+        try LoadedDataSet.load(path: path, lattice: lattice, stationarity: stationarity, signSymmetrised: signSymmetrised,
+                               augmentation: augmentation).reference
     }
+}
+
+/// `--augment`: how rows are varied when they are drawn.
+public enum DataAugmentation: String, Codable, CaseIterable, Sendable {
+    /// A uniformly random lattice translation (periodic roll) per draw. The distribution of the
+    /// translated rows has the translation-averaged (circulant) covariance exactly, so it goes
+    /// with `--stationarity circulant` (derivations/data-inputs.md, "Translations").
+    case translate
 }
 
 /// The 64-bit FNV-1a hash (offset basis 14695981039346656037, prime 1099511628211): a content
@@ -62,7 +76,9 @@ public final class LoadedDataSet: @unchecked Sendable {
     /// Loads `path`, naming `flag` in every error: the memory is checked from the file's size
     /// before it is read (the bytes, the values, the rows, the centred rows, the covariance).
     public static func load(path: String, lattice: Lattice, stationarity: EmpiricalInputs.Stationarity,
-                            signSymmetrised: Bool, flag: String = "--inputs") throws -> LoadedDataSet {
+                            signSymmetrised: Bool, augmentation: DataAugmentation? = nil, flag: String = "--inputs") throws -> LoadedDataSet {
+        try require(augmentation == nil || stationarity == .circulant, flag: "--augment",
+                    "translate averages the data over lattice translations, whose covariance is circulant: use --stationarity circulant (the default with --augment)")
         let d = lattice.size
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
               let fileSize = (attributes[.size] as? NSNumber)?.intValue else {
@@ -83,7 +99,7 @@ public final class LoadedDataSet: @unchecked Sendable {
         let statistics = try EmpiricalInputs(values: array.values, rowCount: n, lattice: lattice, stationarity: stationarity,
                                              symmetriseSign: signSymmetrised, flag: flag)
         let reference = DataSetReference(path: path, rowCount: n, checksum: String(format: "fnv1a64:%016llx", hash),
-                                         stationarity: stationarity, signSymmetrised: signSymmetrised)
+                                         stationarity: stationarity, signSymmetrised: signSymmetrised, augmentation: augmentation)
         return LoadedDataSet(reference: reference, lattice: lattice,
                              rows: signSymmetrised ? array.values + array.values.map { -$0 } : array.values,
                              statistics: statistics)
@@ -101,6 +117,46 @@ public final class LoadedDataSet: @unchecked Sendable {
         for i in 0..<d { for j in 0..<d { projection[lattice.offset(from: i, to: j)] += matrix[i * d + j] / Double(d) } }
         circulantProjection = projection
         distanceFromCirculant = distance
+    }
+
+    public var isTranslated: Bool { reference.augmentation == .translate }
+
+    /// Row `index` into `x`, rolled by the lattice displacement `shift` (0 ..< D; 0 is the row as given):
+    /// x_i = row_(i + shift), coordinates added modulo L on the torus.
+    @inline(__always)
+    public func copyRow(_ index: Int, into x: UnsafeMutablePointer<Double>, shift: Int = 0) {
+        let d = lattice.size, length = lattice.length
+        rows.withUnsafeBufferPointer { all in
+            let row = all.baseAddress! + index * d
+            if shift == 0 { return x.update(from: row, count: d) }
+            if lattice.dimension == 1 {
+                for i in 0..<d { x[i] = row[(i + shift) % d] }
+            } else {
+                let rowShift = shift / length, columnShift = shift % length
+                for r in 0..<length {
+                    let source = row + ((r + rowShift) % length) * length
+                    for c in 0..<length { x[r * length + c] = source[(c + columnShift) % length] }
+                }
+            }
+        }
+    }
+
+    /// Row `index`, randomly translated under `--augment translate`: the one draw both samplers use.
+    @inline(__always)
+    public func draw(_ index: Int, into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256) {
+        copyRow(index, into: x, shift: isTranslated ? uniformIndex(lattice.size, rng: &rng) : 0)
+    }
+
+    /// The rows, each at one random translation drawn from `rng` (the montecarlo closure's fixed
+    /// sample), or as given.
+    public func fixedSample(rng: inout Xoshiro256) -> [Double] {
+        guard isTranslated else { return rows }
+        let d = lattice.size
+        var sample = [Double](repeating: 0, count: rows.count)
+        sample.withUnsafeMutableBufferPointer { out in
+            for n in 0..<rowCount { draw(n, into: out.baseAddress! + n * d, rng: &rng) }
+        }
+        return sample
     }
 
     /// The lower Cholesky factor of the covariance, for the clone's dense sampler, and the
@@ -149,12 +205,10 @@ public final class DataRowSampler {
         return order[cursor]
     }
 
-    /// Copies the next row into `x` (D doubles).
+    /// Copies the next row into `x` (D doubles), translated under `--augment translate`.
     @inline(__always)
     public func sample(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256) {
-        let d = data.lattice.size
-        let row = nextRow(rng: &rng)
-        data.rows.withUnsafeBufferPointer { x.update(from: $0.baseAddress! + row * d, count: d) }
+        data.draw(nextRow(rng: &rng), into: x, rng: &rng)
     }
 
 }

@@ -111,9 +111,7 @@ public final class InputDistribution: @unchecked Sendable {
                 return
             }
             if !spec.isGaussianClone {
-                let row = uniformIndex(dataSet.rowCount, rng: &rng)
-                dataSet.rows.withUnsafeBufferPointer { x.update(from: $0.baseAddress! + row * size, count: size) }
-                return
+                return dataSet.draw(uniformIndex(dataSet.rowCount, rng: &rng), into: x, rng: &rng)
             }
         }
         let operatorForClass = colouringOperator

@@ -48,7 +48,8 @@ public struct TaskSpec: Codable, Hashable, Sendable {
                 let reference = spec.dataSet!
                 let data = try loaded[reference.path] ?? LoadedDataSet.load(path: reference.path, lattice: spec.lattice,
                                                                              stationarity: reference.stationarity,
-                                                                             signSymmetrised: reference.signSymmetrised)
+                                                                             signSymmetrised: reference.signSymmetrised,
+                                                                             augmentation: reference.augmentation)
                 try require(data.reference.checksum == reference.checksum, flag: "--inputs",
                             "'\(reference.path)' has changed since the run was set up (checksum \(data.reference.checksum), recorded \(reference.checksum))")
                 loaded[reference.path] = data

@@ -65,6 +65,8 @@ extension ClosureSpec {
             for input in task.classes where !input.isGaussianClone {
                 try require(input.dataSet?.signSymmetrised == true, flag: "--closure",
                             "data with odd cumulants need the third-order term; use --symmetrise sign or another closure")
+                try require(input.dataSet?.augmentation == nil, flag: "--augment",
+                            "the fourth cumulant of translated rows (T averaged over translations, O(N D^2)) is not implemented; use --closure gaussian or montecarlo")
             }
         }
     }

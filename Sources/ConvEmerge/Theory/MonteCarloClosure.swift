@@ -15,10 +15,10 @@ public final class MonteCarloClosure: ClassExpectation {
     public init(distribution: InputDistribution, signal: ErrorSignal, samples: Int, rng: inout Xoshiro256) {
         self.signal = signal
         size = distribution.size
-        // A data class is its rows, as given (derivations/data-inputs.md, "Gradient flow on data"):
-        // full-batch gradient flow on the empirical distribution.
+        // A data class is its rows, as given or each at one random translation (derivations/data-inputs.md,
+        // "Gradient flow on data"): full-batch gradient flow on the empirical distribution.
         if let data = distribution.dataSet, distribution.isDataRows {
-            inputs = data.rows
+            inputs = data.fixedSample(rng: &rng)
         } else {
             inputs = distribution.sample(count: samples, rng: &rng)
         }
