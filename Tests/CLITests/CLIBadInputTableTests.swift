@@ -31,6 +31,7 @@ final class CLIBadInputTableTests: CLITestCase {
         // Data-only flags without data, and values that are no choice.
         ("--stationarity", ["circulant", "bogus", ""]),
         ("--symmetrise", ["sign", "none"]),
+        ("--augment", ["translate", "bogus"]),
     ]
     /// The flags that cannot apply to `--inputs data:DATA` (a valid (20, 16) file) in solve and simulate.
     static let dataFlags: [(String, [String])] = [
@@ -84,6 +85,9 @@ final class CLIBadInputTableTests: CLITestCase {
         all += cases(["simulate", "--out", "run"] + small, [[("--t-max", positive(over: "1e12"))]])
         let data = ["--inputs", "data:DATA"]
         all += cases(["solve", "--out", "run"] + data + small, [dataFlags, [("--closure", ["conditional", "cumulant"]), ("--cumulant", ["full"])]])
+        all += cases(["solve", "--out", "run", "--stationarity", "raw"] + data + small, [[("--augment", ["translate"])]])
+        all += cases(["solve", "--out", "run", "--closure", "cumulant", "--symmetrise", "sign"] + data + small, [[("--augment", ["translate"])]])
+        all += cases(["stats"] + data + small, [[("--augment", ["translate"])]])
         all += cases(["simulate", "--out", "run"] + data + small, [dataFlags, [
             ("--epochs", positive(over: "1e7")), ("--sampler", ["dense"])]])
         all += cases(["simulate", "--out", "run", "--epochs", "1"] + data + small, [[("--t-max", ["1"])]])
