@@ -14,10 +14,18 @@ struct Simulate: ParsableCommand {
         the mean of sigma(u_ki) over k and i), \
         DIR/weights_mean.npy, DIR/times.npy, DIR/observables_seed<k>.csv and DIR/observables.csv (seed mean).
 
+        --inputs data:FILE.npy[,FILE.npy] trains on your rows (README, Your own data): each step draws a row \
+        uniformly with replacement, or with --epochs E walks the rows E times, each pass in a fresh random order.
+
         Example (compare with the gaussian closure, where it is exact):
           convemerge simulate --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian \\
             --lr 0.0625 --batch 16 --t-max 480 --seeds 8 --init-scale 0.5 \\
             --out runs/sim
+
+        Example (two passes over rows of your own; here NLGP samples):
+          convemerge sample --L 16 --n 2000 --seed 1 --out rows.npy
+          convemerge simulate --L 16 --inputs data:rows.npy --epochs 2 \\
+            --out runs/data-sim
         """)
 
     @OptionGroup(title: "Inputs") var input: InputOptions
@@ -69,6 +77,7 @@ struct Simulate: ParsableCommand {
         let progress = quiet ? nil : ProgressLine(label: "simulate \(parameters.model.rawValue)")
         let result = try SimulationJob.run(parameters, progress: progress?.update, stage: progress?.stage)
         progress?.finish()
+        for note in result.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         try SimulationJob.save(result, to: directory)
         let last = result.meanObservables.rows.last ?? []
         let columns = result.meanObservables.columns

@@ -130,6 +130,26 @@ final class DataInputTests: XCTestCase {
         XCTAssertGreaterThan(data.distanceFromCirculant, 0.05, "the test data are not circulant: the dense path is exercised")
     }
 
+    func testSemidefiniteCovarianceIsFactoredWithASmallJitterThatIsReported() throws {
+        // 12 rows of D = 16: rank <= 11 (12 after centring, minus one), so only semidefinite.
+        let distributions = try dataTask([nonStationaryRows(12, seed: 13)]).distributions()
+        let clone = distributions[0], c = try XCTUnwrap(clone.dataSet).covarianceMatrix
+        let (factor, jitter) = try XCTUnwrap(clone.cloneFactor)
+        let meanVariance = (0..<16).reduce(0) { $0 + c[$1 * 16 + $1] } / 16
+        XCTAssertGreaterThan(jitter, 0)
+        XCTAssertLessThanOrEqual(jitter, 1e-4 * meanVariance)
+        XCTAssertNotNil(clone.cloneJitterNote)
+        // L L^T = C + jitter I.
+        var worst = 0.0
+        for i in 0..<16 {
+            for j in 0..<16 {
+                let product = (0..<16).reduce(0) { $0 + factor[i * 16 + $1] * factor[j * 16 + $1] }
+                worst = max(worst, abs(product - c[i * 16 + j] - (i == j ? jitter : 0)))
+            }
+        }
+        XCTAssertLessThan(worst, 1e-12 * meanVariance)
+    }
+
     func testEpochsVisitEveryRowOnceAndDrawsWithReplacementAreUniform() throws {
         let rows = try nonStationaryRows(50, seed: 8)
         let distributions = try dataTask([rows]).distributions()

@@ -60,6 +60,12 @@ public final class InputDistribution: @unchecked Sendable {
         gainFunction = nil
     }
 
+    /// A line for the user when the clone of raw data needed a jitter to be sampled, nil otherwise.
+    public var cloneJitterNote: String? {
+        guard let cloneFactor, cloneFactor.jitter > 0, let dataSet else { return nil }
+        return "the Gaussian clone of '\(dataSet.reference.path)' is sampled with \(cloneFactor.jitter) added to the diagonal of its covariance, which is only semidefinite (fewer rows than sites, or exact symmetries)"
+    }
+
     /// Whether this class's inputs are a data set's rows (not its Gaussian clone).
     public var isDataRows: Bool { dataSet != nil && !spec.isGaussianClone }
 

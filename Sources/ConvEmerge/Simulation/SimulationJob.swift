@@ -14,6 +14,8 @@ public struct SimulationResult: Sendable {
     public var status: [RunStatus]
     public var messages: [String]
     public var wallSeconds: Double
+    /// What the user should know about the inputs (the jitter a data clone needed).
+    public var notes: [String] = []
 
     public var saveCount: Int { times.count }
     public var seedCount: Int { weights.count }
@@ -159,7 +161,8 @@ public enum SimulationJob {
         return SimulationResult(parameters: parameters, times: saveSteps.map { Double($0) / Double(d) },
                                 weights: replicas.map(\.weights), readouts: replicas.map(\.readouts),
                                 observables: replicas.map(\.table), status: replicas.map(\.status),
-                                messages: replicas.map(\.message), wallSeconds: Date().timeIntervalSince(start))
+                                messages: replicas.map(\.message), wallSeconds: Date().timeIntervalSince(start),
+                                notes: distributions.compactMap(\.cloneJitterNote))
     }
 
     /// Writes the run directory in the layout of `solve` (also for a diverged run).
