@@ -57,6 +57,26 @@ final class CLIDataInputTests: CLITestCase {
         XCTAssertEqual((parameters["task"] as? [String: Any])?["kind"] as? String, "data")
     }
 
+    /// On two sign-symmetrised data files the montecarlo reference is the exact empirical flow,
+    /// so closure-error measures each closure's exactness (derivations/data-inputs.md, "Closures
+    /// on data"): gaussian is exact for a linear neuron, cumulant (empirical T) for a cubic error
+    /// signal (quadratic sigma, b = 0), where gaussian is not.
+    func testClosureErrorOnTwoDataFilesFindsTheExactClosuresExact() throws {
+        try runOK(["sample", "--L", "16", "--n", "1000", "--seed", "7", "--out", path("a.npy")])
+        try runOK(["sample", "--L", "16", "--n", "800", "--seed", "8", "--inputs", "copula:laplace", "--out", path("b.npy")])
+        func errors(_ activation: String) throws -> [String: [Double]] {
+            let report = try runOK(["closure-error", "--L", "16", "--inputs", "data:\(path("a.npy")),\(path("b.npy"))", "--symmetrise", "sign",
+                                    "--activation", activation, "--bias", "0", "--mc-samples", "100", "--json"]).json()
+            let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
+            return Dictionary(grouping: rows, by: { $0["closure"] as? String ?? "" }).mapValues { $0.compactMap { double($0["relative_error"]) } }
+        }
+        let linear = try errors("linear"), quadratic = try errors("quadratic")
+        XCTAssertEqual(Set(linear.keys), ["gaussian", "cumulant-leading"], "conditional is not defined on data")
+        XCTAssertLessThan(try XCTUnwrap(linear["gaussian"]).max()!, 1e-12)
+        XCTAssertLessThan(try XCTUnwrap(quadratic["cumulant-leading"]).max()!, 1e-12)
+        XCTAssertGreaterThan(try XCTUnwrap(quadratic["gaussian"]).min()!, 1e-3)
+    }
+
     func testBadDataFilesAreRefusedInOneLineBySolveAndSimulate() throws {
         try writeVector([Double](repeating: 1, count: 16), named: "vector.npy")
         try NpyArray(shape: [20, 15], values: [Double](repeating: 1, count: 300)).write(to: path("wrong-d.npy"))
