@@ -48,6 +48,15 @@ struct InputOptions: ParsableArguments {
 
     var lattice: Lattice { get throws { try Lattice(dimension: dimension, length: length) } }
 
+    /// The lattice, with the memory of an input model on it checked: a few dozen D-vectors
+    /// (spectra, FFT workspaces, samplers).
+    func checkedLattice() throws -> Lattice {
+        let lattice = try self.lattice
+        try MemoryBudget.require(MemoryBudget.product(32, lattice.size, 8), flag: "--L",
+                                 for: "the input model on D = \(lattice.size) sites")
+        return lattice
+    }
+
     /// The files of `--inputs data:FILE.npy[,FILE.npy]`, nil for the model families. The model
     /// flags (--gain, --xi, --kernel, --jitter) do not apply to data and are refused when set.
     func dataFiles(maximum: Int = 2) throws -> [String]? {
@@ -71,8 +80,7 @@ struct InputOptions: ParsableArguments {
     /// The data files, read and checked, as the manifest records them.
     func dataReferences() throws -> [DataSetReference]? {
         guard let files = try dataFiles() else { return nil }
-        let lattice = try self.lattice
-        try MemoryBudget.require(MemoryBudget.product(32, lattice.size, 8), flag: "--L", for: "the input model on D = \(lattice.size) sites")
+        let lattice = try checkedLattice()
         return try files.map {
             try DataSetReference.inspect(path: $0, lattice: lattice, stationarity: stationarity ?? (augment == nil ? .raw : .circulant),
                                          signSymmetrised: signSymmetrised, augmentation: augment)
@@ -90,10 +98,7 @@ struct InputOptions: ParsableArguments {
         if !family.isNLGP, let gain {
             throw ConvEmergeError.invalidInput(flag: "--gain", message: "applies to --inputs nlgp only, not to \(family) (copula:erf:g carries its own gain), got \(gain)")
         }
-        let lattice = try self.lattice
-        // The input model keeps a few dozen D-vectors (spectra, FFT workspaces, samplers).
-        try MemoryBudget.require(MemoryBudget.product(32, lattice.size, 8), flag: "--L",
-                                 for: "the input model on D = \(lattice.size) sites")
+        let lattice = try checkedLattice()
         let kernel = try Kernel(shape: self.kernel, correlationLength: override ?? xi, jitter: jitter)
         return try InputSpec(lattice: lattice, kernel: kernel, gain: gainValue, isGaussianClone: clone, family: family)
     }

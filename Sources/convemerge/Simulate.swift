@@ -54,12 +54,9 @@ struct Simulate: ParsableCommand {
     func parameters() throws -> SimulationParameters {
         let units = hiddenUnits ?? (model == .neuron ? 1 : 8)
         let task = try taskOptions.taskSpec(input: input)
-        if let epochs {
-            try require(tMax == nil, flag: "--t-max", "--epochs sets the length of the run; give one of them")
-            try require(task.usesData, flag: "--epochs", "applies to --inputs data:FILE.npy only")
-        }
         let time = try epochs.map { epochs -> Double in
-            try require(epochs >= 1 && epochs <= 1_000_000, flag: "--epochs", "must be in 1 ... 1000000, got \(epochs)")
+            try SimulationParameters.requireEpochs(epochs, task: task)
+            try require(tMax == nil, flag: "--t-max", "--epochs sets the length of the run; give one of them")
             return SimulationParameters.epochTime(epochs: epochs, task: task)
         } ?? tMax ?? 150
         return try SimulationParameters(

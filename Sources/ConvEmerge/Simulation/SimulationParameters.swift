@@ -50,10 +50,7 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
                 kernelSize: Int? = nil, epochs: Int? = nil) throws {
         try require(!task.usesData || sampler != .dense, flag: "--sampler",
                     "dense is the Cholesky baseline of the model families; on data the rows are drawn as they are, and the clone of raw data uses its own Cholesky factor")
-        if let epochs {
-            try require(task.usesData, flag: "--epochs", "applies to --inputs data:FILE.npy only")
-            try require(epochs >= 1 && epochs <= 1_000_000, flag: "--epochs", "must be in 1 ... 1000000, got \(epochs)")
-        }
+        if let epochs { try Self.requireEpochs(epochs, task: task) }
         try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
         try require(batchSize >= 1 && batchSize <= Self.maximumBatch, flag: "--batch", "must be in 1 ... \(Self.maximumBatch), got \(batchSize)")
         try require(seeds >= 1 && seeds <= Self.maximumSeeds, flag: "--seeds", "must be in 1 ... \(Self.maximumSeeds), got \(seeds)")
@@ -94,6 +91,12 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         self.sampler = sampler
         self.kernelSize = kernelSize
         self.epochs = epochs
+    }
+
+    /// `--epochs` applies to data and counts at least one pass.
+    public static func requireEpochs(_ epochs: Int, task: TaskSpec) throws {
+        try require(task.usesData, flag: "--epochs", "applies to --inputs data:FILE.npy only")
+        try require(epochs >= 1 && epochs <= 1_000_000, flag: "--epochs", "must be in 1 ... 1000000, got \(epochs)")
     }
 
     /// The time of E epochs: steps = E x max_c N_c / p_c over the data classes (rows counted after
