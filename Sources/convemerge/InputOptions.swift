@@ -33,7 +33,9 @@ struct InputOptions: ParsableArguments {
     var stationarity: EmpiricalInputs.Stationarity?
 
     @Option(help: "For --inputs data:FILE.npy: none, or sign (every row also enters as -x: odd cumulants vanish). Default none.")
-    var symmetrise: String?
+    var symmetrise: Symmetrisation?
+
+    enum Symmetrisation: String, ExpressibleByArgument, CaseIterable { case none, sign }
 
     @Option(help: "For --inputs data:FILE.npy: translate (each drawn row rolled by a uniformly random lattice translation: the rows of the montecarlo closure once, each SGD draw afresh; implies --stationarity circulant). Off by default: rolling a crop that is not periodic creates a seam.")
     var augment: DataAugmentation?
@@ -61,8 +63,6 @@ struct InputOptions: ParsableArguments {
     /// flags (--gain, --xi, --kernel, --jitter) do not apply to data and are refused when set.
     func dataFiles(maximum: Int = 2) throws -> [String]? {
         guard inputs.hasPrefix("data:") else { return nil }
-        try require(symmetrise == nil || symmetrise == "none" || symmetrise == "sign", flag: "--symmetrise",
-                    "must be none or sign, got '\(symmetrise!)'")
         let files = inputs.dropFirst("data:".count).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         try require(files.count <= maximum && files.allSatisfy { !$0.isEmpty }, flag: "--inputs",
                     maximum == 1 ? "this command reads one file: data:FILE.npy, got '\(inputs)'"
@@ -75,7 +75,7 @@ struct InputOptions: ParsableArguments {
     }
 
     /// `--symmetrise sign`.
-    var signSymmetrised: Bool { symmetrise == "sign" }
+    var signSymmetrised: Bool { symmetrise == .sign }
 
     /// The data files, read and checked, as the manifest records them.
     func dataReferences() throws -> [DataSetReference]? {
