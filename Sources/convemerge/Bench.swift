@@ -24,7 +24,9 @@ struct Bench: ParsableCommand {
         Simulation (issue 4): online-SGD steps per second on one core at D = 400, B = 1, NLGP \
         sampling included, for one relu neuron (fast sampler, exact FFT sampler) and a K = 8 \
         committee, each with the ratio to the same loop on the dense Cholesky sampler, and the \
-        speed-up of two seeds on two threads over one. --only inputs|theory|simulation runs one part.
+        speed-up of two seeds on two threads over one.
+
+        Data (issue 9): `stats` on 2e5 NLGP rows of D = 100 (read, covariance, moments, S and T at a probe)         against one pass over the same file, and the montecarlo right-hand side on N = 2e5 data rows         against the NLGP's on N samples (both O(N D)). --only inputs|theory|simulation|data runs one part.
 
         JSON keys (--json): quick, sampler (list of {D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup}), leading_cumulant ({D, fft_seconds, dense_seconds, \
@@ -40,9 +42,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Small sizes and a tiny timing budget (seconds, not minutes).") var quick = false
     @Option(help: "Seed for the random draws and the test vector w.") var seed: UInt64 = 1
     @Flag(help: "Print JSON instead of a table.") var json = false
-    @Option(help: "Run only one part: inputs (sampler, cumulant) or theory (right-hand sides, solve).") var only: BenchPart?
+    @Option(help: "Run only one part: inputs (sampler, cumulant), theory (right-hand sides, solve), simulation (SGD steps) or data (stats and montecarlo on data rows).") var only: BenchPart?
 
-    enum BenchPart: String, ExpressibleByArgument { case inputs, theory, simulation }
+    enum BenchPart: String, ExpressibleByArgument { case inputs, theory, simulation, data }
 
     func run() throws {
         var plan: BenchmarkPlan = quick ? .quick : .standard
@@ -57,6 +59,8 @@ struct Bench: ParsableCommand {
         let theory = !wanted(.theory) ? nil : try TheoryBenchmarks.run(
             lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [10, 12, 16] : [16, 32, 64, 128],
             denseSize: quick ? 256 : 4096, plan: plan) { Report.progress("bench: \($0)") }
+        let data = !wanted(.data) ? nil : try DataBenchmarks.run(rows: quick ? 20000 : 200_000, dimension: quick ? 32 : 100,
+                                                                 plan: plan) { Report.progress("bench: \($0)") }
 
         func entry(_ c: SpeedComparison) -> [String: Any] {
             var fields: [String: Any] = [
@@ -93,12 +97,34 @@ struct Bench: ParsableCommand {
                 }
                 object["sgd_two_seed_speedup"] = Report.json(seedScaling)
             }
+            if let data {
+                object["data"] = ["N": data.rows, "D": data.dimension, "stats_seconds": Report.json(data.statisticsSeconds),
+                                  "one_pass_seconds": Report.json(data.onePassSeconds),
+                                  "stats_over_one_pass": Report.json(data.statisticsOverOnePass),
+                                  "montecarlo_data_rhs_seconds": Report.json(data.dataRightHandSideSeconds),
+                                  "montecarlo_nlgp_rhs_seconds": Report.json(data.nlgpRightHandSideSeconds),
+                                  "data_over_nlgp_rhs": Report.json(data.dataOverNLGPRightHandSide)]
+            }
             try Report.printJSON(object)
             return
         }
         if let report { printInputs(report) }
         if let theory { printTheory(theory) }
         if let simulation, let seedScaling { printSimulation(simulation, seedScaling: seedScaling, size: simulationSize) }
+        if let data { printData(data) }
+    }
+
+    private func printData(_ data: DataBenchmarks.Report) {
+        print("\nData sets, N = \(data.rows) rows of D = \(data.dimension):")
+        print(Report.table([["task", "seconds", "baseline", "baseline seconds", "ratio"],
+                            ["stats (statistics of the file)", Report.format(data.statisticsSeconds), "one pass over the file",
+                             Report.format(data.onePassSeconds), Report.format(data.statisticsOverOnePass)],
+                            ["montecarlo right-hand side, data rows", Report.format(data.dataRightHandSideSeconds),
+                             "the same on N NLGP samples", Report.format(data.nlgpRightHandSideSeconds),
+                             Report.format(data.dataOverNLGPRightHandSide)]]))
+        if data.rows == 200_000 && data.dimension == 100 {
+            print("Target: stats on 2e5 x 100 in < 2 s: \(data.statisticsSeconds < 2 ? "met" : "NOT MET").")
+        }
     }
 
     private func printSimulation(_ measurements: [SimulationBenchmarks.Measurement], seedScaling: Double, size: Int) {

@@ -46,7 +46,7 @@ struct ClosureErrorCommand: ParsableCommand {
 
     /// One task per gain for nlgp; a copula marginal has no gain, so its one task is compared.
     func tasks() throws -> [TaskSpec] {
-        guard try input.family().isNLGP else {
+        guard try input.dataFiles() == nil && input.family().isNLGP else {
             if gains != nil { throw ConvEmergeError.invalidInput(flag: "--gains", message: "applies to --inputs nlgp only, not to \(input.inputs)") }
             return [try taskOptions.taskSpec(input: input)]
         }
@@ -65,7 +65,8 @@ struct ClosureErrorCommand: ParsableCommand {
         try require(monteCarloSamples >= 100 && monteCarloSamples <= 50_000_000, flag: "--mc-samples",
                     "must be in 100 ... 50000000, got \(monteCarloSamples)")
         let neuron = try taskOptions.neuronSpec()
-        let dimension = try input.spec().lattice.size
+        // input.spec() checks every model flag, --gain too (which --gains then replaces).
+        let dimension = try input.dataFiles() == nil ? input.spec().lattice.size : input.lattice.size
         let extraProbes = try probeFile.map { path in
             [ClosureErrorStudy.ProbeVector(name: "file", weights: try NpyArray.readWeights(from: path, dimension: dimension, flag: "--w"))]
         } ?? []

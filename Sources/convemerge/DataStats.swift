@@ -2,38 +2,14 @@ import ArgumentParser
 import ConvEmerge
 import Foundation
 
-extension EmpiricalInputs.Stationarity: ExpressibleByArgument {}
-
 /// `stats --inputs data:FILE.npy`: the empirical statistics of a data set (derivations/data-inputs.md).
-/// The other commands do not read data yet (issue 9 in progress); they refuse `data:` through
-/// InputFamily's parser.
-struct DataStatsOptions: ParsableArguments {
-    @Option(help: "For --inputs data:FILE.npy: raw (the covariance as estimated) or circulant (averaged over lattice translations, for periodic data).")
-    var stationarity: EmpiricalInputs.Stationarity?
-
-    @Option(help: "For --inputs data:FILE.npy: none, or sign (every row also as -x: odd cumulants vanish).")
-    var symmetrise: String?
-
-    /// The file of `--inputs data:FILE.npy`, nil for the model families; the data-only flags
-    /// are refused without it.
-    func dataFile(_ inputs: String) throws -> String? {
-        guard inputs.hasPrefix("data:") else {
-            try require(stationarity == nil, flag: "--stationarity", "applies to --inputs data:FILE.npy only")
-            try require(symmetrise == nil, flag: "--symmetrise", "applies to --inputs data:FILE.npy only")
-            return nil
-        }
-        try require(symmetrise == nil || symmetrise == "none" || symmetrise == "sign", flag: "--symmetrise",
-                    "must be none or sign, got '\(symmetrise!)'")
-        let path = String(inputs.dropFirst("data:".count))
-        try require(!path.isEmpty && !path.contains(","), flag: "--inputs",
-                    "stats reads one file: data:FILE.npy, got '\(inputs)'")
-        return path
-    }
-
+/// `--stationarity` and `--symmetrise` belong to InputOptions, shared with solve and simulate.
+enum DataStats {
     /// The table or JSON of the data set's statistics.
-    func report(path: String, lattice: Lattice, json: Bool) throws {
-        let data = try EmpiricalInputs.read(from: path, lattice: lattice, stationarity: stationarity ?? .raw,
-                                            symmetriseSign: symmetrise == "sign")
+    static func report(path: String, input: InputOptions, json: Bool) throws {
+        let lattice = try input.lattice
+        let data = try EmpiricalInputs.read(from: path, lattice: lattice, stationarity: input.stationarity ?? .raw,
+                                            symmetriseSign: input.signSymmetrised)
         let (matrix, circulantRow, distance) = data.covariance()
         let d = lattice.size
         let row = circulantRow ?? Array(matrix[0..<d])

@@ -15,8 +15,8 @@ struct InputOptions: ParsableArguments {
     @Option(help: "Correlation length xi of the base kernel, in (0, L/2].")
     var xi: Double = 2
 
-    @Option(help: ArgumentHelp("Input family: nlgp (erf(g z/sqrt 2) with --gain), a Gaussian copula copula:MARGINAL[:PARAM], or elliptical:RADIAL[:PARAM] (x = r z / sqrt(E r^2)).",
-                               discussion: "Allowed: \(InputFamily.allowedForms). Every command takes every family; --closure cumulant adds the third cumulant for marginals that are not odd (copula:exponential, copula:tabulated; derivations/third-cumulant-closure.md), --cumulant full refuses every copula but erf and sign, --closure conditional every elliptical family (derivations/copula-inputs.md, derivations/elliptical-inputs.md).",
+    @Option(help: ArgumentHelp("Input family: nlgp (erf(g z/sqrt 2) with --gain), a Gaussian copula copula:MARGINAL[:PARAM], elliptical:RADIAL[:PARAM] (x = r z / sqrt(E r^2)), or data:FILE.npy[,FILE.npy].",
+                               discussion: "Allowed: \(InputFamily.allowedForms). Every command takes every model family; data:FILE.npy[,FILE.npy] ((N, D) float64, C order) is read by stats, solve, closure-error and simulate (README, Your own data). --closure cumulant adds the third cumulant for marginals that are not odd (copula:exponential, copula:tabulated; derivations/third-cumulant-closure.md), --cumulant full refuses every copula but erf and sign, --closure conditional every elliptical family (derivations/copula-inputs.md, derivations/elliptical-inputs.md).",
                                valueName: "spec"))
     var inputs: String = "nlgp"
 
@@ -29,8 +29,68 @@ struct InputOptions: ParsableArguments {
     @Option(help: "Diagonal jitter added to the base kernel, in [0, 1e6].")
     var jitter: Double = 0
 
-    /// The parsed `--inputs`.
-    func family() throws -> InputFamily { try InputFamily(parsing: inputs) }
+    @Option(help: "For --inputs data:FILE.npy: raw (the covariance as estimated: dense products) or circulant (averaged over lattice translations, for periodic data: FFTs). Default raw.")
+    var stationarity: EmpiricalInputs.Stationarity?
+
+    @Option(help: "For --inputs data:FILE.npy: none, or sign (every row also enters as -x: odd cumulants vanish). Default none.")
+    var symmetrise: Symmetrisation?
+
+    enum Symmetrisation: String, ExpressibleByArgument, CaseIterable { case none, sign }
+
+    @Option(help: "For --inputs data:FILE.npy: translate (each drawn row rolled by a uniformly random lattice translation: the rows of the montecarlo closure once, each SGD draw afresh; implies --stationarity circulant). Off by default: rolling a crop that is not periodic creates a seam.")
+    var augment: DataAugmentation?
+
+    /// The parsed `--inputs` (a model family; `data:` files go through `dataFiles()`).
+    func family() throws -> InputFamily {
+        try require(augment == nil, flag: "--augment", "applies to --inputs data:FILE.npy only")
+        try require(stationarity == nil, flag: "--stationarity", "applies to --inputs data:FILE.npy only")
+        try require(symmetrise == nil, flag: "--symmetrise", "applies to --inputs data:FILE.npy only")
+        return try InputFamily(parsing: inputs)
+    }
+
+    var lattice: Lattice { get throws { try Lattice(dimension: dimension, length: length) } }
+
+    /// The lattice, with the memory of an input model on it checked: a few dozen D-vectors
+    /// (spectra, FFT workspaces, samplers).
+    func checkedLattice() throws -> Lattice {
+        let lattice = try self.lattice
+        try MemoryBudget.require(MemoryBudget.product(32, lattice.size, 8), flag: "--L",
+                                 for: "the input model on D = \(lattice.size) sites")
+        return lattice
+    }
+
+    /// The files of `--inputs data:FILE.npy[,FILE.npy]`, nil for the model families. The model
+    /// flags (--gain, --xi, --kernel, --jitter) do not apply to data and are refused when set.
+    func dataFiles(maximum: Int = 2) throws -> [String]? {
+        guard inputs.hasPrefix("data:") else { return nil }
+        let files = inputs.dropFirst("data:".count).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        try require(files.count <= maximum && files.allSatisfy { !$0.isEmpty }, flag: "--inputs",
+                    maximum == 1 ? "this command reads one file: data:FILE.npy, got '\(inputs)'"
+                                 : "expected data:FILE.npy (clone task) or data:A.npy,B.npy (two classes), got '\(inputs)'")
+        let modelFlags: [(String, Bool)] = [("--gain", gain != nil), ("--xi", xi != 2), ("--kernel", kernel != .gaussian), ("--jitter", jitter != 0)]
+        for (flag, given) in modelFlags {
+            try require(!given, flag: flag, "does not apply to --inputs data:FILE.npy (a data set carries its own covariance)")
+        }
+        return files
+    }
+
+    /// `--symmetrise sign`.
+    var signSymmetrised: Bool { symmetrise == .sign }
+
+    /// The data files, read and checked, as the manifest records them.
+    func dataReferences() throws -> [DataSetReference]? {
+        guard let files = try dataFiles() else { return nil }
+        let lattice = try checkedLattice()
+        return try files.map {
+            try DataSetReference.inspect(path: $0, lattice: lattice, stationarity: stationarity ?? (augment == nil ? .raw : .circulant),
+                                         signSymmetrised: signSymmetrised, augmentation: augment)
+        }
+    }
+
+    /// A lattice-only base spec for the data tasks (the kernel is the default, never read).
+    func dataBaseSpec() throws -> InputSpec {
+        try InputSpec(lattice: lattice, kernel: Kernel(shape: kernel, correlationLength: xi, jitter: jitter), gain: 0, family: .data)
+    }
 
     /// The validated input description; `xi` overrides the correlation length.
     func spec(xi override: Double? = nil, clone: Bool = false) throws -> InputSpec {
@@ -38,13 +98,12 @@ struct InputOptions: ParsableArguments {
         if !family.isNLGP, let gain {
             throw ConvEmergeError.invalidInput(flag: "--gain", message: "applies to --inputs nlgp only, not to \(family) (copula:erf:g carries its own gain), got \(gain)")
         }
-        let lattice = try Lattice(dimension: dimension, length: length)
-        // The input model keeps a few dozen D-vectors (spectra, FFT workspaces, samplers).
-        try MemoryBudget.require(MemoryBudget.product(32, lattice.size, 8), flag: "--L",
-                                 for: "the input model on D = \(lattice.size) sites")
+        let lattice = try checkedLattice()
         let kernel = try Kernel(shape: self.kernel, correlationLength: override ?? xi, jitter: jitter)
         return try InputSpec(lattice: lattice, kernel: kernel, gain: gainValue, isGaussianClone: clone, family: family)
     }
 }
 
 extension KernelShape: ExpressibleByArgument {}
+extension EmpiricalInputs.Stationarity: ExpressibleByArgument {}
+extension DataAugmentation: ExpressibleByArgument {}

@@ -14,10 +14,18 @@ struct Simulate: ParsableCommand {
         the mean of sigma(u_ki) over k and i), \
         DIR/weights_mean.npy, DIR/times.npy, DIR/observables_seed<k>.csv and DIR/observables.csv (seed mean).
 
+        --inputs data:FILE.npy[,FILE.npy] trains on your rows (README, Your own data): each step draws a row \
+        uniformly with replacement, or with --epochs E walks the rows E times, each pass in a fresh random order.
+
         Example (compare with the gaussian closure, where it is exact):
           convemerge simulate --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian \\
             --lr 0.0625 --batch 16 --t-max 480 --seeds 8 --init-scale 0.5 \\
             --out runs/sim
+
+        Example (two passes over rows of your own; here NLGP samples):
+          convemerge sample --L 16 --n 2000 --seed 1 --out rows.npy
+          convemerge simulate --L 16 --inputs data:rows.npy --epochs 2 \\
+            --out runs/data-sim
         """)
 
     @OptionGroup(title: "Inputs") var input: InputOptions
@@ -30,7 +38,8 @@ struct Simulate: ParsableCommand {
     @Option(help: "Learning rate eta, in (0, 1000].") var lr: Double = 1
     @Option(help: "Batch size B, 1 ... 1000000: the gradient is averaged over B fresh inputs.") var batch: Int = 1
     @Option(help: "Independent SGD replicas, 1 ... 10000, run in parallel threads.") var seeds: Int = 1
-    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9] (and t-max x D <= 1e12 SGD steps).") var tMax: Double = 150
+    @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9] (and t-max x D <= 1e12 SGD steps); default 150, or set by --epochs.") var tMax: Double?
+    @Option(help: "For --inputs data: finite-data training: each data class walks its rows in E passes, each in a fresh random order (default: rows drawn uniformly with replacement). Sets the run to E x max_c N_c / p_c steps (t-max = that / D), so it excludes --t-max.") var epochs: Int?
     @Option(help: "Number of saved times (2 ... 1000000): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
     @Flag(name: .customLong("linear-saves"), help: "Evenly spaced saves from 0 to t-max.") var linearSaves = false
     @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (K D values).") var initial: String = "random"
@@ -44,12 +53,18 @@ struct Simulate: ParsableCommand {
 
     func parameters() throws -> SimulationParameters {
         let units = hiddenUnits ?? (model == .neuron ? 1 : 8)
+        let task = try taskOptions.taskSpec(input: input)
+        let time = try epochs.map { epochs -> Double in
+            try SimulationParameters.requireEpochs(epochs, task: task)
+            try require(tMax == nil, flag: "--t-max", "--epochs sets the length of the run; give one of them")
+            return SimulationParameters.epochTime(epochs: epochs, task: task)
+        } ?? tMax ?? 150
         return try SimulationParameters(
-            task: taskOptions.taskSpec(input: input), neuron: taskOptions.neuronSpec(), model: model, hiddenUnits: units,
-            learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: tMax, saves: saves,
+            task: task, neuron: taskOptions.neuronSpec(), model: model, hiddenUnits: units,
+            learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: time, saves: saves,
             logSpacedSaves: !linearSaves,
             initialization: initial == "random" ? .random(scale: initScale, seed: seed) : .file(path: initial),
-            testSamples: testSamples, sampler: sampler, kernelSize: kernelSize)
+            testSamples: testSamples, sampler: sampler, kernelSize: kernelSize, epochs: epochs)
     }
 
     func run() throws {
@@ -59,6 +74,7 @@ struct Simulate: ParsableCommand {
         let progress = quiet ? nil : ProgressLine(label: "simulate \(parameters.model.rawValue)")
         let result = try SimulationJob.run(parameters, progress: progress?.update, stage: progress?.stage)
         progress?.finish()
+        for note in result.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         try SimulationJob.save(result, to: directory)
         let last = result.meanObservables.rows.last ?? []
         let columns = result.meanObservables.columns

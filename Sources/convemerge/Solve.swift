@@ -53,7 +53,11 @@ struct Solve: ParsableCommand {
         try parameters.validate()
         let directory = try RunDirectory(path: out)
         let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.closure.kind.rawValue)")
-        let result = try SolveJob.run(parameters) { progress?.update($0) }
+        // On data the flow is built here, so that a jitter the clone needed is reported.
+        let flow = try parameters.task.usesData ? GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
+                                                               learningRate: parameters.learningRate) : nil
+        for note in flow?.distributions.compactMap(\.cloneJitterNote) ?? [] { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        let result = try SolveJob.run(parameters, flow: flow) { progress?.update($0) }
         progress?.finish()
         try SolveJob.save(result, to: directory)
         let status = result.trajectory.status

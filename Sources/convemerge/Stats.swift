@@ -39,15 +39,15 @@ struct Stats: ParsableCommand {
     )
 
     @OptionGroup var input: InputOptions
-    @OptionGroup(title: "Data sets") var data: DataStatsOptions
     @Flag(help: "Print JSON instead of a table.") var json = false
 
     /// Hermite orders reported (SPEC §1 quotes c1, c3, c5; the issue asks for n <= 9 at least).
     static let maximumHermiteOrder = 9
 
     func run() throws {
-        if let path = try data.dataFile(input.inputs) {
-            return try data.report(path: path, lattice: Lattice(dimension: input.dimension, length: input.length), json: json)
+        try require(input.augment == nil, flag: "--augment", "stats reports the rows as given; their translation average is --stationarity circulant")
+        if let path = try input.dataFiles(maximum: 1)?.first {
+            return try DataStats.report(path: path, input: input, json: json)
         }
         let spec = try input.spec()
         let distribution = try InputDistribution(spec)

@@ -4,7 +4,7 @@ import ConvEmerge
 /// Flags that define the discrimination task and the neuron (SPEC §2), shared by
 /// `solve`, `simulate`, `closure-error`, `instability` and `phase`.
 struct TaskOptions: ParsableArguments {
-    @Option(help: "Task: xi (the --inputs family at xi0 vs at xi1) or clone (the family at --xi, class 1, vs its Gaussian clone N(0, C), class 0).")
+    @Option(help: "Task: xi (the --inputs family at xi0 vs at xi1) or clone (the family at --xi, class 1, vs its Gaussian clone N(0, C), class 0). --inputs data:FILE.npy sets it: clone for one file, data (class c = file c) for two.")
     var task: TaskKind = .xi
 
     @Option(help: "Correlation length of class 0 for --task xi, in (0, L/2].")
@@ -35,8 +35,18 @@ struct TaskOptions: ParsableArguments {
     }
 
     func taskSpec(input: InputOptions) throws -> TaskSpec {
+        if let files = try input.dataReferences() {
+            try require(task == .xi || task == (files.count == 1 ? .clone : .data), flag: "--task",
+                        "--inputs data: with \(files.count) file\(files.count == 1 ? "" : "s") is the \(files.count == 1 ? "clone" : "data") task, got \(task.rawValue)")
+            for (flag, given) in [("--xi0", xi0 != 0.5), ("--xi1", xi1 != 2), ("--gaussian", gaussian)] {
+                try require(!given, flag: flag, "applies to --task xi, not to --inputs data:FILE.npy")
+            }
+            return try TaskSpec.data(base: input.dataBaseSpec(), files: files, prior1: p1, targets: targets)
+        }
         let base = try input.spec()
         switch task {
+        case .data:
+            throw ConvEmergeError.invalidInput(flag: "--task", message: "data is set by --inputs data:A.npy,B.npy; with \(input.inputs) use xi or clone")
         case .xi:
             return try TaskSpec.xi(base: base, xi0: xi0, xi1: xi1, gaussianControl: gaussian, prior1: p1, targets: targets)
         case .clone:

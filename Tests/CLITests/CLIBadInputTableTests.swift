@@ -30,6 +30,16 @@ final class CLIBadInputTableTests: CLITestCase {
                       "copula:bogus", "elliptical:x", "data:missing.npy", "nan", "",
                       "elliptical:student:4", "elliptical:student:20000", "elliptical:student", "elliptical:shell:2",
                       "elliptical:laplace:1", "copula:tabulated:missing.npy", "copula:tabulated:"]),
+        // Data-only flags without data, and values that are no choice.
+        ("--stationarity", ["circulant", "bogus", ""]),
+        ("--symmetrise", ["sign", "none"]),
+        ("--augment", ["translate", "bogus"]),
+    ]
+    /// The flags that cannot apply to `--inputs data:DATA` (a valid (20, 16) file) in solve and simulate.
+    static let dataFlags: [(String, [String])] = [
+        ("--inputs", ["data:DATA,DATA,DATA", "data:", "data:DATA,"]),
+        ("--gain", ["1"]), ("--xi", ["3"]), ("--kernel", ["exponential"]), ("--jitter", ["0.1"]),
+        ("--task", ["data"]), ("--xi0", ["1"]), ("--xi1", ["1"]), ("--symmetrise", ["bogus"]),
     ]
     static let taskFlags: [(String, [String])] = [
         ("--xi0", positive(over: "1e6")),
@@ -56,7 +66,7 @@ final class CLIBadInputTableTests: CLITestCase {
     }
 
     /// The commands with the arguments that make them valid apart from the flag under test;
-    /// `W` stands for a valid weight file of D = 16 entries.
+    /// `W` stands for a valid weight file of D = 16 entries, `DATA` for a valid (20, 16) data file.
     static var table: [Case] {
         let small = ["--L", "16"]
         var all: [Case] = []
@@ -77,6 +87,17 @@ final class CLIBadInputTableTests: CLITestCase {
             ("--seed", nonFinite + ["-1", "1e30"]), ("--test-samples", positive(over: "1e9"))]])
         all += cases(["simulate", "--out", "run", "--model", "cnn", "--t-max", "1"] + small, [[("--kernel-size", positive(over: "17"))]])
         all += cases(["simulate", "--out", "run"] + small, [[("--t-max", positive(over: "1e12"))]])
+        let data = ["--inputs", "data:DATA"]
+        all += cases(["solve", "--out", "run"] + data + small, [dataFlags, [("--closure", ["conditional", "cumulant"]), ("--cumulant", ["full"])]])
+        all += cases(["solve", "--out", "run", "--stationarity", "raw"] + data + small, [[("--augment", ["translate"])]])
+        all += cases(["solve", "--out", "run", "--closure", "cumulant", "--symmetrise", "sign"] + data + small, [[("--augment", ["translate"])]])
+        all += cases(["stats"] + data + small, [[("--augment", ["translate"])]])
+        all += cases(["simulate", "--out", "run"] + data + small, [dataFlags, [
+            ("--epochs", positive(over: "1e7")), ("--sampler", ["dense"])]])
+        all += cases(["simulate", "--out", "run", "--epochs", "1"] + data + small, [[("--t-max", ["1"])]])
+        all += cases(["simulate", "--out", "run"] + small, [[("--epochs", ["1"])]])
+        all += cases(["solve", "--out", "run", "--inputs", "data:DATA,DATA"] + small, [[("--task", ["clone"])]])
+        all += cases(["demo", "--out", "demo", "--t-max", "1", "--task", "clone"] + small, [[("--inputs", ["data:DATA"])]])
         all += cases(["instability"] + small, [inputFlags, taskFlags, closureFlags, [
             ("--lr", positive(over: "1e7")), ("--init-scale", positive(over: "1e7")),
             ("--gain-tolerance", positive(over: "2")),
@@ -105,9 +126,13 @@ final class CLIBadInputTableTests: CLITestCase {
 
     func testEveryNumericFlagRefusesBadValuesWithOneLineAndWritesNothing() throws {
         let weights = try writeVector((0..<16).map { sin(Double($0)) + 0.1 }, named: "w.npy")
+        let data = path("data.npy")
+        try NpyArray(shape: [20, 16], values: (0..<320).map { sin(Double($0 * $0)) }).write(to: data)
         let invocations = Self.table.flatMap { row in
             row.badValues.map { value in
-                (flag: row.flag, arguments: row.command.map { $0 == "W" ? weights : $0 } + ["\(row.flag)=\(value)"])
+                (flag: row.flag, arguments: (row.command + ["\(row.flag)=\(value)"]).map {
+                    $0 == "W" ? weights : $0.replacingOccurrences(of: "DATA", with: data)
+                })
             }
         }
         XCTAssertGreaterThan(invocations.count, 400)

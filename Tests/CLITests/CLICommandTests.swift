@@ -179,5 +179,10 @@ final class CLIBenchTests: CLITestCase {
             XCTAssertTrue(speedup.isFinite && speedup > 0, "speed-up \(speedup)")
         }
         XCTAssertLessThan(try XCTUnwrap(double(cumulant["max_relative_difference"])), 1e-10)
+        let data = try XCTUnwrap(report["data"] as? [String: Any])
+        for key in ["stats_over_one_pass", "data_over_nlgp_rhs"] {
+            let ratio = try XCTUnwrap(double(data[key]))
+            XCTAssertTrue(ratio.isFinite && ratio > 0, "\(key) \(ratio)")
+        }
     }
 }

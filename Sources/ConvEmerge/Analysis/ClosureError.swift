@@ -96,7 +96,7 @@ public enum ClosureErrorStudy {
                 let noiseNorm = euclideanNorm(noise)
                 for (name, flow) in flows {
                     let velocity = flow.velocity(w)
-                    rows.append(Row(inputs: inputs.description, gain: gain, probe: probe.name, closure: name,
+                    rows.append(Row(inputs: task.classes[1].dataSet.map { "data:\($0.path)" } ?? inputs.description, gain: gain, probe: probe.name, closure: name,
                                     relativeError: euclideanNorm(zip(velocity, truth).map { $0 - $1 }) / scale,
                                     monteCarloNoise: noiseNorm / scale,
                                     errorRelativeToVelocity: Observables.relativeDistance(velocity, truth)))

@@ -176,6 +176,8 @@ public struct PhaseBase: Codable, Hashable, Sendable {
             taskSpec = try TaskSpec.xi(base: input, xi0: xi0, xi1: xi1, gaussianControl: gaussianControl, prior1: prior1, targets: targets)
         case .clone:
             taskSpec = try TaskSpec.clone(base: input, prior1: prior1, targets: targets)
+        case .data:
+            throw ConvEmergeError.invalidInput(flag: "--task", message: "data is the task of --inputs data:A.npy,B.npy, which phase does not read; use xi or clone")
         }
         try closure.requireApplicable(to: taskSpec)
         try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)

@@ -19,8 +19,18 @@ public final class InputDistribution: @unchecked Sendable {
     /// The radial law that scales each draw of an elliptical family (nil otherwise, and for
     /// the Gaussian clone).
     public let radialLaw: RadialLaw?
+    /// For a `data` class (and its clone): the data set. The data class's inputs are its rows.
+    public let dataSet: LoadedDataSet?
+    /// The covariance as a dense D x D matrix where it is not circulant (`--stationarity raw`
+    /// data); nil where `covariance` is exact. `covariance` then holds its circulant projection.
+    public let denseCovariance: [Double]?
+    /// The clone of raw data samples with this lower Cholesky factor (and reports its jitter).
+    public let cloneFactor: (factor: [Double], jitter: Double)?
 
     public init(_ spec: InputSpec) throws {
+        dataSet = nil
+        denseCovariance = nil
+        cloneFactor = nil
         self.spec = spec
         let s = spec.kernel.variance
         let marginal = try spec.family.marginal(gain: spec.gain, latentVariance: s, dimension: spec.lattice.size)
@@ -38,6 +48,52 @@ public final class InputDistribution: @unchecked Sendable {
                                                    what: spec.family.isNLGP ? "the input covariance at gain \(spec.gain)" : "the \(spec.family) input covariance")
     }
 
+    /// A class of `--inputs data:` (`spec.dataSet` names `data`'s file): the rows themselves, or for
+    /// the clone N(0, C) with C the empirical covariance, sampled by FFT when C is circulant and by
+    /// its Cholesky factor otherwise (derivations/data-inputs.md, "Gradient flow on data").
+    public init(_ spec: InputSpec, data: LoadedDataSet) throws {
+        precondition(spec.dataSet?.checksum == data.reference.checksum, "InputDistribution: the data set is not the spec's")
+        self.spec = spec
+        dataSet = data
+        radialLaw = nil
+        let projection = data.circulantProjection
+        covariance = CirculantOperator(lattice: spec.lattice, firstRow: projection)
+        baseCovariance = covariance
+        denseCovariance = data.isCirculant ? nil : data.covarianceMatrix
+        cloneFactor = spec.isGaussianClone && denseCovariance != nil ? try data.choleskyFactor() : nil
+        // No latent field: the identity marginal keeps every sampler from applying a psi.
+        marginal = NLGPMarginal(psi: GainFunction(gain: 0), latentVariance: projection[0])
+        gainFunction = nil
+    }
+
+    /// A line for the user when the clone of raw data needed a jitter to be sampled, nil otherwise.
+    public var cloneJitterNote: String? {
+        guard let cloneFactor, cloneFactor.jitter > 0, let dataSet else { return nil }
+        return "the Gaussian clone of '\(dataSet.reference.path)' is sampled with \(cloneFactor.jitter) added to the diagonal of its covariance, which is only semidefinite (fewer rows than sites, or exact symmetries)"
+    }
+
+    /// Whether this class's inputs are a data set's rows (not its Gaussian clone).
+    public var isDataRows: Bool { dataSet != nil && !spec.isGaussianClone }
+
+    /// C w into `out`, dense or by FFT; `workspace` from `covariance.makeWorkspace()`.
+    public func applyCovariance(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>, workspace: UnsafeMutablePointer<Double>) {
+        if let denseCovariance {
+            DenseLinearAlgebra.symmetricMultiply(denseCovariance, n: size, w, into: out)
+        } else {
+            covariance.apply(w, out, workspace: workspace)
+        }
+    }
+
+    /// w.C w.
+    public func quadraticForm(_ w: [Double]) -> Double {
+        guard let denseCovariance else { return covariance.quadraticForm(w) }
+        var product = [Double](repeating: 0, count: size)
+        w.withUnsafeBufferPointer { input in
+            product.withUnsafeMutableBufferPointer { DenseLinearAlgebra.symmetricMultiply(denseCovariance, n: size, input.baseAddress!, into: $0.baseAddress!) }
+        }
+        return dot(w, product)
+    }
+
     /// psi_g of the NLGP. Only for distributions whose `gainFunction` is set (the NLGP and its
     /// copula:erf/sign spellings); consumers that accept every family use `marginal`.
     public var psi: GainFunction {
@@ -47,7 +103,7 @@ public final class InputDistribution: @unchecked Sendable {
 
     public var lattice: Lattice { spec.lattice }
     public var size: Int { spec.lattice.size }
-    public var isGaussian: Bool { spec.isGaussianClone || marginal.isIdentity }
+    public var isGaussian: Bool { spec.isGaussianClone || (dataSet == nil && marginal.isIdentity) }
 
     /// The operator whose square root colours white noise: Sigma for the NLGP
     /// (then psi is applied), C for the clone.
@@ -60,6 +116,16 @@ public final class InputDistribution: @unchecked Sendable {
     /// then x = psi(z) for the NLGP (derivations/circulant-sampler.md).
     @inline(__always)
     public func sample(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256, scratch: SamplerScratch) {
+        if let dataSet {
+            if let cloneFactor {
+                rng.fillGaussian(UnsafeMutableBufferPointer(start: x, count: size))
+                cloneFactor.factor.withUnsafeBufferPointer { DenseLinearAlgebra.multiplyLowerTriangular($0.baseAddress!, n: size, x) }
+                return
+            }
+            if !spec.isGaussianClone {
+                return dataSet.draw(uniformIndex(dataSet.rowCount, rng: &rng), into: x, rng: &rng)
+            }
+        }
         let operatorForClass = colouringOperator
         rng.fillGaussian(UnsafeMutableBufferPointer(start: scratch.noise, count: size))
         let noiseNorm = noiseSquaredNorm(scratch.noise)

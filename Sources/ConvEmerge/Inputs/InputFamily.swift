@@ -10,6 +10,8 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
     case nlgp
     case copula(CopulaMarginal)
     case elliptical(RadialLaw)
+    /// Rows of a data file; the file itself is `InputSpec.dataSet` (derivations/data-inputs.md).
+    case data
 
     /// The forms `--inputs` accepts, for error messages and help.
     public static let allowedForms = "nlgp, copula:erf:g, copula:sign, copula:uniform, copula:laplace, copula:logistic, copula:student:nu (4 < nu <= 1e4), copula:alg:k (4 < k <= 1e4), copula:exponential, copula:tabulated:FILE.npy (>= 100 finite float64 samples), elliptical:student:nu (4 < nu <= 1e4), elliptical:shell, elliptical:laplace"
@@ -24,9 +26,12 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
             self = .copula(try CopulaMarginal(name: parts[1], parameters: Array(parts.dropFirst(2))))
         case "elliptical" where parts.count >= 2:
             self = .elliptical(try RadialLaw(name: parts[1], parameters: Array(parts.dropFirst(2))))
+        case "data" where parts.count == 1:
+            // A manifest's family; the file is recorded in InputSpec.dataSet.
+            self = .data
         case "data":
-            // `stats` reads data sets itself (DataStatsOptions); the models do not yet.
-            throw ConvEmergeError.invalidInput(flag: "--inputs", message: "data:FILE.npy is read by `stats` only so far; this command takes \(Self.allowedForms)")
+            // The commands that read data files parse `data:FILE.npy` themselves (InputOptions.dataFiles).
+            throw ConvEmergeError.invalidInput(flag: "--inputs", message: "data:FILE.npy is read by stats, solve, closure-error and simulate only; this command takes \(Self.allowedForms)")
         default:
             throw ConvEmergeError.invalidInput(flag: "--inputs", message: "expected one of \(Self.allowedForms); got '\(text)'")
         }
@@ -37,6 +42,7 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
         case .nlgp: return "nlgp"
         case let .copula(marginal): return "copula:\(marginal)"
         case let .elliptical(law): return "elliptical:\(law)"
+        case .data: return "data"
         }
     }
 
@@ -53,14 +59,15 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
     /// "Closures on copula inputs").
     public var isOdd: Bool {
         if case let .copula(marginal) = self { return marginal.isOdd }
-        return true
+        // A data set's odd cumulants vanish only under --symmetrise sign (InputSpec.dataSet).
+        return self != .data
     }
 
     /// The exact fourth cumulant (`--cumulant full`) needs the Plackett four-point function of
     /// the erf marginals (nlgp, copula:erf, copula:sign); an elliptical one is exact in closed form.
     public var hasExactCumulant: Bool {
         if case let .copula(marginal) = self { return marginal.gainFunction != nil }
-        return true
+        return self != .data
     }
 }
 

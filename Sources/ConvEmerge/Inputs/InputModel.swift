@@ -12,8 +12,11 @@ public struct InputSpec: Codable, Hashable, Sendable {
     public var gain: Double
     public var isGaussianClone: Bool
     public var family: InputFamily
+    /// The file of a `data` class (for its Gaussian clone too: the clone has its covariance).
+    public var dataSet: DataSetReference?
 
-    public init(lattice: Lattice, kernel: Kernel, gain: Double, isGaussianClone: Bool = false, family: InputFamily = .nlgp) throws {
+    public init(lattice: Lattice, kernel: Kernel, gain: Double, isGaussianClone: Bool = false, family: InputFamily = .nlgp,
+                dataSet: DataSetReference? = nil) throws {
         try require(!gain.isNaN && gain >= 0, flag: "--gain", "must be >= 0 (or inf for sign inputs), got \(gain)")
         try kernel.validate(on: lattice)
         self.lattice = lattice
@@ -21,9 +24,10 @@ public struct InputSpec: Codable, Hashable, Sendable {
         self.gain = gain
         self.isGaussianClone = isGaussianClone
         self.family = family
+        self.dataSet = dataSet
     }
 
-    private enum CodingKeys: String, CodingKey { case lattice, kernel, gain, isGaussianClone, family }
+    private enum CodingKeys: String, CodingKey { case lattice, kernel, gain, isGaussianClone, family, dataSet }
 
     /// Decoding validates like the memberwise initialiser (gain range, L >= 2 xi). Manifests
     /// written before input families existed have no `family`: they are NLGP.
@@ -33,7 +37,8 @@ public struct InputSpec: Codable, Hashable, Sendable {
                       kernel: container.decode(Kernel.self, forKey: .kernel),
                       gain: container.decode(Double.self, forKey: .gain),
                       isGaussianClone: container.decode(Bool.self, forKey: .isGaussianClone),
-                      family: container.decodeIfPresent(InputFamily.self, forKey: .family) ?? .nlgp)
+                      family: container.decodeIfPresent(InputFamily.self, forKey: .family) ?? .nlgp,
+                      dataSet: container.decodeIfPresent(DataSetReference.self, forKey: .dataSet))
     }
 
     /// `family` is written only when it is not the NLGP, so NLGP manifests are unchanged.
@@ -44,13 +49,14 @@ public struct InputSpec: Codable, Hashable, Sendable {
         try container.encode(gain, forKey: .gain)
         try container.encode(isGaussianClone, forKey: .isGaussianClone)
         if !family.isNLGP { try container.encode(family, forKey: .family) }
+        try container.encodeIfPresent(dataSet, forKey: .dataSet)
     }
 
     /// The same spec with another correlation length (the two classes of the `xi` task).
     public func with(correlationLength xi: Double) throws -> InputSpec {
         try InputSpec(lattice: lattice,
                       kernel: Kernel(shape: kernel.shape, correlationLength: xi, jitter: kernel.jitter),
-                      gain: gain, isGaussianClone: isGaussianClone, family: family)
+                      gain: gain, isGaussianClone: isGaussianClone, family: family, dataSet: dataSet)
     }
 
     public func asGaussianClone(_ clone: Bool = true) -> InputSpec {

@@ -39,6 +39,9 @@ extension InputFamily {
         case let .copula(marginal):
             if let psi = marginal.gainFunction { return NLGPMarginal(psi: psi, latentVariance: s) }
             return try CopulaTransform(marginal, latentVariance: s)
+        case .data:
+            // A data class has no latent field: InputDistribution(_:data:) builds it from the rows.
+            throw ConvEmergeError.invalidInput(flag: "--inputs", message: "a data set has no marginal transform of a latent field")
         }
     }
 }

@@ -53,6 +53,14 @@ public enum DenseLinearAlgebra {
         return out
     }
 
+    /// out = m v for a symmetric n x n matrix (cblas_dsymv, upper triangle read).
+    public static func symmetricMultiply(_ m: [Double], n: Int, _ v: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
+        precondition(m.count == n * n, "matrix must have n * n entries")
+        m.withUnsafeBufferPointer { a in
+            cblas_dsymv(CblasRowMajor, CblasUpper, Int32(n), 1, a.baseAddress!, Int32(n), v, 1, 0, out, 1)
+        }
+    }
+
     /// v <- L v in place for a lower-triangular row-major L (cblas_dtrmv):
     /// allocation-free, for the dense sampler's inner loop.
     @inline(__always)

@@ -7,6 +7,9 @@ public enum TaskKind: String, Codable, CaseIterable, Sendable {
     /// NLGP(xi, g) (class 1) vs its Gaussian clone GP(xi, g) (class 0): same
     /// covariance, only the higher cumulants differ.
     case clone
+    /// Two data files (`--inputs data:A.npy,B.npy`): class 0 the rows of A, class 1 those of B.
+    /// One data file is the `clone` task (class 1 its rows, class 0 their Gaussian clone).
+    case data
 }
 
 /// Two classes of inputs with their priors and regression targets. Theory and
@@ -38,7 +41,22 @@ public struct TaskSpec: Codable, Hashable, Sendable {
     /// Each class's input distribution. A covariance that is not positive semidefinite is
     /// blamed on --xi0 / --xi1 for the `xi` task, whose classes take those lengths.
     public func distributions() throws -> [InputDistribution] {
-        try classes.indices.map { c in
+        if classes.contains(where: { $0.dataSet != nil }) {
+            // One load per file: the clone task's two classes share theirs.
+            var loaded: [String: LoadedDataSet] = [:]
+            return try classes.map { spec in
+                let reference = spec.dataSet!
+                let data = try loaded[reference.path] ?? LoadedDataSet.load(path: reference.path, lattice: spec.lattice,
+                                                                             stationarity: reference.stationarity,
+                                                                             signSymmetrised: reference.signSymmetrised,
+                                                                             augmentation: reference.augmentation)
+                try require(data.reference.checksum == reference.checksum, flag: "--inputs",
+                            "'\(reference.path)' has changed since the run was set up (checksum \(data.reference.checksum), recorded \(reference.checksum))")
+                loaded[reference.path] = data
+                return try InputDistribution(spec, data: data)
+            }
+        }
+        return try classes.indices.map { c in
             try attributing("--xi", to: kind == .xi ? "--xi\(c)" : "--xi") { try InputDistribution(classes[c]) }
         }
     }
@@ -48,6 +66,27 @@ public struct TaskSpec: Codable, Hashable, Sendable {
         try TaskSpec(kind: .clone, classes: [base.asGaussianClone(true), base.asGaussianClone(false)],
                      prior1: prior1, targets: targets, gaussianControl: false)
     }
+
+    /// The task on data files (derivations/data-inputs.md): one file, the `clone` task (class 1
+    /// its rows, class 0 N(0, C) of its empirical covariance); two, the `data` task (class c the
+    /// rows of file c). `base` supplies the lattice (the kernel and gain are not read).
+    public static func data(base: InputSpec, files: [DataSetReference], prior1: Double, targets: [Double]) throws -> TaskSpec {
+        try require(files.count == 1 || files.count == 2, flag: "--inputs", "takes one or two files, data:FILE.npy[,FILE.npy], got \(files.count)")
+        var spec = base
+        spec.family = .data
+        func dataClass(_ file: DataSetReference, clone: Bool) -> InputSpec {
+            var copy = spec
+            copy.dataSet = file
+            copy.isGaussianClone = clone
+            return copy
+        }
+        let classes = files.count == 1 ? [dataClass(files[0], clone: true), dataClass(files[0], clone: false)]
+                                       : [dataClass(files[0], clone: false), dataClass(files[1], clone: false)]
+        return try TaskSpec(kind: files.count == 1 ? .clone : .data, classes: classes, prior1: prior1, targets: targets, gaussianControl: false)
+    }
+
+    /// Whether the classes are rows of data files (or their clone).
+    public var usesData: Bool { classes.contains { $0.dataSet != nil } }
 
     private init(kind: TaskKind, classes: [InputSpec], prior1: Double, targets: [Double], gaussianControl: Bool) throws {
         try require(prior1.isFinite && prior1 > 0 && prior1 < 1, flag: "--p1", "must be in (0, 1), got \(prior1)")

@@ -48,6 +48,11 @@ public struct NpyArray: Equatable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConvEmergeError.invalidInput(flag: flag, message: "cannot read file '\(path)'")
         }
+        return try decode(data, path: path, flag: flag)
+    }
+
+    /// Parses the bytes of a '<f8' C-order .npy file read from `path` (named in errors).
+    public static func decode(_ data: Data, path: String, flag: String) throws -> NpyArray {
         let bytes = [UInt8](data)
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
             throw ConvEmergeError.invalidInput(flag: flag, message: "'\(path)' is not a .npy file")

@@ -132,7 +132,7 @@ public final class SGDReplica {
         unitSize = parameters.weightsPerUnit
         precondition(initial.count == units * unitSize, "SGDReplica: initial weights must have K x \(unitSize) entries")
         network = parameters.makeNetwork()
-        samplers = try distributions.map { try SimulationSampler($0, mode: parameters.sampler) }
+        samplers = try distributions.map { try SimulationSampler($0, mode: parameters.sampler, inEpochs: parameters.epochs != nil) }
         targets = parameters.task.targets
         rng = Xoshiro256(seed: parameters.seed, stream: replica + 2)
         weights = initial

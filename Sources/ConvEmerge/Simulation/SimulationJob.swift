@@ -14,6 +14,8 @@ public struct SimulationResult: Sendable {
     public var status: [RunStatus]
     public var messages: [String]
     public var wallSeconds: Double
+    /// What the user should know about the inputs (the jitter a data clone needed).
+    public var notes: [String] = []
 
     public var saveCount: Int { times.count }
     public var seedCount: Int { weights.count }
@@ -159,7 +161,8 @@ public enum SimulationJob {
         return SimulationResult(parameters: parameters, times: saveSteps.map { Double($0) / Double(d) },
                                 weights: replicas.map(\.weights), readouts: replicas.map(\.readouts),
                                 observables: replicas.map(\.table), status: replicas.map(\.status),
-                                messages: replicas.map(\.message), wallSeconds: Date().timeIntervalSince(start))
+                                messages: replicas.map(\.message), wallSeconds: Date().timeIntervalSince(start),
+                                notes: distributions.compactMap(\.cloneJitterNote))
     }
 
     /// Writes the run directory in the layout of `solve` (also for a diverged run).
@@ -269,7 +272,7 @@ enum ReplicaObservables {
         let test = testSet.lossAndAccuracy(replica)
         if replica.parameters.model == .neuron {
             let w = units[0]
-            let q = distributions.map { $0.covariance.quadraticForm(w) / Double(d) }
+            let q = distributions.map { $0.quadraticForm(w) / Double(d) }
             var row = [t, Observables.inverseParticipationRatio(w), Observables.participationRatio(w), q[0], q[1], test.loss, test.accuracy]
             row += Observables.center(w, lattice: lattice)
             row += [Observables.width(w, lattice: lattice), euclideanNorm(w)]

@@ -39,12 +39,18 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
     public var sampler: SamplerMode
     /// Filter size s of `--model cnn` (1 ... L); nil for the fully-connected models.
     public var kernelSize: Int?
+    /// `--epochs E` on data: each data class walks its rows in passes (a fresh random order each);
+    /// nil draws rows with replacement. `tMax` is then `epochTime(epochs:task:)`.
+    public var epochs: Int?
 
     public init(task: TaskSpec, neuron: NeuronSpec, model: ModelKind = .neuron, hiddenUnits: Int = 1,
                 learningRate: Double, batchSize: Int = 1, seeds: Int = 1, seed: UInt64 = 0,
                 tMax: Double, saves: Int = 100, logSpacedSaves: Bool = true,
                 initialization: Initialization, testSamples: Int = 1000, sampler: SamplerMode = .fast,
-                kernelSize: Int? = nil) throws {
+                kernelSize: Int? = nil, epochs: Int? = nil) throws {
+        try require(!task.usesData || sampler != .dense, flag: "--sampler",
+                    "dense is the Cholesky baseline of the model families; on data the rows are drawn as they are, and the clone of raw data uses its own Cholesky factor")
+        if let epochs { try Self.requireEpochs(epochs, task: task) }
         try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
         try require(batchSize >= 1 && batchSize <= Self.maximumBatch, flag: "--batch", "must be in 1 ... \(Self.maximumBatch), got \(batchSize)")
         try require(seeds >= 1 && seeds <= Self.maximumSeeds, flag: "--seeds", "must be in 1 ... \(Self.maximumSeeds), got \(seeds)")
@@ -84,6 +90,24 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         self.testSamples = testSamples
         self.sampler = sampler
         self.kernelSize = kernelSize
+        self.epochs = epochs
+    }
+
+    /// `--epochs` applies to data and counts at least one pass.
+    public static func requireEpochs(_ epochs: Int, task: TaskSpec) throws {
+        try require(task.usesData, flag: "--epochs", "applies to --inputs data:FILE.npy only")
+        try require(epochs >= 1 && epochs <= 1_000_000, flag: "--epochs", "must be in 1 ... 1000000, got \(epochs)")
+    }
+
+    /// The time of E epochs: steps = E x max_c N_c / p_c over the data classes (rows counted after
+    /// --symmetrise), so that the class whose rows last longest is drawn E N_c times on average;
+    /// each block of N_c draws of class c is one pass over its rows (derivations/data-inputs.md).
+    public static func epochTime(epochs: Int, task: TaskSpec) -> Double {
+        let steps = task.classes.indices.compactMap { c -> Double? in
+            guard let file = task.classes[c].dataSet, !task.classes[c].isGaussianClone else { return nil }
+            return Double(file.rowCount * (file.signSymmetrised ? 2 : 1)) / task.priors[c]
+        }.max() ?? 0
+        return Double(epochs) * steps.rounded(.up) / Double(task.dimension)
     }
 
     public static let maximumBatch = 1_000_000

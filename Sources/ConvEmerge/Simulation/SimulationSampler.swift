@@ -30,10 +30,15 @@ public final class SimulationSampler {
     private let erfTable = FastErf.shared.coefficients
     private let zigguratTable = Ziggurat.table
     private let dense: DenseCholeskySampler?
+    /// The rows of a data class, with replacement or in epochs (derivations/data-inputs.md).
+    private let dataRows: DataRowSampler?
 
-    public init(_ distribution: InputDistribution, mode: SamplerMode) throws {
+    /// `inEpochs`: a data class walks its rows in passes, each a fresh random order.
+    public init(_ distribution: InputDistribution, mode: SamplerMode, inEpochs: Bool = false) throws {
         self.distribution = distribution
         self.mode = mode
+        precondition(distribution.dataSet == nil || mode != .dense, "SimulationParameters refuses --sampler dense on data")
+        dataRows = distribution.isDataRows ? DataRowSampler(distribution.dataSet!, withoutReplacement: inEpochs) : nil
         dense = mode == .dense ? try DenseCholeskySampler(distribution) : nil
         size = distribution.size
         scratch = distribution.makeScratch()
@@ -65,6 +70,9 @@ public final class SimulationSampler {
     /// One input into `x` (D doubles), allocation-free.
     @inline(__always)
     public func sample(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256) {
+        if let dataRows { return dataRows.sample(into: x, rng: &rng) }
+        // The clone of raw data: N(0, C) by the Cholesky factor of the dense C.
+        if distribution.cloneFactor != nil { return distribution.sample(into: x, rng: &rng, scratch: scratch) }
         switch mode {
         case .exact:
             distribution.sample(into: x, rng: &rng, scratch: scratch)

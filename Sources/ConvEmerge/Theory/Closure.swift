@@ -41,6 +41,7 @@ public struct ClosureSpec: Codable, Hashable, Sendable {
     /// `conditional` and `lufkin` assume lambda | x_i Gaussian, false for elliptical inputs, whose
     /// x_i and lambda share the radial factor (derivations/elliptical-inputs.md, "Closures").
     public func requireApplicable(to task: TaskSpec) throws {
+        if task.usesData { return try requireApplicableToData(task) }
         if kind == .conditional || kind == .lufkin {
             for input in task.classes where !input.isGaussianClone && input.family.radialLaw != nil {
                 throw ConvEmergeError.invalidInput(flag: "--closure", message: "\(kind.rawValue) assumes lambda | x_i Gaussian, which fails for \(input.family) inputs (x_i and lambda share the radial factor); use gaussian, cumulant or montecarlo")
@@ -51,6 +52,29 @@ public struct ClosureSpec: Codable, Hashable, Sendable {
             if cumulantMethod == .full {
                 try require(input.family.hasExactCumulant, flag: "--cumulant",
                             "full (exact) needs the Plackett four-point function of the erf marginal (nlgp, copula:erf, copula:sign); use --cumulant leading for \(input.family)")
+            }
+        }
+    }
+}
+
+extension ClosureSpec {
+    /// derivations/data-inputs.md, "Closures on data": gaussian and montecarlo apply to any data
+    /// set; cumulant (fourth order, with the empirical T(w)) only where the odd cumulants vanish;
+    /// conditional assumes lambda | x_i Gaussian with a model marginal, which a data set has not.
+    func requireApplicableToData(_ task: TaskSpec) throws {
+        switch kind {
+        case .gaussian, .montecarlo:
+            return
+        case .conditional, .lufkin:
+            throw ConvEmergeError.invalidInput(flag: "--closure", message: "\(kind.rawValue) needs a model marginal with lambda | x_i Gaussian, which data:FILE.npy inputs do not have; use gaussian, cumulant or montecarlo")
+        case .cumulant:
+            try require(cumulantMethod == .leading, flag: "--cumulant",
+                        "full needs the erf four-point function; data:FILE.npy inputs use their empirical T(w) (--cumulant leading)")
+            for input in task.classes where !input.isGaussianClone {
+                try require(input.dataSet?.signSymmetrised == true, flag: "--closure",
+                            "data with odd cumulants need the third-order term; use --symmetrise sign or another closure")
+                try require(input.dataSet?.augmentation == nil, flag: "--augment",
+                            "the fourth cumulant of translated rows (T averaged over translations, O(N D^2)) is not implemented; use --closure gaussian or montecarlo")
             }
         }
     }
@@ -79,6 +103,9 @@ public enum ClosureFactory {
             case .gaussian:
                 return GaussianClosure(distribution: distribution, signal: signal, cumulant: nil)
             case .cumulant:
+                if distribution.isDataRows {
+                    return GaussianClosure(distribution: distribution, signal: signal, cumulant: nil, empiricalCumulant: distribution.dataSet!.statistics)
+                }
                 let cumulant = distribution.isGaussian ? nil : try FourthCumulant(distribution, method: closure.cumulantMethod)
                 // Odd families never build S(w): their closure stays exactly first order in T.
                 let skewed = !distribution.isGaussian && !distribution.spec.family.isOdd

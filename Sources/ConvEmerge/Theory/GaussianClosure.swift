@@ -9,14 +9,19 @@ import Foundation
 ///   g_c(w) = C w (E_G[h'] + kappa3/6 E_G[h^(4)] + kappa4/24 E_G[h^(5)] + kappa3^2/72 E_G[h^(7)])
 ///          + S(w) (E_G[h''] + kappa3/6 E_G[h^(5)]) / (2 sqrt D) + T(w) E_G[h'''] / (6 D),
 ///   kappa3 = w.S(w) / D^(3/2).
+/// On data, C is the empirical covariance (dense for `raw`, by FFT for `circulant`) and T(w)
+/// the empirical action.
 /// Derivations: derivations/stein-gaussian-closure.md, derivations/cumulant-closure.md,
-/// derivations/third-cumulant-closure.md §2.
+/// derivations/third-cumulant-closure.md §2, derivations/data-inputs.md ("Closures on data").
 public final class GaussianClosure: ClassExpectation {
     let distribution: InputDistribution
     let signal: ErrorSignal
     let cumulant: FourthCumulant?
     /// The skewed classes' S(w); nil for odd families, whose arithmetic is then untouched.
     let thirdCumulant: ThirdCumulant?
+    /// T(w) of a data class: the empirical action, O(N D) per call (derivations/data-inputs.md).
+    let empiricalCumulant: EmpiricalInputs?
+    private var hasFourthCumulant: Bool { cumulant != nil || empiricalCumulant != nil }
     let expectation = GaussianExpectation()
     private let size: Int
     private let covarianceTimesW: UnsafeMutablePointer<Double>
@@ -35,12 +40,13 @@ public final class GaussianClosure: ClassExpectation {
     /// `denseBaseline` replaces every circulant operation by a dense product; only
     /// the leading cumulant has a dense form (and no third cumulant).
     public init(distribution: InputDistribution, signal: ErrorSignal, cumulant: FourthCumulant?,
-                thirdCumulant: ThirdCumulant? = nil, denseBaseline: Bool = false) {
+                thirdCumulant: ThirdCumulant? = nil, empiricalCumulant: EmpiricalInputs? = nil, denseBaseline: Bool = false) {
         precondition(thirdCumulant == nil || cumulant != nil, "the third cumulant's closure is second order: it needs T too")
         self.distribution = distribution
         self.signal = signal
         self.cumulant = cumulant
         self.thirdCumulant = thirdCumulant
+        self.empiricalCumulant = empiricalCumulant
         size = distribution.size
         covarianceTimesW = .allocate(capacity: size)
         cumulantAction = .allocate(capacity: size)
@@ -71,13 +77,17 @@ public final class GaussianClosure: ClassExpectation {
             applyDense(w)
         } else {
             fftWorkspace.withUnsafeMutableBufferPointer {
-                distribution.covariance.apply(w, covarianceTimesW, workspace: $0.baseAddress!)
+                distribution.applyCovariance(w, into: covarianceTimesW, workspace: $0.baseAddress!)
             }
             if let cumulant, let cumulantWorkspace { cumulant.action(w, into: cumulantAction, workspace: cumulantWorkspace) }
+            if let empiricalCumulant {
+                let action = empiricalCumulant.fourthCumulantAction(Array(UnsafeBufferPointer(start: w, count: size))).value
+                action.withUnsafeBufferPointer { cumulantAction.update(from: $0.baseAddress!, count: size) }
+            }
         }
         let d = Double(size)
         let q = dot(w, covarianceTimesW, size) / d
-        return (q, cumulant == nil ? 0 : dot(w, cumulantAction, size) / (d * d))
+        return (q, hasFourthCumulant ? dot(w, cumulantAction, size) / (d * d) : 0)
     }
 
     private func applyDense(_ w: UnsafePointer<Double>) {
@@ -110,11 +120,11 @@ public final class GaussianClosure: ClassExpectation {
         let (q, kappa4) = secondAndFourthOrder(w)
         let m = moments
         expectation.derivativeMoments(of: signal, variance: q,
-                                      into: UnsafeMutableBufferPointer(rebasing: m[0...(cumulant == nil ? 1 : 5)]))
+                                      into: UnsafeMutableBufferPointer(rebasing: m[0...(hasFourthCumulant ? 5 : 1)]))
         var covarianceFactor = m[1]
-        if cumulant != nil { covarianceFactor += kappa4 / 24 * m[5] }
+        if hasFourthCumulant { covarianceFactor += kappa4 / 24 * m[5] }
         for i in 0..<size { out[i] = covarianceFactor * covarianceTimesW[i] }
-        if cumulant != nil { axpy(m[3] / (6 * Double(size)), cumulantAction, out, size) }
+        if hasFourthCumulant { axpy(m[3] / (6 * Double(size)), cumulantAction, out, size) }
     }
 
     /// The drift with the third cumulant: derivations/third-cumulant-closure.md §2, eq. (5).
@@ -136,13 +146,13 @@ public final class GaussianClosure: ClassExpectation {
     public func loss(_ w: UnsafePointer<Double>) -> Double {
         let (q, kappa4) = secondAndFourthOrder(w)
         let signal = self.signal
-        let maxOrder = thirdCumulant != nil ? 6 : cumulant == nil ? 0 : 4
+        let maxOrder = thirdCumulant != nil ? 6 : hasFourthCumulant ? 4 : 0
         let m = expectation.derivativeMoments(of: { signal.loss($0) }, breakpoints: signal.discontinuities,
                                               transitions: signal.transitions, variance: q, maxOrder: maxOrder)
         if let thirdCumulant {
             let kappa3 = thirdOrder(w, thirdCumulant)
             return m[0] + kappa3 / 6 * m[3] + kappa4 / 24 * m[4] + kappa3 * kappa3 / 72 * m[6]
         }
-        return cumulant == nil ? m[0] : m[0] + kappa4 / 24 * m[4]
+        return hasFourthCumulant ? m[0] + kappa4 / 24 * m[4] : m[0]
     }
 }

@@ -91,7 +91,7 @@ public final class GradientFlow: @unchecked Sendable {
 
     /// q_c = w.C_c w / D for each class.
     public func overlaps(_ w: [Double]) -> [Double] {
-        distributions.map { $0.covariance.quadraticForm(w) / Double(dimension) }
+        distributions.map { $0.quadraticForm(w) / Double(dimension) }
     }
 
     /// d(dw/dt)/dw by central differences (row-major D x D), step relative to |w|.

@@ -55,9 +55,10 @@ public struct MarginalAmplifier: Sendable {
 
     /// The amplifier of one class's inputs: its marginal psi(sqrt(s) u) / sqrt(C_ii), or the
     /// Gaussian one for a clone; nil for elliptical inputs, where lambda | x_i is not Gaussian
-    /// (the model's premise) and x_i is a scale mixture, not a function of one latent u.
+    /// (the model's premise) and x_i is a scale mixture, not a function of one latent u, and for
+    /// data sets, which have no model marginal.
     public init?(_ distribution: InputDistribution) {
-        guard distribution.radialLaw == nil else { return nil }
+        guard distribution.radialLaw == nil, distribution.dataSet == nil else { return nil }
         guard !distribution.isGaussian else {
             self = .gaussian
             return

@@ -14,10 +14,16 @@ public final class MonteCarloClosure: ClassExpectation {
 
     public init(distribution: InputDistribution, signal: ErrorSignal, samples: Int, rng: inout Xoshiro256) {
         self.signal = signal
-        sampleCount = samples
         size = distribution.size
-        inputs = distribution.sample(count: samples, rng: &rng)
-        preactivations = .allocate(capacity: samples)
+        // A data class is its rows, as given or each at one random translation (derivations/data-inputs.md,
+        // "Gradient flow on data"): full-batch gradient flow on the empirical distribution.
+        if let data = distribution.dataSet, distribution.isDataRows {
+            inputs = data.fixedSample(rng: &rng)
+        } else {
+            inputs = distribution.sample(count: samples, rng: &rng)
+        }
+        sampleCount = inputs.count / size
+        preactivations = .allocate(capacity: sampleCount)
     }
 
     deinit { preactivations.deallocate() }
