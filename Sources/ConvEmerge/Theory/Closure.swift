@@ -59,7 +59,7 @@ public struct ClosureSpec: Codable, Hashable, Sendable {
 
 extension ClosureSpec {
     /// derivations/data-inputs.md, "Closures on data": gaussian and montecarlo apply to any data
-    /// set; cumulant (fourth order, with the empirical T(w)) only where the odd cumulants vanish;
+    /// set; cumulant with the empirical S(w) and T(w) (derivations/third-cumulant-closure.md);
     /// conditional assumes lambda | x_i Gaussian with a model marginal, which a data set has not.
     func requireApplicableToData(_ task: TaskSpec) throws {
         switch kind {
@@ -71,8 +71,6 @@ extension ClosureSpec {
             try require(cumulantMethod == .leading, flag: "--cumulant",
                         "full needs the erf four-point function; data:FILE.npy inputs use their empirical T(w) (--cumulant leading)")
             for input in task.classes where !input.isGaussianClone {
-                try require(input.dataSet?.signSymmetrised == true, flag: "--closure",
-                            "data with odd cumulants need the third-order term; use --symmetrise sign or another closure")
                 try require(input.dataSet?.augmentation == nil, flag: "--augment",
                             "the fourth cumulant of translated rows (T averaged over translations, O(N D^2)) is not implemented; use --closure gaussian or montecarlo")
             }
@@ -104,7 +102,10 @@ public enum ClosureFactory {
                 return GaussianClosure(distribution: distribution, signal: signal, cumulant: nil)
             case .cumulant:
                 if distribution.isDataRows {
-                    return GaussianClosure(distribution: distribution, signal: signal, cumulant: nil, empiricalCumulant: distribution.dataSet!.statistics)
+                    let data = distribution.dataSet!
+                    // Sign-symmetrised rows have S = 0 exactly: no third-order terms, as for odd families.
+                    return GaussianClosure(distribution: distribution, signal: signal, cumulant: nil, empiricalCumulant: data.statistics,
+                                           empiricalSkew: !data.statistics.signSymmetrised)
                 }
                 let cumulant = distribution.isGaussian ? nil : try FourthCumulant(distribution, method: closure.cumulantMethod)
                 // Odd families never build S(w): their closure stays exactly first order in T.

@@ -9,8 +9,8 @@ import Foundation
 ///   g_c(w) = C w (E_G[h'] + kappa3/6 E_G[h^(4)] + kappa4/24 E_G[h^(5)] + kappa3^2/72 E_G[h^(7)])
 ///          + S(w) (E_G[h''] + kappa3/6 E_G[h^(5)]) / (2 sqrt D) + T(w) E_G[h'''] / (6 D),
 ///   kappa3 = w.S(w) / D^(3/2).
-/// On data, C is the empirical covariance (dense for `raw`, by FFT for `circulant`) and T(w)
-/// the empirical action.
+/// On data, C is the empirical covariance (dense for `raw`, by FFT for `circulant`) and S(w),
+/// T(w) the empirical actions (S only where the rows are not sign-symmetrised).
 /// Derivations: derivations/stein-gaussian-closure.md, derivations/cumulant-closure.md,
 /// derivations/third-cumulant-closure.md §2, derivations/data-inputs.md ("Closures on data").
 public final class GaussianClosure: ClassExpectation {
@@ -21,7 +21,10 @@ public final class GaussianClosure: ClassExpectation {
     let thirdCumulant: ThirdCumulant?
     /// T(w) of a data class: the empirical action, O(N D) per call (derivations/data-inputs.md).
     let empiricalCumulant: EmpiricalInputs?
+    /// Whether the data class's empirical S(w) enters too (rows not sign-symmetrised).
+    let empiricalSkew: Bool
     private var hasFourthCumulant: Bool { cumulant != nil || empiricalCumulant != nil }
+    private var hasThirdCumulant: Bool { thirdCumulant != nil || empiricalSkew }
     let expectation = GaussianExpectation()
     private let size: Int
     private let covarianceTimesW: UnsafeMutablePointer<Double>
@@ -40,13 +43,16 @@ public final class GaussianClosure: ClassExpectation {
     /// `denseBaseline` replaces every circulant operation by a dense product; only
     /// the leading cumulant has a dense form (and no third cumulant).
     public init(distribution: InputDistribution, signal: ErrorSignal, cumulant: FourthCumulant?,
-                thirdCumulant: ThirdCumulant? = nil, empiricalCumulant: EmpiricalInputs? = nil, denseBaseline: Bool = false) {
+                thirdCumulant: ThirdCumulant? = nil, empiricalCumulant: EmpiricalInputs? = nil, empiricalSkew: Bool = false,
+                denseBaseline: Bool = false) {
         precondition(thirdCumulant == nil || cumulant != nil, "the third cumulant's closure is second order: it needs T too")
+        precondition(!empiricalSkew || empiricalCumulant != nil, "the empirical S(w) comes with the empirical T(w)")
         self.distribution = distribution
         self.signal = signal
         self.cumulant = cumulant
         self.thirdCumulant = thirdCumulant
         self.empiricalCumulant = empiricalCumulant
+        self.empiricalSkew = empiricalSkew
         size = distribution.size
         covarianceTimesW = .allocate(capacity: size)
         cumulantAction = .allocate(capacity: size)
@@ -105,16 +111,22 @@ public final class GaussianClosure: ClassExpectation {
         }
     }
 
-    /// Fills S(w) and returns kappa3 = w.S(w) / D^(3/2), the third cumulant of lambda.
-    private func thirdOrder(_ w: UnsafePointer<Double>, _ third: ThirdCumulant) -> Double {
-        third.action(w, into: thirdCumulantAction, workspace: thirdCumulantWorkspace!)
+    /// Fills S(w) (by FFT for a model, by one pass over the rows for data) and returns
+    /// kappa3 = w.S(w) / D^(3/2), the third cumulant of lambda.
+    private func thirdOrder(_ w: UnsafePointer<Double>) -> Double {
+        if let thirdCumulant {
+            thirdCumulant.action(w, into: thirdCumulantAction, workspace: thirdCumulantWorkspace!)
+        } else {
+            let action = empiricalCumulant!.thirdCumulantAction(Array(UnsafeBufferPointer(start: w, count: size))).value
+            action.withUnsafeBufferPointer { thirdCumulantAction.update(from: $0.baseAddress!, count: size) }
+        }
         let d = Double(size)
         return dot(w, thirdCumulantAction, size) / (d * d.squareRoot())
     }
 
     public func drift(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
-        if let thirdCumulant {
-            skewedDrift(w, thirdCumulant, into: out)
+        if hasThirdCumulant {
+            skewedDrift(w, into: out)
             return
         }
         let (q, kappa4) = secondAndFourthOrder(w)
@@ -128,9 +140,9 @@ public final class GaussianClosure: ClassExpectation {
     }
 
     /// The drift with the third cumulant: derivations/third-cumulant-closure.md §2, eq. (5).
-    private func skewedDrift(_ w: UnsafePointer<Double>, _ third: ThirdCumulant, into out: UnsafeMutablePointer<Double>) {
+    private func skewedDrift(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
         let (q, kappa4) = secondAndFourthOrder(w)
-        let kappa3 = thirdOrder(w, third)
+        let kappa3 = thirdOrder(w)
         let m = moments
         expectation.derivativeMoments(of: signal, variance: q, into: m)
         let covarianceFactor = m[1] + kappa3 / 6 * m[4] + kappa4 / 24 * m[5] + kappa3 * kappa3 / 72 * m[7]
@@ -146,11 +158,11 @@ public final class GaussianClosure: ClassExpectation {
     public func loss(_ w: UnsafePointer<Double>) -> Double {
         let (q, kappa4) = secondAndFourthOrder(w)
         let signal = self.signal
-        let maxOrder = thirdCumulant != nil ? 6 : hasFourthCumulant ? 4 : 0
+        let maxOrder = hasThirdCumulant ? 6 : hasFourthCumulant ? 4 : 0
         let m = expectation.derivativeMoments(of: { signal.loss($0) }, breakpoints: signal.discontinuities,
                                               transitions: signal.transitions, variance: q, maxOrder: maxOrder)
-        if let thirdCumulant {
-            let kappa3 = thirdOrder(w, thirdCumulant)
+        if hasThirdCumulant {
+            let kappa3 = thirdOrder(w)
             return m[0] + kappa3 / 6 * m[3] + kappa4 / 24 * m[4] + kappa3 * kappa3 / 72 * m[6]
         }
         return hasFourthCumulant ? m[0] + kappa4 / 24 * m[4] : m[0]
