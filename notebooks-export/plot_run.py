@@ -93,7 +93,9 @@ def draw_fields(figure, grid, runs):
             final = run["weights"][:, -1, min(unit, run["weights"].shape[2] - 1), :]
             filters = run["model"] == "cnn"
             if run["dimension"] == 2 and not filters:
-                axis.imshow(centred(final[0], 2, run["length"]), cmap="RdBu_r")
+                image = centred(final[0], 2, run["length"])
+                scale = np.abs(image).max()
+                axis.imshow(image, cmap="RdBu_r", vmin=-scale, vmax=scale)
                 axis.set_xticks([])
                 axis.set_yticks([])
                 continue
@@ -110,7 +112,7 @@ def draw_fields(figure, grid, runs):
 
 
 def draw_curves(figure, grid, runs):
-    inner = grid.subgridspec(1, 2, wspace=0.25)
+    inner = grid.subgridspec(1, 2, wspace=0.35)
     ipr_axis, loss_axis = figure.add_subplot(inner[0]), figure.add_subplot(inner[1])
     for run in runs:
         ode = run["command"] == "solve"
