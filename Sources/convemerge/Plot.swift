@@ -14,8 +14,10 @@ struct Plot: ParsableCommand {
         atomically to --out (default: RUN/plot.png, the last RUN for two).
 
         Example:
-          convemerge solve --L 32 --gaussian --closure gaussian --t-max 50 --out runs/ode
-          convemerge simulate --L 32 --gaussian --t-max 50 --seeds 3 --out runs/sim --quiet
+          convemerge solve --L 32 --gaussian --closure gaussian --t-max 50 \\
+            --out runs/ode
+          convemerge simulate --L 32 --gaussian --t-max 50 --seeds 3 \\
+            --out runs/sim --quiet
           convemerge plot runs/sim
           convemerge plot runs/ode runs/sim --out runs/ode-vs-sim.png
         """)

@@ -15,7 +15,10 @@ enum ProjectPython {
     static let packages = ["numpy", "matplotlib"]
 
     static func candidateRoots() -> [String] {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // argv[0] is a bare name when the binary was found on the PATH; /proc/self/exe is its real path.
+        let executable = FileManager.default.fileExists(atPath: "/proc/self/exe")
+            ? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            : URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var roots = [FileManager.default.currentDirectoryPath]
         var ancestor = executable.deletingLastPathComponent()
         for _ in 0..<4 {
