@@ -49,6 +49,7 @@ struct Analyze: ParsableCommand {
             try require(!reference.isFilterRun && reference.command == "simulate", flag: "--match",
                         "must be a fully-connected simulate run, '\(reference.directory)' is a \(reference.command) \(reference.model) run")
             try require(reference.lattice == weights.lattice, flag: "--match", "'\(reference.directory)' is on another lattice than '\(directory)'")
+            try require(weights.lattice.dimension == 1, flag: "--match", "filter alignment is defined on the ring (--dim 1) only")
         }
         var object: [String: Any] = ["run": directory, "command": weights.command, "model": weights.model,
                                      "dimension": weights.lattice.dimension, "length": weights.lattice.length]
