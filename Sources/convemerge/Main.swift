@@ -16,7 +16,8 @@ struct Convemerge: ParsableCommand {
 
         Inputs: stats, sample, cumulant. Theory: solve (the reduced gradient-flow ODE under a \
         closure), closure-error. Simulation: simulate (online SGD), compare (theory vs simulation). \
-        Analysis: instability (critical gain), tensor (cumulant eigenvectors), phase (sweeps). \
+        Analysis: instability (critical gain), tensor (cumulant eigenvectors), phase (sweeps), \
+        analyze (RF centres, tiling and alignment against chance), plot (figures of a run). \
         Studies: demo (what `make run` runs), validate, bench.
 
         Example:
@@ -29,7 +30,7 @@ struct Convemerge: ParsableCommand {
         subcommands: [Stats.self, Sample.self, Cumulant.self,
                       Solve.self, ClosureErrorCommand.self,
                       Simulate.self, Compare.self,
-                      Instability.self, Criterion.self, Tensor.self, Phase.self,
+                      Instability.self, Criterion.self, Tensor.self, Phase.self, Analyze.self, Plot.self,
                       Demo.self, Validate.self, Bench.self]
     )
 

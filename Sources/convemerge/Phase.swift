@@ -37,33 +37,15 @@ struct Phase: ParsableCommand {
 
     /// Draws DIR/phase.png with the project's matplotlib script when the venv exists.
     static func plot(_ directory: String) {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        // The working directory, else the repository the binary was built in (.build*/<triple>/release/convemerge).
-        var roots = [FileManager.default.currentDirectoryPath]
-        var ancestor = executable.deletingLastPathComponent()
-        for _ in 0..<4 {
-            ancestor = ancestor.deletingLastPathComponent()
-            roots.append(ancestor.path)
-        }
         let script = "notebooks-export/plot_phase.py"
-        guard let root = roots.first(where: { FileManager.default.isExecutableFile(atPath: "\($0)/.venv/bin/python")
-                                                 && FileManager.default.fileExists(atPath: "\($0)/\(script)") }) else {
+        guard let interpreter = ProjectPython.existing(for: script) else {
             Report.progress("no .venv/bin/python here: `make venv`, then `.venv/bin/python \(script) \(directory)` draws the heatmap")
             return
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(root)/.venv/bin/python")
-        process.arguments = ["\(root)/\(script)", directory]
-        do {
-            try process.run()
-            process.waitUntilExit()
-            if process.terminationStatus == 0 {
-                Report.progress("heatmap -> \((directory as NSString).appendingPathComponent("phase.png"))")
-            } else {
-                Report.progress("plot_phase.py failed (status \(process.terminationStatus)); phase.csv is complete")
-            }
-        } catch {
-            Report.progress("cannot run plot_phase.py: \(error.localizedDescription)")
+        switch ProjectPython.run(interpreter.python, [interpreter.script, directory]) {
+        case 0: Report.progress("heatmap -> \((directory as NSString).appendingPathComponent("phase.png"))")
+        case -1: Report.progress("cannot run plot_phase.py with \(interpreter.python)")
+        case let status: Report.progress("plot_phase.py failed (status \(status)); phase.csv is complete")
         }
     }
 }

@@ -11,8 +11,9 @@ struct Tensor: ParsableCommand {
         cumulant is negative, so these are its strongest directions (for a heavy-tailed copula such as \
         copula:laplace the cumulant is positive: use --extremum max). Eigenpairs equal up to a lattice translation and \
         sign are merged. Per eigenpair: eigenvalue mu, residual |T(w) - mu w|, IPR, restarts that found it, and with \
-        --compare-with DIR the overlap (|cosine| maximised over translations) with the final weights of a solve or \
-        simulate run (DIR/weights.npy, last row).
+        --compare-with DIR the overlap (|cosine| maximised over translations and sign) with the final weights of a solve or \
+        simulate run (DIR/weights.npy, last row), with two chance levels (mean +- sd over \(chanceSamples) draws): a Gaussian \
+        bump of the eigenvector's width (circular standard deviation of w^2) at a random position, and a random Gaussian vector.
 
         Example:
           convemerge solve --L 40 --closure montecarlo --mc-samples 4000 --out runs/mc
@@ -51,6 +52,7 @@ struct Tensor: ParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         let unconverged = restarts - pairs.reduce(0) { $0 + $1.hits }
         let overlaps = pairs.map { pair in reference.map { TensorEigenSolver.overlap(pair.vector, $0, lattice: distribution.lattice) } }
+        let chance = reference.map { Self.chanceLevels(reference: $0, eigenvectors: pairs.map(\.vector), lattice: distribution.lattice, seed: seed) }
         if let save { try NpyArray(rows: pairs.map(\.vector)).write(to: save, flag: "--save") }
         let fourierIPR = 1.5 / Double(distribution.size)
         if json {
@@ -64,22 +66,42 @@ struct Tensor: ParsableCommand {
             if reference != nil {
                 object["overlap"] = Report.json(overlaps.map { $0! })
                 object["reference_ipr"] = Observables.inverseParticipationRatio(reference!)
+                object["chance_random_vector"] = ["mean": Report.json(chance!.vector.mean), "sd": Report.json(chance!.vector.sd),
+                                                  "samples": chance!.vector.samples]
+                object["chance_random_bump"] = chance!.bumps.map { ["mean": Report.json($0.mean), "sd": Report.json($0.sd), "samples": $0.samples] }
             }
             try Report.printJSON(object)
             try Self.reportConvergence(found: pairs.count, unconverged: unconverged, maxIterations: maxIterations)
             return
         }
         let f = Report.format
-        var rows = [["#", "mu", "residual", "IPR", "hits", "iterations"] + (reference == nil ? [] : ["overlap"])]
+        var rows = [["#", "mu", "residual", "IPR", "hits", "iterations"] + (reference == nil ? [] : ["overlap", "random bump of its width"])]
         for (k, pair) in pairs.enumerated() {
             rows.append(["\(k)", f(pair.eigenvalue), f(pair.residual), f(pair.ipr), "\(pair.hits)", "\(pair.iterations)"]
-                        + (overlaps[k].map { [f($0)] } ?? []))
+                        + (overlaps[k].map { [f($0), "\(f(chance!.bumps[k].mean)) +- \(f(chance!.bumps[k].sd))"] } ?? []))
         }
         print("\(Report.describe(distribution.spec)); \(cumulant.rawValue) cumulant, \(extremum.rawValue) eigenpairs from \(restarts) starts in \(String(format: "%.2f", seconds)) s")
         print(Report.table(rows))
         print("(a Fourier mode has IPR 3/(2D) = \(f(fourierIPR)))")
-        if let reference { print("reference RF IPR \(f(Observables.inverseParticipationRatio(reference)))") }
+        if let reference, let chance {
+            print("reference RF IPR \(f(Observables.inverseParticipationRatio(reference))); a random Gaussian vector overlaps it by "
+                  + "\(f(chance.vector.mean)) +- \(f(chance.vector.sd)) (\(chance.vector.samples) draws)")
+        }
         try Self.reportConvergence(found: pairs.count, unconverged: unconverged, maxIterations: maxIterations)
+    }
+
+    static let chanceSamples = 200
+
+    /// What the overlap would be by chance: a Gaussian random vector, and per eigenvector a
+    /// Gaussian bump of the eigenvector's width at a random position (derivations/tiling-statistics.md §6).
+    static func chanceLevels(reference: [Double], eigenvectors: [[Double]], lattice: Lattice, seed: UInt64)
+        -> (vector: ChanceLevel.Summary, bumps: [ChanceLevel.Summary]) {
+        let vector = ChanceLevel.randomVectorOverlap(reference: reference, lattice: lattice, samples: chanceSamples, seed: seed)
+        let bumps = eigenvectors.map { w in
+            ChanceLevel.randomBumpOverlap(reference: reference, width: Observables.width(w, lattice: lattice), lattice: lattice,
+                                          samples: chanceSamples, seed: seed)
+        }
+        return (vector, bumps)
     }
 
     /// Starts that ran out of iterations are not eigenpairs: say how many, and fail (exit 3)

@@ -121,6 +121,8 @@ final class CLIBadInputTableTests: CLITestCase {
         all += cases(["demo", "--out", "demo", "--t-max", "1"] + small, [[("--seeds", nonFinite + ["-1", "1e5"])]])
         all += cases(["validate", "--out", "report.md"], [[("--lrs", ["nan", "-1", "0", "inf", "1,,2", ""])]])
         all += cases(["bench", "--quick"], [[("--seed", nonFinite + ["-1", "1e30"])]])
+        all += cases(["analyze", "no-run"], [[("--null-samples", positive(over: "10000000")), ("--threshold", nonFinite + ["-1", "1e4"]),
+                                               ("--seed", nonFinite + ["-1", "1e30"])]])
         return all
     }
 

@@ -97,7 +97,7 @@ final class CLIExamplesTests: CLITestCase {
 
     func testEveryHelpExampleRunsInOrderInAnEmptyDirectory() throws {
         let commands = ["stats", "sample", "cumulant", "solve", "closure-error", "simulate", "compare",
-                        "instability", "tensor", "phase", "demo", "bench"].map { [$0] } + [["phase", "merge"]]
+                        "instability", "tensor", "phase", "analyze", "plot", "demo", "bench"].map { [$0] } + [["phase", "merge"]]
         var total = 0
         for command in commands {
             let examples = try helpExamples(command)

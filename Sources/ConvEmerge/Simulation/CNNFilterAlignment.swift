@@ -74,16 +74,16 @@ public enum FilterStudy {
     /// The alignment of the final filters of `cnn` with the final RFs of `committee`, seed by seed.
     public static func compare(committee fc: SimulationResult, cnn: SimulationResult) -> Result {
         let lattice = fc.parameters.task.lattice
-        let k = fc.parameters.hiddenUnits, s = cnn.parameters.weightsPerUnit
+        let k = fc.parameters.hiddenUnits
         let seeds = min(fc.seedCount, cnn.seedCount)
         var matches: [FilterAlignment.Match] = [], chance: [Double] = []
         var rng = Xoshiro256(seed: cnn.parameters.seed, stream: 999)
         for seed in 0..<seeds {
             let fields = (0..<k).map { fc.weights(seed: seed, save: fc.saveCount - 1, unit: $0) }
             let filters = (0..<cnn.parameters.hiddenUnits).map { cnn.weights(seed: seed, save: cnn.saveCount - 1, unit: $0) }
-            matches += FilterAlignment.bestMatches(filters: filters, receptiveFields: fields, lattice: lattice)
-            let random = (0..<filters.count).map { _ in (0..<s).map { _ in rng.nextGaussian() } }
-            chance += FilterAlignment.bestMatches(filters: random, receptiveFields: fields, lattice: lattice).map(\.cosine)
+            let alignment = ChanceLevel.filterAlignment(filters: filters, fields: fields, lattice: lattice, rng: &rng)
+            matches += alignment.matches
+            chance += alignment.chance
         }
         let mean = { (values: [Double]) in values.reduce(0, +) / Double(max(values.count, 1)) }
         func final(_ result: SimulationResult, _ column: String) -> Double {
