@@ -88,7 +88,7 @@ final class CLIBadInputTableTests: CLITestCase {
         all += cases(["simulate", "--out", "run", "--model", "cnn", "--t-max", "1"] + small, [[("--kernel-size", positive(over: "17"))]])
         all += cases(["simulate", "--out", "run"] + small, [[("--t-max", positive(over: "1e12"))]])
         let data = ["--inputs", "data:DATA"]
-        all += cases(["solve", "--out", "run"] + data + small, [dataFlags, [("--closure", ["conditional", "cumulant"]), ("--cumulant", ["full"])]])
+        all += cases(["solve", "--out", "run"] + data + small, [dataFlags, [("--closure", ["conditional", "lufkin"]), ("--cumulant", ["full"])]])
         all += cases(["solve", "--out", "run", "--stationarity", "raw"] + data + small, [[("--augment", ["translate"])]])
         all += cases(["solve", "--out", "run", "--closure", "cumulant", "--symmetrise", "sign"] + data + small, [[("--augment", ["translate"])]])
         all += cases(["stats"] + data + small, [[("--augment", ["translate"])]])

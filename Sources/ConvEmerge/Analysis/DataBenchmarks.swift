@@ -2,8 +2,16 @@ import Foundation
 
 /// Cost of `--inputs data:` (issue 9): the statistics of `stats` against one pass over the same
 /// file, and the montecarlo right-hand side on N data rows against the NLGP's on N samples
-/// (both O(N D): the same cost is expected).
+/// (both O(N D): the same cost is expected); and the exact statistics of each model family
+/// (covariance by its Hermite series, kurtosis) against the NLGP's closed forms.
 public enum DataBenchmarks {
+    /// One family's model statistics: what `stats --inputs FAMILY` computes before printing.
+    public struct FamilyCost: Codable, Sendable {
+        public let family: String
+        public let seconds: Double
+        public let overNLGP: Double
+    }
+
     public struct Report: Codable, Sendable {
         public let rows: Int
         public let dimension: Int
@@ -13,6 +21,9 @@ public enum DataBenchmarks {
         public let onePassSeconds: Double
         public let dataRightHandSideSeconds: Double
         public let nlgpRightHandSideSeconds: Double
+        /// At D = `familyDimension`, nlgp first (ratio 1).
+        public let familyDimension: Int
+        public let families: [FamilyCost]
         public var statisticsOverOnePass: Double { statisticsSeconds / onePassSeconds }
         public var dataOverNLGPRightHandSide: Double { dataRightHandSideSeconds / nlgpRightHandSideSeconds }
     }
@@ -59,7 +70,23 @@ public enum DataBenchmarks {
             }
         }
         precondition(sink.isFinite || sink.isNaN, "keeps the one-pass sum alive")
+        let familyDimension = 16 * dimension
+        progress("model statistics of each input family at D = \(familyDimension)")
+        let families = try familyCosts(dimension: familyDimension, best: best)
         return Report(rows: rows, dimension: dimension, statisticsSeconds: statistics, onePassSeconds: onePass,
-                      dataRightHandSideSeconds: times.candidate, nlgpRightHandSideSeconds: times.baseline)
+                      dataRightHandSideSeconds: times.candidate, nlgpRightHandSideSeconds: times.baseline,
+                      familyDimension: familyDimension, families: families)
+    }
+
+    /// The input model (covariance, PSD check) and its marginal kurtosis, per family, on a ring.
+    static func familyCosts(dimension: Int, best: (() throws -> Void) throws -> Double) throws -> [FamilyCost] {
+        let lattice = try Lattice(dimension: 1, length: dimension)
+        let names = ["nlgp", "copula:laplace", "copula:exponential", "copula:student:5", "elliptical:student:5"]
+        let seconds = try names.map { name in
+            let spec = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 2), gain: 3,
+                                     family: InputFamily(parsing: name))
+            return try best { _ = try InputDistribution(spec).marginal.excessKurtosis() }
+        }
+        return zip(names, seconds).map { FamilyCost(family: $0, seconds: $1, overNLGP: $1 / seconds[0]) }
     }
 }
