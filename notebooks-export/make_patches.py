@@ -17,8 +17,12 @@ whitening-free preprocessing of sparse-coding studies); `none` keeps grey levels
 Output: an (N, D) float64 C-order .npy, written to a temporary sibling and renamed.
 The pooled skewness and excess kurtosis are printed on stderr.
 
+Your own photographs: `--image-files a.png b.jpg ...` (with `--images ''` to leave the bundled
+ones out); each is converted to grey levels in [0, 1] the same way.
+
 Usage:
   .venv/bin/python notebooks-export/make_patches.py --L 40 --n 100000 --seed 1 --out rows.npy
+  .venv/bin/python notebooks-export/make_patches.py --images '' --image-files mine/*.png --L 40 --out mine.npy
   .venv/bin/python notebooks-export/make_patches.py --L 12 --dim 2 --n 50000 --out patches.npy
 """
 
@@ -37,19 +41,37 @@ def fail(flag, message):
     sys.exit(2)
 
 
-def grey_photographs(names):
+def grey(image, source, flag):
+    """Grey levels in [0, 1]: luminance of RGB(A), integer images scaled by their type's range."""
+    from skimage.color import rgb2gray, rgba2rgb
+    from skimage.util import img_as_float
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = rgba2rgb(image)
+    if image.ndim == 3:
+        image = rgb2gray(image)
+    if image.ndim != 2:
+        fail(flag, f"{source} is not a 2-D grey or RGB image (shape {image.shape})")
+    return np.asarray(img_as_float(image), dtype=np.float64)
+
+
+def grey_photographs(names, files):
     try:
-        from skimage import data
-        from skimage.color import rgb2gray
+        from skimage import data, io
     except ImportError:
-        fail("--images", "needs scikit-image (make venv-images, or pip install scikit-image)")
+        fail("--images", "needs scikit-image (make study-inputs installs it into .venv, or pip install scikit-image)")
     photographs = []
     for name in names:
         if name not in PHOTOGRAPHS:
             fail("--images", f"expected names from {','.join(PHOTOGRAPHS)}, got '{name}'")
-        image = getattr(data, name)()
-        grey = rgb2gray(image) if image.ndim == 3 else image / 255.0
-        photographs.append(np.asarray(grey, dtype=np.float64))
+        photographs.append(grey(getattr(data, name)(), name, "--images"))
+    for path in files:
+        try:
+            image = io.imread(path)
+        except Exception as error:  # any reader failure is one line about the flag
+            fail("--image-files", f"cannot read '{path}': {error}")
+        photographs.append(grey(image, path, "--image-files"))
+    if not photographs:
+        fail("--images", "no photographs: give --images and/or --image-files")
     return photographs
 
 
@@ -108,7 +130,10 @@ def main(argv=None):
     parser.add_argument("--dim", type=int, default=1, choices=[1, 2], help="1: rows of L pixels, 2: L x L patches")
     parser.add_argument("--n", type=int, default=100000, help="number of crops N (1 ... 1e7)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the crop positions and flips")
-    parser.add_argument("--images", default=",".join(PHOTOGRAPHS), help="comma-separated skimage.data photographs")
+    parser.add_argument("--images", default=",".join(PHOTOGRAPHS),
+                        help="comma-separated skimage.data photographs ('' for none)")
+    parser.add_argument("--image-files", nargs="*", default=[],
+                        help="your own image files (PNG, JPEG, TIFF: anything skimage.io.imread reads)")
     parser.add_argument("--standardise", choices=["pixel", "patch", "none"], default="pixel")
     parser.add_argument("--no-flip", action="store_true", help="no random left-right mirroring")
     parser.add_argument("--out", required=True, help="output .npy path")
@@ -120,7 +145,7 @@ def main(argv=None):
     if args.n * args.L ** args.dim > 2 ** 31:
         fail("--n", f"N x D = {args.n * args.L ** args.dim} values is over 2^31 (16 GiB); choose a smaller N")
     rng = np.random.default_rng(args.seed)
-    photographs = grey_photographs(args.images.split(","))
+    photographs = grey_photographs([n for n in args.images.split(",") if n], args.image_files)
     rows = standardise(crops(photographs, args.L, args.dim, args.n, not args.no_flip, rng), args.standardise)
     write_atomically(args.out, rows)
     skewness, kurtosis = pooled_moments(rows)
