@@ -59,6 +59,8 @@ struct PhaseRun: ParsableCommand {
     var x: String?
     @Option(help: "Second axis, NAME=a:b:n.") var y: String?
     @Option(help: "Comma-separated: ipr (final IPR of the ODE), growth (growth rate of the extended state).") var measure: String = "ipr"
+    @Option(help: "ode: each cell solves the ODE; sgd: each cell trains --seeds networks by online SGD (simulate's engine).") var engine: PhaseEngine = .ode
+    @OptionGroup(title: "Network (--engine sgd)") var network: PhaseNetworkOptions
     @OptionGroup(title: "Inputs") var input: InputOptions
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
     @OptionGroup(title: "Closure") var closureOptions: ClosureOptions
@@ -86,6 +88,10 @@ struct PhaseRun: ParsableCommand {
             throw ConvEmergeError.invalidInput(flag: "--shard", message: "must be i/N with 0 <= i < N (e.g. 0/4), got '\(shard)'")
         }
         try PhaseSweep.validateExecution(threads: threads, shard: (index, count))
+        let simulation = try network.settings(engine: engine)
+        if simulation != nil, let flag = [("--stepper", stepper != nil), ("--rtol", rtol != nil), ("--atol", atol != nil)].first(where: \.1)?.0 {
+            throw ConvEmergeError.invalidInput(flag: flag, message: "applies to --engine ode only (SGD has no integrator)")
+        }
         let measures = try measure.split(separator: ",", omittingEmptySubsequences: false).map { name -> PhaseMeasure in
             guard let m = PhaseMeasure(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
                 throw ConvEmergeError.invalidInput(flag: "--measure", message: "must list ipr and/or growth separated by commas, got '\(measure)'")
@@ -103,7 +109,8 @@ struct PhaseRun: ParsableCommand {
             closure: closureOptions.spec(), integrator: integrator, learningRate: lr, initScale: initScale, seed: seed,
             family: input.spec().family)
         let spec = try PhaseSweepSpec(base: base, x: PhaseAxis(parsing: x, flag: "--x"), y: PhaseAxis(parsing: y, flag: "--y"),
-                                      measures: measures)
+                                      measures: measures, simulation: simulation)
+        try spec.requireSimulationMemory(threads: threads)
         return (spec, (index, count), out)
     }
 
