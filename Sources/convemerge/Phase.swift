@@ -15,7 +15,16 @@ struct Phase: ParsableCommand {
         last cell writes phase.csv. Shards in separate directories are combined by `convemerge phase merge DIR...` \
         into the phase.csv a single run writes. DIR/phase.csv columns: cell, x, y, final_ipr, growth_rate, \
         leading_mode_ipr, status. With .venv/bin/python (make venv) the heatmap DIR/phase.png is drawn by \
-        notebooks-export/plot_phase.py.
+        notebooks-export/plot_phase.py (curves with error bars when an axis has one value, or an sgd sweep's --y at most four).
+
+        --engine sgd: each cell trains --seeds networks by online SGD, exactly as `simulate` with the same flags \
+        and --seed (--model, default committee; --K, default 8; --batch, --sampler, --test-samples; --lr, --t-max, \
+        --init-scale as above), and reduces their final weights as `analyze` does: columns cell, x, y, ipr_mean, \
+        ipr_sd (unit-averaged IPR, mean and sample sd over replicas), accuracy_mean, accuracy_sd, localised_mean \
+        (units with IPR > --threshold x 3/(D+2)), nn_distance, nn_null_mean, nn_p_even, nn_p_clustered (nearest-neighbour \
+        distance of localised centres against --null-samples uniformly random draws), status. The axis \
+        gaussian=0:1:2 puts the inputs and their Gaussian clone (--gaussian) side by side. sweep.json records the \
+        engine: an ODE and an SGD sweep are never resumed or merged into one another.
 
         Example (in order; the two shards into runs/growth run at once):
           convemerge phase --x gain=0:3:7 --y xi1=1:3:5 --L 32 --t-max 50 \\
@@ -31,6 +40,8 @@ struct Phase: ParsableCommand {
           convemerge phase --x gain=0:3:5 --y xi1=1:3:3 --L 32 --measure growth \\
               --out runs/g-1 --shard 1/2
           convemerge phase merge runs/g-0 runs/g-1 --out runs/g
+          convemerge phase --engine sgd --x gain=0:4:3 --y gaussian=0:1:2 --L 40 --bias 0.5 \\
+              --K 8 --lr 0.1 --batch 4 --t-max 500 --init-scale 1 --seeds 2 --out runs/sgd-gain
         """,
         subcommands: [PhaseRun.self, PhaseMerge.self],
         defaultSubcommand: PhaseRun.self)

@@ -65,6 +65,19 @@ final class CLIPhaseSimulationTests: CLITestCase {
         XCTAssertEqual(try column(cell, "nn_p_clustered"), try XCTUnwrap(double(nearest["p_clustered"])), accuracy: 1e-9)
     }
 
+    /// At gain 0 the NLGP is its Gaussian clone (derivations/nlgp-covariance.md, g -> 0: the
+    /// identity marginal, C = Sigma): the two rows of the gaussian axis must agree to round-off.
+    func testAtGainZeroTheNLGPRowIsTheClonesRow() throws {
+        try runOK(["phase", "--engine", "sgd", "--x", "gain=0:0:1", "--y", "gaussian=0:1:2"] + Self.network + Self.tiling
+                  + ["--quiet", "--out", path("g0")])
+        let (_, rows) = try rows(path("g0"))
+        XCTAssertEqual(rows.count, 2)
+        for k in 3..<(rows[0].count - 1) {
+            let nlgp = try XCTUnwrap(Double(rows[0][k])), clone = try XCTUnwrap(Double(rows[1][k]))
+            XCTAssertEqual(nlgp, clone, accuracy: 1e-9 * max(1, abs(nlgp)), "column \(k)")
+        }
+    }
+
     func testShardsResumeAndMergeGiveTheSingleRunsTable() throws {
         try runOK(sweep(path("single"), "--threads", "1"))
         let reference = try XCTUnwrap(table(path("single")))
