@@ -40,8 +40,9 @@ struct Phase: ParsableCommand {
           convemerge phase --x gain=0:3:5 --y xi1=1:3:3 --L 32 --measure growth \\
               --out runs/g-1 --shard 1/2
           convemerge phase merge runs/g-0 runs/g-1 --out runs/g
-          convemerge phase --engine sgd --x gain=0:4:3 --y gaussian=0:1:2 --L 40 --bias 0.5 \\
-              --K 8 --lr 0.1 --batch 4 --t-max 500 --init-scale 1 --seeds 2 --out runs/sgd-gain
+          convemerge phase --engine sgd --x gain=0:4:3 --y gaussian=0:1:2 \\
+              --L 40 --bias 0.5 --K 8 --lr 0.1 --batch 4 --t-max 500 \\
+              --init-scale 1 --seeds 2 --out runs/sgd-gain
         """,
         subcommands: [PhaseRun.self, PhaseMerge.self],
         defaultSubcommand: PhaseRun.self)
