@@ -23,6 +23,7 @@
 
 # %%
 import csv
+import json
 import math
 import sys
 
@@ -79,7 +80,20 @@ PARAMETER_LABELS = {
 }
 
 
-def curves(xname, yname, xs, ys, grids):
+def random_vector_ipr(directory):
+    """3/(D+2), the IPR of a random Gaussian vector, when D is fixed over the sweep (else None)."""
+    try:
+        with open(f"{directory}/sweep.json") as handle:
+            spec = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if "L" in (spec["x"]["parameter"], spec["y"]["parameter"]):
+        return None
+    d = spec["base"]["length"] ** spec["base"]["dimension"]
+    return 3 / (d + 2)
+
+
+def curves(xname, yname, xs, ys, grids, reference_ipr=None):
     """Measured columns against the axis with several values, one curve per value of the other."""
     if len(xs) == 1 and len(ys) > 1:
         xname, yname, xs, ys = yname, xname, ys, xs
@@ -101,7 +115,9 @@ def curves(xname, yname, xs, ys, grids):
         axis.set_ylabel(label)
         if column == "growth_rate":
             axis.axhline(0, color="black", linewidth=0.8)
-        if label and len(ys) > 1:
+        if column in ("final_ipr", "ipr_mean") and reference_ipr is not None:
+            axis.axhline(reference_ipr, color="grey", linestyle=":", linewidth=1, label="random vector 3/(D+2)")
+        if axis.get_legend_handles_labels()[0]:
             axis.legend()
     canvas.tight_layout()
     return canvas
@@ -121,7 +137,7 @@ def figure(directory):
     xname, yname, xs, ys, grids = load(directory)
     simulated = "ipr_mean" in grids
     if min(len(xs), len(ys)) == 1 or (simulated and len(ys) <= 4):
-        return curves(xname, yname, xs, ys, grids)
+        return curves(xname, yname, xs, ys, grids, random_vector_ipr(directory))
     shown = {c: g for c, g in grids.items() if c in ("final_ipr", "growth_rate", "ipr_mean", "accuracy_mean", "nn_distance")}
     canvas, axes = plt.subplots(1, len(shown), figsize=(5.2 * len(shown), 4.4), squeeze=False)
     for axis, (column, grid) in zip(axes[0], shown.items()):
@@ -140,7 +156,7 @@ def figure(directory):
             mesh = axis.pcolormesh(edges(xs), edges(ys), grid, cmap="viridis")
             title, label = TITLES[column]
             ticks = None
-        canvas.colorbar(mesh, ax=axis, label=label, ticks=ticks, format="%.2g")
+        canvas.colorbar(mesh, ax=axis, label=label, ticks=ticks, format="%.2g" if column == "growth_rate" else "%.3g")
         axis.grid(False)
         axis.set_xlabel(PARAMETER_LABELS.get(xname, xname))
         axis.set_ylabel(PARAMETER_LABELS.get(yname, yname))
