@@ -39,6 +39,10 @@ final class CLIPhaseSimulationTests: CLITestCase {
             XCTAssertEqual(try column(row, "localised_mean"), 4)  // threshold 0: every unit
             // The nearest of 4 points on a ring of 16 sites is at most 16/4 away.
             XCTAssertLessThanOrEqual(try column(row, "nn_distance"), d / 4 + 1e-12)
+            // Null mean: 4 uniform centres on a ring of L sites lie L/(2 x 4) apart on average
+            // (derivations/tiling-statistics.md §4); each draw lies in [0, L/4], so its sd is at
+            // most L/8 (Popoviciu), and 500 draws put the sample mean within 4 x (L/8)/sqrt(500).
+            XCTAssertEqual(try column(row, "nn_null_mean"), d / 8, accuracy: 4 * (d / 8) / 500.0.squareRoot())
         }
         // Cell 3 (gain 3, xi1 2) by hand: the same weights, so the same IPR and accuracy to round-off.
         let cell = rows[3]
@@ -94,6 +98,22 @@ final class CLIPhaseSimulationTests: CLITestCase {
         try runOK(sweep(path("s1"), "--shard", "1/2"))
         try runOK(["phase", "merge", path("s0"), path("s1"), "--out", path("merged")])
         XCTAssertEqual(table(path("merged")), reference)
+    }
+
+    /// A sweep.json written before the engine existed has no "engine": it is an ODE sweep and resumes as one.
+    func testSweepJSONWithoutEngineResumesAsAnODESweep() throws {
+        let ode = ["phase"] + Self.axes + ["--L", "16", "--t-max", "5", "--quiet"]
+        try runOK(ode + ["--out", path("whole")])
+        try runOK(ode + ["--out", path("old"), "--shard", "0/2"])
+        let file = path("old/sweep.json")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let old = text.split(separator: "\n").filter { !$0.contains("\"engine\"") }.joined(separator: "\n")
+        XCTAssertNotEqual(old, text)
+        try old.write(toFile: file, atomically: true, encoding: .utf8)
+        try runOK(ode + ["--out", path("old"), "--resume"])
+        XCTAssertEqual(table(path("old")), table(path("whole")))
+        let refused = try CLI.run(sweep(path("old"), "--resume"))
+        XCTAssertEqual(refused.status, 2, refused.stderr)
     }
 
     func testODEAndSGDSweepsNeverMix() throws {
