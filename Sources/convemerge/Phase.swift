@@ -15,7 +15,16 @@ struct Phase: ParsableCommand {
         last cell writes phase.csv. Shards in separate directories are combined by `convemerge phase merge DIR...` \
         into the phase.csv a single run writes. DIR/phase.csv columns: cell, x, y, final_ipr, growth_rate, \
         leading_mode_ipr, status. With .venv/bin/python (make venv) the heatmap DIR/phase.png is drawn by \
-        notebooks-export/plot_phase.py.
+        notebooks-export/plot_phase.py (curves with error bars when an axis has one value, or an sgd sweep's --y at most four).
+
+        --engine sgd: each cell trains --seeds networks by online SGD, exactly as `simulate` with the same flags \
+        and --seed (--model, default committee; --K, default 8; --batch, --sampler, --test-samples; --lr, --t-max, \
+        --init-scale as above), and reduces their final weights as `analyze` does: columns cell, x, y, ipr_mean, \
+        ipr_sd (unit-averaged IPR, mean and sample sd over replicas), accuracy_mean, accuracy_sd, localised_mean \
+        (units with IPR > --threshold x 3/(D+2)), nn_distance, nn_null_mean, nn_p_even, nn_p_clustered (nearest-neighbour \
+        distance of localised centres against --null-samples uniformly random draws), status. The axis \
+        gaussian=0:1:2 puts the inputs and their Gaussian clone (--gaussian) side by side. sweep.json records the \
+        engine: an ODE and an SGD sweep are never resumed or merged into one another.
 
         Example (in order; the two shards into runs/growth run at once):
           convemerge phase --x gain=0:3:7 --y xi1=1:3:5 --L 32 --t-max 50 \\
@@ -31,6 +40,9 @@ struct Phase: ParsableCommand {
           convemerge phase --x gain=0:3:5 --y xi1=1:3:3 --L 32 --measure growth \\
               --out runs/g-1 --shard 1/2
           convemerge phase merge runs/g-0 runs/g-1 --out runs/g
+          convemerge phase --engine sgd --x gain=0:4:3 --y gaussian=0:1:2 \\
+              --L 40 --bias 0.5 --K 8 --lr 0.1 --batch 4 --t-max 500 \\
+              --init-scale 1 --seeds 2 --out runs/sgd-gain
         """,
         subcommands: [PhaseRun.self, PhaseMerge.self],
         defaultSubcommand: PhaseRun.self)
@@ -59,6 +71,8 @@ struct PhaseRun: ParsableCommand {
     var x: String?
     @Option(help: "Second axis, NAME=a:b:n.") var y: String?
     @Option(help: "Comma-separated: ipr (final IPR of the ODE), growth (growth rate of the extended state).") var measure: String = "ipr"
+    @Option(help: "ode: each cell solves the ODE; sgd: each cell trains --seeds networks by online SGD (simulate's engine).") var engine: PhaseEngine = .ode
+    @OptionGroup(title: "Network (--engine sgd)") var network: PhaseNetworkOptions
     @OptionGroup(title: "Inputs") var input: InputOptions
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
     @OptionGroup(title: "Closure") var closureOptions: ClosureOptions
@@ -86,6 +100,10 @@ struct PhaseRun: ParsableCommand {
             throw ConvEmergeError.invalidInput(flag: "--shard", message: "must be i/N with 0 <= i < N (e.g. 0/4), got '\(shard)'")
         }
         try PhaseSweep.validateExecution(threads: threads, shard: (index, count))
+        let simulation = try network.settings(engine: engine)
+        if simulation != nil, let flag = [("--stepper", stepper != nil), ("--rtol", rtol != nil), ("--atol", atol != nil)].first(where: \.1)?.0 {
+            throw ConvEmergeError.invalidInput(flag: flag, message: "applies to --engine ode only (SGD has no integrator)")
+        }
         let measures = try measure.split(separator: ",", omittingEmptySubsequences: false).map { name -> PhaseMeasure in
             guard let m = PhaseMeasure(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
                 throw ConvEmergeError.invalidInput(flag: "--measure", message: "must list ipr and/or growth separated by commas, got '\(measure)'")
@@ -103,7 +121,8 @@ struct PhaseRun: ParsableCommand {
             closure: closureOptions.spec(), integrator: integrator, learningRate: lr, initScale: initScale, seed: seed,
             family: input.spec().family)
         let spec = try PhaseSweepSpec(base: base, x: PhaseAxis(parsing: x, flag: "--x"), y: PhaseAxis(parsing: y, flag: "--y"),
-                                      measures: measures)
+                                      measures: measures, simulation: simulation)
+        try spec.requireSimulationMemory(threads: threads)
         return (spec, (index, count), out)
     }
 

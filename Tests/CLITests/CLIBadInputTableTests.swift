@@ -115,6 +115,15 @@ final class CLIBadInputTableTests: CLITestCase {
         all += cases(["phase", "--y", "xi1=1.5:2:2", "--out", "sweep"] + small, [[
             ("--x", ["gain=nan:1:2", "gain=0:inf:2", "gain=-1:1:2", "gain=0:1:0", "gain=0:1:-1", "L=2:8:3", "L=16.5:20:2",
                      "gain=1:2:1", "gain=0:1:100000", "bogus=1:2:2", "gain"])]])
+        all += cases(["phase", "--engine", "sgd", "--x", "gain=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"] + small, [[
+            ("--seeds", positive(over: "1e5")), ("--K", positive(over: "5000")), ("--batch", positive(over: "1e7")),
+            ("--test-samples", positive(over: "1e8")), ("--null-samples", positive(over: "1e7")), ("--threshold", nonFinite + ["-1", "1e4"]),
+            ("--kernel-size", ["3"]), ("--model", ["bogus"]), ("--sampler", ["bogus"]), ("--measure", ["growth"]), ("--rtol", ["1e-6"]),
+            ("--engine", ["bogus"])]])
+        all += cases(["phase", "--engine", "sgd", "--y", "xi1=1.5:2:2", "--out", "sweep"] + small, [[
+            ("--x", ["gaussian=0:2:2", "gaussian=0:1:3", "gaussian=-1:0:2", "gaussian=0.5:0.5:1"])]])
+        all += cases(["phase", "--x", "gain=1:2:2", "--y", "xi1=1.5:2:2", "--out", "sweep"] + small, [[
+            ("--seeds", ["2"]), ("--K", ["8"]), ("--null-samples", ["1000"])]])
         all += cases(["demo", "--out", "demo", "--t-max", "1", "--seeds", "0"] + small, [inputFlags, taskFlags, [
             ("--mc-samples", positive(over: "100000000")), ("--t-max", positive(over: "1e12")), ("--lr", positive(over: "1e7")),
             ("--init-scale", positive(over: "1e7")), ("--seed", nonFinite + ["-1", "1e30"]), ("--batch", positive(over: "1e7"))]])

@@ -7,9 +7,12 @@ public enum PhaseParameter: String, Codable, CaseIterable, Sendable {
     case tMax = "t-max"
     /// xi1 / xi0 at fixed xi0 (SPEC §5 names the ratio as a sweep axis).
     case xiRatio = "xi-ratio"
+    /// 0: the task's classes as given; 1: both replaced by their Gaussian clones (the --gaussian
+    /// control), so that one sweep holds a network's curve on NLGP and on its clone.
+    case gaussian
 
     /// A lattice has a whole number of sites: a grid point between two is not a cell to round.
-    var takesWholeValues: Bool { self == .L }
+    var takesWholeValues: Bool { self == .L || self == .gaussian }
 
     /// The flags the library names when this parameter is out of range: xi0, xi1 and the ratio
     /// reach the kernel, which speaks of --xi, and the ratio is applied to xi1.
@@ -44,6 +47,8 @@ public struct PhaseAxis: Codable, Hashable, Sendable {
         try require(count >= 1 && count <= Self.maximumCells, flag: flag, "n must be in 1 ... \(Self.maximumCells), got \(count)")
         try require(count > 1 || upper == lower, flag: flag, "n = 1 is the single value a, so b must equal a, got \(text)")
         try require(count == 1 || upper != lower, flag: flag, "n > 1 values need a != b, got \(text)")
+        try require(parameter != .gaussian || (Set([lower, upper]).isSubset(of: [0, 1]) && count <= 2), flag: flag,
+                    "gaussian takes 0 (the --inputs family) and/or 1 (its Gaussian clone), e.g. gaussian=0:1:2, got \(text)")
         // Beyond 2^53 a Double is whole but no longer a lattice size that converts to Int.
         if parameter.takesWholeValues,
            let k = (0..<count).first(where: { value($0) != value($0).rounded() || value($0).magnitude >= 0x1p53 }) {
@@ -157,6 +162,7 @@ public struct PhaseBase: Codable, Hashable, Sendable {
         case .jitter: copy.jitter = value
         case .initScale: copy.initScale = value
         case .xiRatio: copy.xi1 = value * xi0
+        case .gaussian: copy.gaussianControl = value == 1
         case .tMax:
             copy.integrator = try IntegratorSpec(stepper: integrator.stepper, relativeTolerance: integrator.relativeTolerance,
                                                  absoluteTolerance: integrator.absoluteTolerance, tMax: value, saves: integrator.saves,
@@ -167,6 +173,16 @@ public struct PhaseBase: Codable, Hashable, Sendable {
 
     /// The `solve` parameters of this point (validated like the CLI's).
     public func solveParameters() throws -> SolveParameters {
+        let taskSpec = try self.taskSpec()
+        try closure.requireApplicable(to: taskSpec)
+        try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
+        return SolveParameters(task: taskSpec, neuron: try NeuronSpec(activation: activation, bias: bias), closure: closure,
+                               integrator: integrator, learningRate: learningRate,
+                               initialization: .random(scale: initScale, seed: seed))
+    }
+
+    /// The task of this point, shared by the ODE and the SGD engine.
+    public func taskSpec() throws -> TaskSpec {
         let lattice = try Lattice(dimension: dimension, length: length)
         let input = try InputSpec(lattice: lattice, kernel: Kernel(shape: kernel, correlationLength: xi, jitter: jitter), gain: gain,
                                   family: family)
@@ -175,15 +191,12 @@ public struct PhaseBase: Codable, Hashable, Sendable {
         case .xi:
             taskSpec = try TaskSpec.xi(base: input, xi0: xi0, xi1: xi1, gaussianControl: gaussianControl, prior1: prior1, targets: targets)
         case .clone:
+            try require(!gaussianControl, flag: "--gaussian", "applies to --task xi only")
             taskSpec = try TaskSpec.clone(base: input, prior1: prior1, targets: targets)
         case .data:
             throw ConvEmergeError.invalidInput(flag: "--task", message: "data is the task of --inputs data:A.npy,B.npy, which phase does not read; use xi or clone")
         }
-        try closure.requireApplicable(to: taskSpec)
-        try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
-        return SolveParameters(task: taskSpec, neuron: try NeuronSpec(activation: activation, bias: bias), closure: closure,
-                               integrator: integrator, learningRate: learningRate,
-                               initialization: .random(scale: initScale, seed: seed))
+        return taskSpec
     }
 }
 
@@ -195,8 +208,16 @@ public struct PhaseSweepSpec: Codable, Hashable, Sendable {
     public let x: PhaseAxis
     public let y: PhaseAxis
     public let measures: [PhaseMeasure]
+    /// nil in sweep.json files written before the SGD engine: those are ODE sweeps.
+    public let engine: PhaseEngine?
+    /// The network of the sgd engine; nil for the ODE.
+    public let simulation: PhaseSimulationSettings?
 
-    public init(base: PhaseBase, x: PhaseAxis, y: PhaseAxis, measures: [PhaseMeasure]) throws {
+    public var effectiveEngine: PhaseEngine { engine ?? .ode }
+
+    /// `simulation` given: every cell trains networks by online SGD instead of solving the ODE.
+    public init(base: PhaseBase, x: PhaseAxis, y: PhaseAxis, measures: [PhaseMeasure],
+                simulation: PhaseSimulationSettings? = nil) throws {
         try require(x.parameter != y.parameter, flag: "--y", "must sweep another parameter than --x (\(x.parameter.rawValue))")
         try require(!measures.isEmpty, flag: "--measure", "needs at least one of ipr, growth")
         // The axis with more values is the one to shorten.
@@ -209,6 +230,8 @@ public struct PhaseSweepSpec: Codable, Hashable, Sendable {
                     "gain applies to --inputs nlgp only, not to \(base.family) (copula:erf:g carries its own gain)")
         try require(!pair.contains(.xiRatio) || pair.isDisjoint(with: [.xi0, .xi1]), flag: "--y",
                     "xi-ratio cannot be swept together with xi0 or xi1 (fix xi0 with --xi0)")
+        try require(simulation == nil || measures == [.ipr], flag: "--measure",
+                    "--engine sgd measures ipr (with the accuracy and the tiling); growth is the ODE's, got \(measures.map(\.rawValue).joined(separator: ","))")
         if measures.contains(.growth) {
             try InstabilityAnalysis.requireJacobian(closure: base.closure.kind, activation: base.activation)
         }
@@ -217,6 +240,8 @@ public struct PhaseSweepSpec: Codable, Hashable, Sendable {
         self.y = y
         // One order whatever the user typed, so that sweep.json compares equal.
         self.measures = PhaseMeasure.allCases.filter(measures.contains)
+        self.engine = simulation == nil ? .ode : .sgd
+        self.simulation = simulation
         try validateCorners()
     }
 
@@ -233,7 +258,11 @@ public struct PhaseSweepSpec: Codable, Hashable, Sendable {
         let corners = [(0, 0), (x.count - 1, y.count - 1), (0, y.count - 1), (x.count - 1, 0)]
         func failure(_ i: Int, _ j: Int) throws -> (flag: String, message: String)? {
             do {
-                _ = try parameters(x: x.value(i), y: y.value(j))
+                if simulation != nil {
+                    _ = try simulationParameters(x: x.value(i), y: y.value(j))
+                } else {
+                    _ = try parameters(x: x.value(i), y: y.value(j))
+                }
                 return nil
             } catch let ConvEmergeError.invalidInput(flag, message) {
                 return (flag, message)
@@ -265,10 +294,13 @@ public struct PhaseSweepSpec: Codable, Hashable, Sendable {
     /// The same grid of the same problem (the version that wrote it does not matter).
     public func describesSameSweep(as other: PhaseSweepSpec) -> Bool {
         base == other.base && x == other.x && y == other.y && Set(measures) == Set(other.measures)
+            && effectiveEngine == other.effectiveEngine && simulation == other.simulation
     }
 
     /// How `other` differs, for the message refusing to mix two sweeps in one directory.
     func difference(from other: PhaseSweepSpec) -> String {
+        if effectiveEngine != other.effectiveEngine { return "--engine \(other.effectiveEngine.rawValue)" }
+        if simulation != other.simulation { return "other --engine sgd network flags, see its sweep.json" }
         if x != other.x || y != other.y { return "--x \(other.x.text) --y \(other.y.text)" }
         if Set(measures) != Set(other.measures) { return "--measure \(other.measures.map(\.rawValue).joined(separator: ","))" }
         return "the same axes with other fixed flags, see its sweep.json"
@@ -282,7 +314,8 @@ public struct PhaseSweepSpec: Codable, Hashable, Sendable {
     }
 
     public var header: String {
-        "cell,\(x.parameter.rawValue),\(y.parameter.rawValue),final_ipr,growth_rate,leading_mode_ipr,status"
+        if simulation != nil { return "cell,\(x.parameter.rawValue),\(y.parameter.rawValue)," + PhaseSimulation.columns.joined(separator: ",") }
+        return "cell,\(x.parameter.rawValue),\(y.parameter.rawValue),final_ipr,growth_rate,leading_mode_ipr,status"
     }
 }
 
@@ -383,7 +416,7 @@ public enum PhaseSweep {
                     queue.finished(computed: false)
                     continue
                 }
-                let line = compute(spec, cell: cell).csvLine
+                let line = spec.simulation == nil ? compute(spec, cell: cell).csvLine : PhaseSimulation.compute(spec, cell: cell)
                 do {
                     // `prepare` swept the stale staging of DIR/cells once; a scan per cell would
                     // make a sweep quadratic in its cells.
