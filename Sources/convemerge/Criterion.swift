@@ -66,7 +66,9 @@ struct Criterion: ParsableCommand {
         for kind in [ClosureKind.gaussian, .cumulant] {
             progress?.stage("instability under the \(kind.rawValue) closure")
             growth[kind.rawValue] = Result {
-                try InstabilityAnalysis(task: task, neuron: neuron, closure: ClosureSpec(kind: kind), learningRate: lr)
+                // The extended state is built from Fourier modes of a circulant model covariance.
+                try require(!task.usesData, flag: "--inputs", "instability needs a model family: a data set's covariance is not a circulant model")
+                return try InstabilityAnalysis(task: task, neuron: neuron, closure: ClosureSpec(kind: kind), learningRate: lr)
                     .analyse(initialScale: initScale)
             }
         }
@@ -84,7 +86,7 @@ private struct ClassCriterion {
     let skewness: Double
     let excessKurtosis: Double
     let cubicCoefficient: Double
-    /// nil for elliptical inputs, outside the reduced model (MarginalAmplifier.init).
+    /// nil for elliptical inputs and data sets, outside the reduced model (MarginalAmplifier.init).
     let amplifier: MarginalAmplifier?
 
     init(_ distribution: InputDistribution, target: Double, prior: Double) throws {
@@ -92,8 +94,13 @@ private struct ClassCriterion {
         family = distribution.spec.isGaussianClone ? "Gaussian clone of \(distribution.spec.family)" : "\(distribution.spec.family)"
         self.target = target
         self.prior = prior
-        skewness = gaussian ? 0 : distribution.marginal.skewness
-        excessKurtosis = gaussian ? 0 : try distribution.marginal.excessKurtosis()
+        if let data = distribution.dataSet, !distribution.spec.isGaussianClone {
+            // A data set's marginal is its pooled empirical one (derivations/data-inputs.md).
+            (skewness, excessKurtosis) = data.statistics.marginalMoments()
+        } else {
+            skewness = gaussian ? 0 : distribution.marginal.skewness
+            excessKurtosis = gaussian ? 0 : try distribution.marginal.excessKurtosis()
+        }
         cubicCoefficient = MarginalAmplifier.cubicCoefficient(excessKurtosis: excessKurtosis)
         amplifier = MarginalAmplifier(distribution)
     }
@@ -167,14 +174,14 @@ private struct Summary {
         var rows = [["class", "inputs", "target", "skewness", "excess kurtosis", "phi cubic", "phi(a) - sqrt(2/pi) a at a = 0.5, 0.9"]]
         for (c, entry) in classes.enumerated() {
             rows.append(["\(c)", entry.family, f(entry.target), f(entry.skewness), f(entry.excessKurtosis),
-                         f(entry.cubicCoefficient), entry.departures.map { "\(f($0[2])), \(f($0[4]))" } ?? "- (elliptical)"])
+                         f(entry.cubicCoefficient), entry.departures.map { "\(f($0[2])), \(f($0[4]))" } ?? "- (no model marginal)"])
         }
         func verdict(_ localises: Bool) -> String { localises ? "localises" : "stays extended" }
         let predictors = [
             ["predictor", "value", "prediction"],
             ["Lufkin: sum_c p_c y_c (phi cubic)_c", f(netCubic), verdict(netCubic > 0)],
             ["Lufkin reduced flow: final IPR (gaussian closure: \(f(gaussianIPR)))", lufkinIPR.map(f) ?? "-",
-             lufkinFlowLocalises.map(verdict) ?? "not defined (lambda | x_i is not Gaussian for elliptical inputs)"],
+             lufkinFlowLocalises.map(verdict) ?? "not defined (elliptical: lambda | x_i is not Gaussian; data: no model marginal)"],
             ["instability, gaussian closure: growth rate", growthRate("gaussian").map(f) ?? "-", "(reference)"],
             ["instability, cumulant closure: growth rate", growthRate("cumulant").map(f) ?? "-",
              instabilityVerdict("cumulant") ?? (failure("cumulant") ?? "-")],

@@ -33,7 +33,7 @@ struct Demo: ParsableCommand {
     func run() throws {
         // Every flag is checked before anything is computed or written.
         try require(!input.inputs.hasPrefix("data:"), flag: "--inputs",
-                    "data:FILE.npy is read by stats, solve, closure-error and simulate; demo compares every closure, and conditional needs a model family")
+                    "data:FILE.npy is read by stats, solve, closure-error, simulate and criterion; demo compares every closure, and conditional needs a model family")
         let task = try taskOptions.taskSpec(input: input)
         let neuron = try taskOptions.neuronSpec()
         let control = try taskOptions.task == .xi

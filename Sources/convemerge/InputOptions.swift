@@ -16,7 +16,7 @@ struct InputOptions: ParsableArguments {
     var xi: Double = 2
 
     @Option(help: ArgumentHelp("Input family: nlgp (erf(g z/sqrt 2) with --gain), a Gaussian copula copula:MARGINAL[:PARAM], elliptical:RADIAL[:PARAM] (x = r z / sqrt(E r^2)), or data:FILE.npy[,FILE.npy].",
-                               discussion: "Allowed: \(InputFamily.allowedForms). Every command takes every model family; data:FILE.npy[,FILE.npy] ((N, D) float64, C order) is read by stats, solve, closure-error and simulate (README, Your own data). --closure cumulant adds the third cumulant for marginals that are not odd (copula:exponential, copula:tabulated; derivations/third-cumulant-closure.md), --cumulant full refuses every copula but erf and sign, --closure conditional every elliptical family (derivations/copula-inputs.md, derivations/elliptical-inputs.md).",
+                               discussion: "Allowed: \(InputFamily.allowedForms). Every command takes every model family; data:FILE.npy[,FILE.npy] ((N, D) float64, C order) is read by stats, solve, closure-error, simulate and criterion (README, Your own data). --closure cumulant adds the third cumulant for marginals that are not odd (copula:exponential, copula:tabulated; derivations/third-cumulant-closure.md), --cumulant full refuses every copula but erf and sign, --closure conditional every elliptical family (derivations/copula-inputs.md, derivations/elliptical-inputs.md).",
                                valueName: "spec"))
     var inputs: String = "nlgp"
 

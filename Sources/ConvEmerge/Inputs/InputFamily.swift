@@ -31,7 +31,7 @@ public enum InputFamily: Hashable, Sendable, CustomStringConvertible {
             self = .data
         case "data":
             // The commands that read data files parse `data:FILE.npy` themselves (InputOptions.dataFiles).
-            throw ConvEmergeError.invalidInput(flag: "--inputs", message: "data:FILE.npy is read by stats, solve, closure-error and simulate only; this command takes \(Self.allowedForms)")
+            throw ConvEmergeError.invalidInput(flag: "--inputs", message: "data:FILE.npy is read by stats, solve, closure-error, simulate and criterion only; this command takes \(Self.allowedForms)")
         default:
             throw ConvEmergeError.invalidInput(flag: "--inputs", message: "expected one of \(Self.allowedForms); got '\(text)'")
         }

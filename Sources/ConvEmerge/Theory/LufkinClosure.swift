@@ -58,6 +58,10 @@ public struct MarginalAmplifier: Sendable {
     /// (the model's premise) and x_i is a scale mixture, not a function of one latent u, and for
     /// data sets, which have no model marginal.
     public init?(_ distribution: InputDistribution) {
+        guard !distribution.spec.isGaussianClone else {
+            self = .gaussian
+            return
+        }
         guard distribution.radialLaw == nil, distribution.dataSet == nil else { return nil }
         guard !distribution.isGaussian else {
             self = .gaussian
