@@ -20,7 +20,7 @@ help:
 	@echo "make test    install what is missing, build, run all tests"
 	@echo "make bench   FFT methods vs dense baselines (speed-up ratios measured in the same run)"
 	@echo "make validate  theory against simulation (issue 4), report in validation-report.md (~1 min)"
-	@echo "make study-inputs  which theory predicts localisation on which inputs (issue 9): image rows from scikit-image's photographs, every family under SGD and every closure, report in inputs-study.md (~10 min)"
+	@echo "make study-inputs  which theory predicts localisation on which inputs (issue 9): image rows from scikit-image's photographs, every family under SGD and every closure, report in inputs-study.md (~25 min on 2 cores)"
 	@echo "make build   release build of $(BIN)"
 	@echo "make venv    Python venv in $(VENV) with numpy and matplotlib (for figures; not needed by run/test)"
 	@echo "make notebooks  run notebooks-export/localisation.py (jupytext) and export it with its figures to notebooks-export/localisation.md (~30 s after the build)"
@@ -74,10 +74,13 @@ validate: build
 
 # Rows of scikit-image's bundled photographs (offline once the wheel is installed), then the study.
 STUDY_ROWS := runs/study-inputs/image-rows.npy
+STUDY_PATCH_ROWS := runs/study-inputs/image-rows-crop-mean-removed.npy
 
 study-inputs: build venv $(VENV)/.images
 	$(VENV)/bin/python notebooks-export/make_patches.py --L 40 --n 100000 --seed 1 --out $(STUDY_ROWS)
-	CONVEMERGE=$(abspath $(BIN)) $(VENV)/bin/python notebooks-export/study_inputs.py --rows $(STUDY_ROWS) --out inputs-study.md
+	$(VENV)/bin/python notebooks-export/make_patches.py --L 40 --n 100000 --seed 1 --standardise patch --out $(STUDY_PATCH_ROWS)
+	CONVEMERGE=$(abspath $(BIN)) $(VENV)/bin/python notebooks-export/study_inputs.py --rows $(STUDY_ROWS) \
+		--patch-rows $(STUDY_PATCH_ROWS) --out inputs-study.md
 
 $(VENV)/.images: $(VENV)/.ready
 	$(VENV)/bin/pip install -q scikit-image

@@ -39,7 +39,7 @@ CLOSURES = ["gaussian", "cumulant", "conditional", "lufkin", "montecarlo"]
 ASSIGNMENTS = ["0,1", "1,0"]
 
 
-def families(rows):
+def families(rows, patch_rows=None):
     """(label, extra flags) of every input family in the study."""
     listed = [(f"nlgp g={g}", ["--gain", str(g)]) for g in (0.5, 1, 3)]
     listed += [(f"copula:{m}", ["--inputs", f"copula:{m}"])
@@ -48,6 +48,10 @@ def families(rows):
     if rows:
         listed += [("image rows", ["--inputs", f"data:{rows}", "--stationarity", "raw"]),
                    ("image rows, sign-symmetrised", ["--inputs", f"data:{rows}", "--stationarity", "raw", "--symmetrise", "sign"])]
+    if patch_rows:
+        listed += [("image rows, crop mean removed", ["--inputs", f"data:{patch_rows}", "--stationarity", "raw"]),
+                   ("image rows, crop mean removed, sign-symmetrised",
+                    ["--inputs", f"data:{patch_rows}", "--stationarity", "raw", "--symmetrise", "sign"])]
     return listed
 
 
@@ -104,10 +108,16 @@ def criterion(binary, family_flags, targets):
     return (json.loads(stdout), None) if stdout else (None, reason)
 
 
-def study(binary, rows):
+def study(binary, rows, patch_rows=None, reused=(), rerun=()):
+    """Every family and assignment; records of `reused` (an earlier study's JSON) are kept unless
+    their label starts with one of `rerun`."""
+    kept = {(r["inputs"], r["targets"]): r for r in reused if not any(r["inputs"].startswith(p) for p in rerun)}
     records = []
-    for label, flags in families(rows):
+    for label, flags in families(rows, patch_rows):
         for targets in ASSIGNMENTS:
+            if (label, targets) in kept:
+                records.append(kept[(label, targets)])
+                continue
             slug = "".join(c if c.isalnum() else "-" for c in f"{label}-{targets}")
             print(f"study: {label}, targets {targets}", file=sys.stderr)
             record = {"inputs": label, "targets": targets, "ipr": {}, "refused": {}}
@@ -189,7 +199,8 @@ def report(records, rows, figure_path, version):
         "",
     ]
     if rows:
-        lines += [f"Image rows: `{rows}` (notebooks-export/make_patches.py, skimage.data photographs, per-pixel standardised).", ""]
+        lines += [f"Image rows: `{rows}` (notebooks-export/make_patches.py, skimage.data photographs, per-pixel standardised; "
+                  "'crop mean removed': `--standardise patch`).", ""]
     lines += [f"![final IPRs]({figure_path})", "",
               "| inputs | targets | skew | excess kurtosis | SGD | montecarlo | gaussian | cumulant | conditional | lufkin | Lufkin net cubic | cumulant growth rate |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -235,14 +246,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", default=os.environ.get("CONVEMERGE", ".build/release/convemerge"))
     parser.add_argument("--rows", default=None, help="image rows .npy (make_patches.py --L 40); omitted: no data rows")
+    parser.add_argument("--patch-rows", default=None, help="the same with each crop's mean removed (make_patches.py --standardise patch)")
     parser.add_argument("--out", default="inputs-study.md")
     parser.add_argument("--figure", default="notebooks-export/inputs_study_files/final_ipr.png")
+    parser.add_argument("--reuse", default=None, help="an earlier study's JSON: its records are kept ...")
+    parser.add_argument("--rerun", action="append", default=[], help="... except those whose label starts with this (repeatable)")
     args = parser.parse_args(argv)
     binary_path = os.path.abspath(args.binary)
     rows = os.path.abspath(args.rows) if args.rows else None
     version = subprocess.run([binary_path, "--version"], capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="study-inputs-") as work:
-        records = study(Binary(binary_path, work), rows)
+        reused = json.load(open(args.reuse)) if args.reuse else []
+        patch_rows = os.path.abspath(args.patch_rows) if args.patch_rows else None
+        records = study(Binary(binary_path, work), rows, patch_rows, reused, args.rerun)
     os.makedirs(os.path.dirname(args.figure), exist_ok=True)
     figure(records, args.figure)
     text = report(records, args.rows, os.path.relpath(args.figure, os.path.dirname(os.path.abspath(args.out))), version)
