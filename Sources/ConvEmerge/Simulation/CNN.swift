@@ -67,7 +67,7 @@ public final class ConvolutionalNetwork: SGDNetwork {
     /// (derivations/cnn-baseline.md §2): a correlation of the padded input with the
     /// per-position coefficients, one dot product of length L per filter entry.
     @inline(__always)
-    public func accumulateDescent(_ x: UnsafePointer<Double>, target: Double,
+    public func accumulateDescent(_ x: UnsafePointer<Double>, target: Double, label _: Int,
                                   weights f: UnsafePointer<Double>, readout _: UnsafePointer<Double>,
                                   weightRate: Double, readoutRate _: Double,
                                   weightStep: UnsafeMutablePointer<Double>, readoutStep _: UnsafeMutablePointer<Double>) {
@@ -139,7 +139,7 @@ extension ConvolutionalNetwork {
             x.withUnsafeBufferPointer { input in
                 filters.withUnsafeBufferPointer { f in
                     gradient.withUnsafeMutableBufferPointer { g in
-                        accumulateDescent(input.baseAddress!, target: y, weights: f.baseAddress!, readout: f.baseAddress!,
+                        accumulateDescent(input.baseAddress!, target: y, label: 0, weights: f.baseAddress!, readout: f.baseAddress!,
                                           weightRate: rate, readoutRate: 0, weightStep: g.baseAddress!, readoutStep: &unused)
                     }
                 }

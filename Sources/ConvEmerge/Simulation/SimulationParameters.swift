@@ -42,12 +42,15 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
     /// `--epochs E` on data: each data class walks its rows in passes (a fresh random order each);
     /// nil draws rows with replacement. `tMax` is then `epochTime(epochs:task:)`.
     public var epochs: Int?
+    /// The published network options (readout scaling, trained biases, heads, loss, decay);
+    /// nil in manifests written before they existed, which ran the standard options.
+    public var network: NetworkOptions?
 
     public init(task: TaskSpec, neuron: NeuronSpec, model: ModelKind = .neuron, hiddenUnits: Int = 1,
                 learningRate: Double, batchSize: Int = 1, seeds: Int = 1, seed: UInt64 = 0,
                 tMax: Double, saves: Int = 100, logSpacedSaves: Bool = true,
                 initialization: Initialization, testSamples: Int = 1000, sampler: SamplerMode = .fast,
-                kernelSize: Int? = nil, epochs: Int? = nil) throws {
+                kernelSize: Int? = nil, epochs: Int? = nil, network: NetworkOptions = .standard) throws {
         try require(!task.usesData || sampler != .dense, flag: "--sampler",
                     "dense is the Cholesky baseline of the model families; on data the rows are drawn as they are, and the clone of raw data uses its own Cholesky factor")
         if let epochs { try Self.requireEpochs(epochs, task: task) }
@@ -73,6 +76,10 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         } else {
             try require(kernelSize == nil, flag: "--kernel-size", "applies to --model cnn only, not --model \(model.rawValue)")
         }
+        // The twolayer model is the trained readout; its default options say so.
+        var network = network
+        if model == .twolayer && network.readout == .mf { network.readout = .trained }
+        try Self.requireNetwork(network, model: model, neuron: neuron)
         try Self.requireMemory(task: task, model: model, units: hiddenUnits, seeds: seeds, saves: saves, testSamples: testSamples,
                                sampler: sampler, kernelSize: kernelSize)
         self.task = task
@@ -91,7 +98,26 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         self.sampler = sampler
         self.kernelSize = kernelSize
         self.epochs = epochs
+        self.network = network
     }
+
+    /// The network options fit the model: the CNN takes only the decay; a trained readout is
+    /// the twolayer model; --bias-init replaces --bias.
+    static func requireNetwork(_ network: NetworkOptions, model: ModelKind, neuron: NeuronSpec) throws {
+        if model == .cnn {
+            for (flag, differs) in [("--readout", network.readout != .mf), ("--train-bias", network.trainBias),
+                                    ("--bias-init", network.biasInit != nil), ("--heads", network.heads != 1), ("--loss", network.loss != .mse)] {
+                try require(!differs, flag: flag, "applies to the fully-connected models (neuron, committee, twolayer), not --model cnn")
+            }
+        }
+        try require((model == .twolayer) == (network.readout == .trained), flag: "--readout",
+                    "trained is --model twolayer (and --model twolayer has readout trained), got --model \(model.rawValue) --readout \(network.readout.rawValue)")
+        try require(network.biasInit == nil || neuron.bias == 0, flag: "--bias-init",
+                    "replaces --bias; give one of them, got --bias \(neuron.bias)")
+    }
+
+    /// The network options of the run (standard for a manifest that predates them).
+    public var networkOptions: NetworkOptions { network ?? .standard }
 
     /// `--epochs` applies to data and counts at least one pass.
     public static func requireEpochs(_ epochs: Int, task: TaskSpec) throws {
@@ -148,7 +174,10 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
     }
 
     /// Fixed bias of unit k: the committee's alternating +-b; the neuron's b.
-    public func bias(ofUnit k: Int) -> Double { k % 2 == 0 ? neuron.bias : -neuron.bias }
+    /// With --bias-init, its value (derivations/network-options.md §4): the initial biases when trained.
+    public func bias(ofUnit k: Int) -> Double {
+        networkOptions.initialBias(ofUnit: k, units: hiddenUnits) ?? (k % 2 == 0 ? neuron.bias : -neuron.bias)
+    }
 
     /// Trained weights per hidden unit: D for the fully-connected models, s for a CNN filter.
     public var weightsPerUnit: Int { model == .cnn ? kernelSize! : dimension }
@@ -163,4 +192,12 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
 
     /// Initial readout v_k: 1 for the neuron, 1/K for the committee and the two-layer net.
     public var initialReadout: Double { model == .neuron ? 1 : 1 / Double(hiddenUnits) }
+
+    /// Initial readout v_kc, K x H: the standard 1/K (1 for the neuron) or the --readout scaling,
+    /// head 1 with the opposite sign.
+    public var initialReadouts: [Double] {
+        let options = networkOptions
+        if options.isStandard || model == .cnn { return [Double](repeating: initialReadout, count: hiddenUnits) }
+        return options.initialReadout(units: hiddenUnits)
+    }
 }
