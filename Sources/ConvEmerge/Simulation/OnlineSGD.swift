@@ -220,8 +220,17 @@ public final class SGDReplica {
     }
 
     /// `count` SGD steps.
-    public func step(_ count: Int = 1) {
-        let weightCount = units * unitSize, batch = parameters.batchSize, readoutCount = readout.count
+    public func step(_ count: Int = 1) { step(count, given: nil) }
+
+    /// One SGD step on the input x of class `label` (B = 1) instead of a drawn one: the update of
+    /// `step`, by the same code, for checks against a step computed by hand.
+    public func step(input: [Double], label: Int) {
+        precondition(input.count == dimension && (label == 0 || label == 1), "SGDReplica: one input of D values, label 0 or 1")
+        step(1, given: (input, label))
+    }
+
+    private func step(_ count: Int, given: (input: [Double], label: Int)?) {
+        let weightCount = units * unitSize, batch = given == nil ? parameters.batchSize : 1, readoutCount = readout.count
         let options = parameters.networkOptions
         let unitRate = parameters.learningRate * options.weightRateFactor(units: units)
         let readoutRate = parameters.learningRate / Double(dimension)
@@ -247,8 +256,14 @@ public final class SGDReplica {
                         readoutGradient.update(repeating: 0, count: readoutCount)
                     }
                     for _ in 0..<batch {
-                        let c = rng.nextOpenUniform() < prior1 ? 1 : 0
-                        samplers[c].sample(into: x, rng: &rng)
+                        let c: Int
+                        if let given {
+                            c = given.label
+                            x.update(from: given.input, count: dimension)
+                        } else {
+                            c = rng.nextOpenUniform() < prior1 ? 1 : 0
+                            samplers[c].sample(into: x, rng: &rng)
+                        }
                         network.accumulateDescent(x, target: targets[c], label: c, weights: w, readout: v,
                                                   weightRate: direct ? unitRate : 1, readoutRate: direct ? readoutRate : 1,
                                                   weightStep: weightStep, readoutStep: readoutStep)
