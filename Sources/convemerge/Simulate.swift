@@ -31,13 +31,14 @@ struct Simulate: ParsableCommand {
 
         --preset published: the defaults of sgoldt/conv_emerge, conv_emerge_online.py (lines of that file): \
         --model committee --readout mf (l. 88; lr x K, l. 237-238), --K 8 (l. 96), --activation erf = erf(x/sqrt 2) \
-        (l. 90; network.py l. 18), --train-bias --bias-init halves (bias given without a value, l. 105, 214-217; \
+        (l. 90; network.py l. 18), --train-bias --bias-init halves (bias given without a value, l. 105, 172, 214-217; \
         rate lr/D, l. 247), --heads 2 (network.py l. 80, 185; sign flip l. 207; targets 2 onehot - 1, l. 64-70), \
         --loss mse (l. 118), --batch 1 (l. 103), --lr 0.1 = the published 0.05 (l. 112) in our mse, which is half \
         of torch's mse_loss (0.05 with --loss ce, whose normalisation is the same), --xi0 0.1 --xi1 0.5 (l. 83), \
-        --jitter 0.001 (tasks.py l. 114), --t-max 1000 (l. 122), --saves 200 (l. 289). Not set: the gain (published \
-        1, l. 86; ours stays --gain), the size (published -D 400, l. 94). Flags given explicitly override the preset \
-        (an option given at its ordinary default value, such as --xi0 0.5, counts as not given).
+        --jitter 0.001 (tasks.py l. 114; these three not on data), --t-max 1000 (l. 122), --saves 200 (l. 289). Not set: the gain (published \
+        1, l. 86; ours stays --gain), the size (published -D 400, l. 94). Flags given explicitly override the preset. \
+        The published xis are in lattice units: at 0.1 and 0.5 both classes are nearly white noise and differ \
+        little (exp(-1/0.25) = 0.018 between neighbours), so give --xi0/--xi1 for a task that can be learned.
 
         Example (the published preset, small):
           convemerge simulate --preset published --L 16 --t-max 5 --saves 5 --test-samples 100 --quiet \\
@@ -93,10 +94,14 @@ struct Simulate: ParsableCommand {
         var taskOptions = taskOptions, input = input
         if published {
             try require(model != .cnn, flag: "--preset", "published sets the fully-connected network; the published CNN is not available, use --model committee or twolayer")
-            if taskOptions.xi0 == 0.5 { taskOptions.xi0 = 0.1 }
-            if taskOptions.xi1 == 2 { taskOptions.xi1 = 0.5 }
-            if taskOptions.activation == .relu { taskOptions.activation = .erf }
-            if input.jitter == 0 { input.jitter = 1e-3 }
+            // These options are shared with other commands and have plain defaults: whether the
+            // user typed them is read from the command line itself.
+            if !Self.typed("--activation") { taskOptions.activation = .erf }
+            if try input.dataReferences() == nil {
+                if !Self.typed("--xi0") { taskOptions.xi0 = 0.1 }
+                if !Self.typed("--xi1") { taskOptions.xi1 = 0.5 }
+                if !Self.typed("--jitter") { input.jitter = 1e-3 }
+            }
         }
         try require(model != .twolayer || readout == nil || readout == .trained, flag: "--readout",
                     "--model twolayer is the trained readout; give --readout trained or no --readout, got \(readout?.rawValue ?? "")")
@@ -123,6 +128,11 @@ struct Simulate: ParsableCommand {
             logSpacedSaves: !linearSaves,
             initialization: initial == "random" ? .random(scale: initScale, seed: seed) : .file(path: initial),
             testSamples: testSamples, sampler: sampler, kernelSize: kernelSize, epochs: epochs, network: network)
+    }
+
+    /// Whether `flag` appears on the command line (as `--flag VALUE` or `--flag=VALUE`).
+    static func typed(_ flag: String) -> Bool {
+        CommandLine.arguments.dropFirst().contains { $0 == flag || $0.hasPrefix(flag + "=") }
     }
 
     func run() throws {
