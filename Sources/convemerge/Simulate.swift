@@ -41,8 +41,8 @@ struct Simulate: ParsableCommand {
         little (exp(-1/0.25) = 0.018 between neighbours), so give --xi0/--xi1 for a task that can be learned.
 
         Example (the published preset, small):
-          convemerge simulate --preset published --L 16 --t-max 5 --saves 5 --test-samples 100 --quiet \\
-            --out runs/published
+          convemerge simulate --preset published --L 16 --t-max 5 \\
+            --saves 5 --test-samples 100 --quiet --out runs/published
 
         Example (two passes over rows of your own; here NLGP samples):
           convemerge sample --L 16 --n 2000 --seed 1 --out rows.npy
