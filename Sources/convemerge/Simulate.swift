@@ -72,7 +72,8 @@ struct Simulate: ParsableCommand {
     @Option(help: "published: the defaults of the published code (see above); explicit flags override them.")
     var preset: SimulationPreset?
     @Option(name: .customLong("K"), help: "Hidden units, or CNN channels, 1 ... 4096 (1 for --model neuron).") var hiddenUnits: Int?
-    @Option(name: .customLong("kernel-size"), help: "Filter size s of --model cnn (1 ... L).") var kernelSize: Int?
+    @Option(name: .customLong("kernel-size"), help: "Filter size s of --model cnn (1 ... L; 1 ... L - 1 for --cnn-style published).") var kernelSize: Int?
+    @Option(name: .customLong("cnn-style"), help: "CNN of --model cnn: circular (ours, ring only; default) or published (valid convolution, max-pool 2, fixed +-1 two-head readout over the pooled units, trained at lr; --dim 1 or 2; network.py l. 110-197).") var cnnStyle: CNNStyle?
     @Option(help: "Learning rate eta, in (0, 1000] (default 1).") var lr: Double?
     @Option(help: "Batch size B, 1 ... 1000000: the gradient is averaged over B fresh inputs.") var batch: Int = 1
     @Option(help: "Independent SGD replicas, 1 ... 10000, run in parallel threads.") var seeds: Int = 1
@@ -111,7 +112,7 @@ struct Simulate: ParsableCommand {
         let lossKind = loss ?? .mse
         let network = try NetworkOptions(
             readout: readout ?? (model == .twolayer ? .trained : .mf), trainBias: trainBias ?? published,
-            biasInit: biasInit ?? (published ? "halves" : nil), heads: heads ?? (published ? 2 : 1),
+            biasInit: biasInit ?? (published ? "halves" : nil), heads: heads ?? (published || cnnStyle == .published ? 2 : 1),
             loss: lossKind, l1: l1, l2: l2)
         let lr = lr ?? (published ? (lossKind == .mse ? 0.1 : 0.05) : 1)
         let saves = saves ?? (published ? 200 : 100)
@@ -127,7 +128,8 @@ struct Simulate: ParsableCommand {
             learningRate: lr, batchSize: batch, seeds: seeds, seed: seed, tMax: time, saves: saves,
             logSpacedSaves: !linearSaves,
             initialization: initial == "random" ? .random(scale: initScale, seed: seed) : .file(path: initial),
-            testSamples: testSamples, sampler: sampler, kernelSize: kernelSize, epochs: epochs, network: network)
+            testSamples: testSamples, sampler: sampler, kernelSize: kernelSize, epochs: epochs, network: network,
+            cnnStyle: cnnStyle ?? .circular)
     }
 
     /// Whether `flag` appears on the command line (as `--flag VALUE` or `--flag=VALUE`).
@@ -167,5 +169,6 @@ enum SimulationPreset: String, ExpressibleByArgument, CaseIterable {
 
 extension ModelKind: ExpressibleByArgument {}
 extension ReadoutKind: ExpressibleByArgument {}
+extension CNNStyle: ExpressibleByArgument {}
 extension LossKind: ExpressibleByArgument {}
 extension SamplerMode: ExpressibleByArgument {}

@@ -160,6 +160,10 @@ extension SimulationParameters {
             return FullyConnectedNetwork(dimension: dimension, units: hiddenUnits, activation: activation,
                                          biases: biases, trainsReadout: model == .twolayer,
                                          options: networkOptions, taskTargets: task.targets)
+        case .cnn where isPublishedCNN:
+            return PublishedConvolutionalNetwork(channels: hiddenUnits, kernelSize: kernelSize!, length: task.lattice.length,
+                                                 latticeDimension: task.lattice.dimension, activation: activation,
+                                                 biases: biases, options: networkOptions)
         case .cnn:
             return ConvolutionalNetwork(channels: hiddenUnits, kernelSize: weightsPerUnit, length: task.lattice.length,
                                         activation: activation, biases: biases)
@@ -232,12 +236,14 @@ public final class SGDReplica {
     private func step(_ count: Int, given: (input: [Double], label: Int)?) {
         let weightCount = units * unitSize, batch = given == nil ? parameters.batchSize : 1, readoutCount = readout.count
         let options = parameters.networkOptions
-        let unitRate = parameters.learningRate * options.weightRateFactor(units: units)
+        // The published CNN trains every parameter at lr (conv_emerge_online.py l. 232-233).
+        let published = parameters.isPublishedCNN
+        let unitRate = parameters.learningRate * (published ? 1 : options.weightRateFactor(units: units))
         let readoutRate = parameters.learningRate / Double(dimension)
         // derivations/network-options.md §4: biases at the first-layer rate / D (conv_emerge_online.py
         // line 247), decay of l/D per step, i.e. at rate l per unit of t whatever D.
-        let biasNetwork = options.trainBias ? network as? FullyConnectedNetwork : nil
-        let biasRate = unitRate / Double(dimension) / Double(batch)
+        let biasNetwork = options.trainBias ? network as? BiasTrainable : nil
+        let biasRate = unitRate / (published ? 1 : Double(dimension)) / Double(batch)
         let decay = options.l2 / Double(dimension), shrink = options.l1 / Double(dimension)
         let trainsReadout = network.trainsReadout
         let prior1 = parameters.task.prior1
@@ -283,11 +289,12 @@ public final class SGDReplica {
 
     /// The current biases b_k (moved by SGD under --train-bias).
     public var biases: [Double] {
-        (network as? FullyConnectedNetwork)?.biases ?? (0..<units).map(parameters.bias(ofUnit:))
+        (network as? BiasTrainable)?.biases ?? (0..<units).map(parameters.bias(ofUnit:))
     }
 
     /// The H head outputs for every row of `inputs` (n x D row-major): n x H values.
     public func headOutputs(_ inputs: [Double]) -> [[Double]] {
+        if parameters.isPublishedCNN { return predictions(inputs).map { [$0, -$0] } }
         guard let fullyConnected = network as? FullyConnectedNetwork else { return predictions(inputs).map { [$0] } }
         let d = dimension
         return inputs.withUnsafeBufferPointer { xs in
@@ -321,6 +328,12 @@ public final class SGDReplica {
     /// Unit k's weights as a lattice vector: w_k itself, or a CNN filter zero-padded to D.
     public func latticeWeights(ofUnit k: Int) -> [Double] {
         let row = Array(weights[k * unitSize..<(k + 1) * unitSize])
-        return unitSize == dimension ? row : FilterAlignment.embed(row, dimension: dimension)
+        if unitSize == dimension { return row }
+        let lattice = parameters.task.lattice
+        guard lattice.dimension == 2, let s = parameters.kernelSize else { return FilterAlignment.embed(row, dimension: dimension) }
+        // An s x s filter placed at the corner of the L x L torus.
+        var embedded = [Double](repeating: 0, count: dimension)
+        for a in 0..<s { for b in 0..<s { embedded[a * lattice.length + b] = row[a * s + b] } }
+        return embedded
     }
 }

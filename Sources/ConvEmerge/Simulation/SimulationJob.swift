@@ -179,6 +179,8 @@ public enum SimulationJob {
         switch p.model {
         case .neuron: weightMeaning = "w per replica and saved time, lattice order (row-major on the torus)"
         case .committee, .twolayer: weightMeaning = "w_k per replica, saved time and hidden unit k, lattice order"
+        case .cnn where p.isPublishedCNN: weightMeaning = "filter f_k (s = \(p.kernelSize!), s^dim = \(unitSize) values, row-major) per replica, saved time and channel k; "
+            + "u_k(i) = sum_j f_kj x_(i+j) + b_k at the L - s + 1 valid positions per axis, max-pool 2, y_0 = -y_1 = mean of the pooled sigma(u)"
         case .cnn: weightMeaning = "filter f_k (size s = \(unitSize)) per replica, saved time and channel k; "
             + "u_ki = sum_j f_kj x_(i+j mod L) / sqrt s + b_k, yhat = mean over k and i of sigma(u_ki)"
         }

@@ -45,12 +45,15 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
     /// The published network options (readout scaling, trained biases, heads, loss, decay);
     /// nil in manifests written before they existed, which ran the standard options.
     public var network: NetworkOptions?
+    /// `--cnn-style` of `--model cnn` (nil in older manifests: circular).
+    public var cnnStyle: CNNStyle?
 
     public init(task: TaskSpec, neuron: NeuronSpec, model: ModelKind = .neuron, hiddenUnits: Int = 1,
                 learningRate: Double, batchSize: Int = 1, seeds: Int = 1, seed: UInt64 = 0,
                 tMax: Double, saves: Int = 100, logSpacedSaves: Bool = true,
                 initialization: Initialization, testSamples: Int = 1000, sampler: SamplerMode = .fast,
-                kernelSize: Int? = nil, epochs: Int? = nil, network: NetworkOptions = .standard) throws {
+                kernelSize: Int? = nil, epochs: Int? = nil, network: NetworkOptions = .standard,
+                cnnStyle: CNNStyle = .circular) throws {
         try require(!task.usesData || sampler != .dense, flag: "--sampler",
                     "dense is the Cholesky baseline of the model families; on data the rows are drawn as they are, and the clone of raw data uses its own Cholesky factor")
         if let epochs { try Self.requireEpochs(epochs, task: task) }
@@ -65,8 +68,18 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         _ = try IntegratorSpec(tMax: tMax, saves: saves, logSpacedSaves: logSpacedSaves)
         try require(tMax * Double(task.dimension) <= 1e12, flag: "--t-max",
                     "t-max x D = \(tMax * Double(task.dimension)) SGD steps is more than 1e12")
-        if model == .cnn {
-            try require(task.lattice.dimension == 1, flag: "--dim", "--model cnn supports the ring (--dim 1) only, got --dim \(task.lattice.dimension)")
+        try require(model == .cnn || cnnStyle == .circular, flag: "--cnn-style", "applies to --model cnn only, not --model \(model.rawValue)")
+        if model == .cnn && cnnStyle == .published {
+            let length = task.lattice.length
+            guard let kernelSize else {
+                throw ConvEmergeError.invalidInput(flag: "--kernel-size", message: "is required for --model cnn (1 ... L - 1 = \(length - 1) for --cnn-style published)")
+            }
+            try require(kernelSize >= 1 && kernelSize <= length - 1, flag: "--kernel-size",
+                        "must be in 1 ... L - 1 = \(length - 1) for --cnn-style published (two valid positions to pool), got \(kernelSize)")
+            try require(network.heads == 2 && network.readout == .mf, flag: "--heads",
+                        "the published CNN has two heads with the fixed +-1 readout, got --heads \(network.heads)")
+        } else if model == .cnn {
+            try require(task.lattice.dimension == 1, flag: "--dim", "--model cnn --cnn-style circular supports the ring (--dim 1) only, got --dim \(task.lattice.dimension)")
             let length = task.lattice.length
             guard let kernelSize else {
                 throw ConvEmergeError.invalidInput(flag: "--kernel-size", message: "is required for --model cnn (1 ... L = \(length))")
@@ -79,9 +92,9 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         // The twolayer model is the trained readout; its default options say so.
         var network = network
         if model == .twolayer && network.readout == .mf { network.readout = .trained }
-        try Self.requireNetwork(network, model: model, neuron: neuron)
+        if cnnStyle == .circular { try Self.requireNetwork(network, model: model, neuron: neuron) }
         try Self.requireMemory(task: task, model: model, units: hiddenUnits, seeds: seeds, saves: saves, testSamples: testSamples,
-                               sampler: sampler, kernelSize: kernelSize)
+                               sampler: sampler, kernelSize: kernelSize.map { task.lattice.dimension == 2 ? $0 * $0 : $0 })
         self.task = task
         self.neuron = neuron
         self.model = model
@@ -99,6 +112,7 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         self.kernelSize = kernelSize
         self.epochs = epochs
         self.network = network
+        self.cnnStyle = cnnStyle
     }
 
     /// The network options fit the model: the CNN takes only the decay; a trained readout is
@@ -180,7 +194,14 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
     }
 
     /// Trained weights per hidden unit: D for the fully-connected models, s for a CNN filter.
-    public var weightsPerUnit: Int { model == .cnn ? kernelSize! : dimension }
+    /// (s x s for the published CNN on the torus, row-major).
+    public var weightsPerUnit: Int {
+        guard model == .cnn else { return dimension }
+        return task.lattice.dimension == 2 ? kernelSize! * kernelSize! : kernelSize!
+    }
+
+    /// Whether this is the published CNN (derivations/network-options.md §5).
+    public var isPublishedCNN: Bool { model == .cnn && cnnStyle == .published }
 
     /// The initial weights shared by every replica: K units of `weightsPerUnit` each.
     public func initialWeights() throws -> [Double] {
