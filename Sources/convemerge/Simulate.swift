@@ -53,7 +53,7 @@ struct Simulate: ParsableCommand {
     @OptionGroup(title: "Inputs") var input: InputOptions
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
 
-    @Option(help: "Network: neuron (the solve model; default), committee (K units, readout 1/K, biases +b,-b,...), twolayer (trained readout, = --readout trained), cnn (K filters of --kernel-size, circular padding, readout: mean over channels and positions; ring only).")
+    @Option(help: "Network: neuron (the solve model; default), committee (K units, readout 1/K, biases +b,-b,...), twolayer (trained readout, = --readout trained), cnn (K filters of --kernel-size, circular padding, readout: mean over channels and positions; ring only; or --cnn-style published).")
     var model: ModelKind?
     @Option(help: "Readout of the fully-connected models: mf (1/K, default), lazy (1/sqrt K), conv (1), trained (= --model twolayer).")
     var readout: ReadoutKind?

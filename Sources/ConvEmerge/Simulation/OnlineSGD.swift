@@ -236,7 +236,7 @@ public final class SGDReplica {
     private func step(_ count: Int, given: (input: [Double], label: Int)?) {
         let weightCount = units * unitSize, batch = given == nil ? parameters.batchSize : 1, readoutCount = readout.count
         let options = parameters.networkOptions
-        // The published CNN trains every parameter at lr (conv_emerge_online.py l. 232-233).
+        // The published CNN trains every parameter at lr (conv_emerge_online.py l. 234-235).
         let published = parameters.isPublishedCNN
         let unitRate = parameters.learningRate * (published ? 1 : options.weightRateFactor(units: units))
         let readoutRate = parameters.learningRate / Double(dimension)
