@@ -94,7 +94,9 @@ final class CLIBadInputTableTests: CLITestCase {
             ("--heads", ["2"]), ("--loss", ["ce"]), ("--bias-init", ["halves"]), ("--readout", ["lazy"]), ("--preset", ["published"])]])
         all += cases(["simulate", "--out", "run", "--model", "twolayer", "--K", "2", "--t-max", "1"] + small, [[("--readout", ["mf"]), ("--cnn-style", ["published", "bogus"])]])
         all += cases(["simulate", "--out", "run", "--model", "cnn", "--cnn-style", "published", "--t-max", "1"] + small, [[
-            ("--kernel-size", positive(over: "16")), ("--heads", ["1"])]])
+            ("--kernel-size", positive(over: "16"))]])
+        all += cases(["simulate", "--out", "run", "--model", "cnn", "--cnn-style", "published", "--kernel-size", "3", "--t-max", "1"] + small, [[
+            ("--heads", ["1"])]])
         all += cases(["simulate", "--out", "run", "--model", "committee", "--bias", "0.5", "--t-max", "1"] + small, [[("--bias-init", ["halves"])]])
         let data = ["--inputs", "data:DATA"]
         all += cases(["solve", "--out", "run"] + data + small, [dataFlags, [("--closure", ["conditional", "lufkin"]), ("--cumulant", ["full"])]])
