@@ -53,7 +53,7 @@ struct Simulate: ParsableCommand {
     @OptionGroup(title: "Inputs") var input: InputOptions
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
 
-    @Option(help: "Network: neuron (the solve model; default), committee (K units, readout 1/K, biases +b,-b,...), twolayer (trained readout, = --readout trained), cnn (K filters of --kernel-size, circular padding, readout: mean over channels and positions; ring only; or --cnn-style published).")
+    @Option(help: "Network: neuron (the solve model; default), committee (K units, readout 1/K, biases +b,-b,...), twolayer (trained readout, = --readout trained), cnn (K filters of --kernel-size, circular padding, readout: mean over channels and positions; s x s filters with --dim 2; or --cnn-style published).")
     var model: ModelKind?
     @Option(help: "Readout of the fully-connected models: mf (1/K, default), lazy (1/sqrt K), conv (1), trained (= --model twolayer).")
     var readout: ReadoutKind?
@@ -73,7 +73,7 @@ struct Simulate: ParsableCommand {
     var preset: SimulationPreset?
     @Option(name: .customLong("K"), help: "Hidden units, or CNN channels, 1 ... 4096 (1 for --model neuron).") var hiddenUnits: Int?
     @Option(name: .customLong("kernel-size"), help: "Filter size s of --model cnn (1 ... L; 1 ... L - 1 for --cnn-style published).") var kernelSize: Int?
-    @Option(name: .customLong("cnn-style"), help: "CNN of --model cnn: circular (ours, ring only; default) or published (valid convolution, max-pool 2, fixed +-1 two-head readout over the pooled units, trained at lr; --dim 1 or 2; network.py l. 110-197).") var cnnStyle: CNNStyle?
+    @Option(name: .customLong("cnn-style"), help: "CNN of --model cnn: circular (ours: circular padding, 1/sqrt(s^dim), mean readout; default) or published (valid convolution, max-pool 2, fixed +-1 two-head readout over the pooled units, trained at lr; --dim 1 or 2; network.py l. 110-197).") var cnnStyle: CNNStyle?
     @Option(help: "Learning rate eta, in (0, 1000] (default 1).") var lr: Double?
     @Option(help: "Batch size B, 1 ... 1000000: the gradient is averaged over B fresh inputs.") var batch: Int = 1
     @Option(help: "Independent SGD replicas, 1 ... 10000, run in parallel threads.") var seeds: Int = 1

@@ -165,8 +165,8 @@ extension SimulationParameters {
                                                  latticeDimension: task.lattice.dimension, activation: activation,
                                                  biases: biases, options: networkOptions)
         case .cnn:
-            return ConvolutionalNetwork(channels: hiddenUnits, kernelSize: weightsPerUnit, length: task.lattice.length,
-                                        activation: activation, biases: biases)
+            return ConvolutionalNetwork(channels: hiddenUnits, kernelSize: kernelSize!, length: task.lattice.length,
+                                        activation: activation, biases: biases, latticeDimension: task.lattice.dimension)
         }
     }
 }

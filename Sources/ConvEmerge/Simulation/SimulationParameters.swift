@@ -9,7 +9,8 @@ public enum ModelKind: String, Codable, CaseIterable, Sendable {
     /// yhat = sum_k v_k sigma(w_k.x / sqrt D + b_k), v_k trained (started at 1/K), biases as the committee.
     case twolayer
     /// yhat = (1/K) sum_k mean_i sigma(f_k * x / sqrt s + b_k): K filters of size s, circular
-    /// padding, biases as the committee (derivations/cnn-baseline.md). Ring only.
+    /// padding, biases as the committee (derivations/cnn-baseline.md); s x s filters on the torus.
+    /// `--cnn-style published` is the published CNN instead (derivations/network-options.md §5).
     case cnn
 }
 
@@ -79,7 +80,6 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
             try require(network.heads == 2 && network.readout == .mf, flag: "--heads",
                         "the published CNN has two heads with the fixed +-1 readout, got --heads \(network.heads)")
         } else if model == .cnn {
-            try require(task.lattice.dimension == 1, flag: "--dim", "--model cnn --cnn-style circular supports the ring (--dim 1) only, got --dim \(task.lattice.dimension)")
             let length = task.lattice.length
             guard let kernelSize else {
                 throw ConvEmergeError.invalidInput(flag: "--kernel-size", message: "is required for --model cnn (1 ... L = \(length))")
