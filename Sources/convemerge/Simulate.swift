@@ -27,7 +27,11 @@ struct Simulate: ParsableCommand {
         --train-bias learns the biases at that rate / D; --bias-init halves starts them at +1 (first K/2 units), -1; \
         --heads 2 adds a second head with the opposite readout and one-hot targets (+-1 for erf and tanh); \
         --loss ce is the cross-entropy of the heads' softmax (of a sigmoid for one head); --l1/--l2 decay the first \
-        layer by lambda/D per step. The mse loss is 1/(2H) sum_c (t_c - y_c)^2: half the published mean squared error.
+        layer by lambda/D per step. The mse loss is 1/(2H) sum_c (t_c - y_c)^2: half the published mean squared error. \
+        --model cnn --cnn-style published is the published ConvTwoLayer (network.py l. 110-197; kernel size 5 there, \
+        conv_emerge_online.py l. 97-101): valid convolution without 1/sqrt s, max-pool 2, y_0 = -y_1 = the mean of the \
+        pooled sigma(u), every parameter at lr, --dim 1 or 2 (weights seeds x saves x K x s^dim); the circular CNN \
+        takes --dim 2 too, with s x s filters.
 
         --preset published: the defaults of sgoldt/conv_emerge, conv_emerge_online.py (lines of that file): \
         --model committee --readout mf (l. 88; lr x K, l. 237-238), --K 8 (l. 96), --activation erf = erf(x/sqrt 2) \
