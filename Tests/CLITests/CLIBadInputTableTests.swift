@@ -87,6 +87,17 @@ final class CLIBadInputTableTests: CLITestCase {
             ("--seed", nonFinite + ["-1", "1e30"]), ("--test-samples", positive(over: "1e9"))]])
         all += cases(["simulate", "--out", "run", "--model", "cnn", "--t-max", "1"] + small, [[("--kernel-size", positive(over: "17"))]])
         all += cases(["simulate", "--out", "run"] + small, [[("--t-max", positive(over: "1e12"))]])
+        all += cases(["simulate", "--out", "run", "--model", "committee", "--K", "2", "--t-max", "1"] + small, [[
+            ("--heads", ["nan", "-1", "0", "3"]), ("--l1", nonFinite + ["-1", "1e4"]), ("--l2", nonFinite + ["-1", "1e4"]),
+            ("--bias-init", ["nan", "inf", "wide", "1e7"]), ("--readout", ["bogus"]), ("--loss", ["bogus"]), ("--preset", ["paper"])]])
+        all += cases(["simulate", "--out", "run", "--model", "cnn", "--kernel-size", "3", "--t-max", "1"] + small, [[
+            ("--heads", ["2"]), ("--loss", ["ce"]), ("--bias-init", ["halves"]), ("--readout", ["lazy"]), ("--preset", ["published"])]])
+        all += cases(["simulate", "--out", "run", "--model", "twolayer", "--K", "2", "--t-max", "1"] + small, [[("--readout", ["mf"]), ("--cnn-style", ["published", "bogus"])]])
+        all += cases(["simulate", "--out", "run", "--model", "cnn", "--cnn-style", "published", "--t-max", "1"] + small, [[
+            ("--kernel-size", positive(over: "16"))]])
+        all += cases(["simulate", "--out", "run", "--model", "cnn", "--cnn-style", "published", "--kernel-size", "3", "--t-max", "1"] + small, [[
+            ("--heads", ["1"])]])
+        all += cases(["simulate", "--out", "run", "--model", "committee", "--bias", "0.5", "--t-max", "1"] + small, [[("--bias-init", ["halves"])]])
         let data = ["--inputs", "data:DATA"]
         all += cases(["solve", "--out", "run"] + data + small, [dataFlags, [("--closure", ["conditional", "lufkin"]), ("--cumulant", ["full"])]])
         all += cases(["solve", "--out", "run", "--stationarity", "raw"] + data + small, [[("--augment", ["translate"])]])

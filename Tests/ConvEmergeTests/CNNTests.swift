@@ -117,7 +117,39 @@ final class CNNTests: XCTestCase {
         XCTAssertEqual(back.cosine, 1, accuracy: 1e-12)
     }
 
-    /// The CNN's flags fail with their own name: missing or out-of-range kernel size, a torus,
+    /// On the torus: the forward pass against a direct loop with indices mod L (1/s = 1/sqrt(s^2)),
+    /// invariance of yhat under torus translations of x, and the gradient against finite differences.
+    func testTorusForwardDirectLoopShiftInvarianceAndGradient() throws {
+        let length = 6, s = 3, channels = 2
+        let network = ConvolutionalNetwork(channels: channels, kernelSize: s, length: length, activation: Activation(.erf),
+                                           biases: [0.2, -0.4], latticeDimension: 2)
+        let filters = (0..<(channels * s * s)).map { (i: Int) -> Double in cos(0.9 * Double(i)) }
+        let x = (0..<(length * length)).map { (i: Int) -> Double in sin(1.3 * Double(i)) + 0.1 * Double(i % 5) }
+        var direct = 0.0
+        for k in 0..<channels {
+            for r in 0..<length {
+                for c in 0..<length {
+                    var u = 0.0
+                    for a in 0..<s { for b in 0..<s { u += filters[k * s * s + a * s + b] * x[((r + a) % length) * length + (c + b) % length] } }
+                    direct += erf((u / Double(s) + [0.2, -0.4][k]) / 2.0.squareRoot())
+                }
+            }
+        }
+        direct /= Double(channels * length * length)
+        XCTAssertEqual(network.output(input: x, filters: filters), direct, accuracy: 1e-13)
+        let shifted = (0..<(length * length)).map { (i: Int) -> Double in x[((i / length + 2) % length) * length + (i % length + 5) % length] }
+        XCTAssertEqual(network.output(input: shifted, filters: filters), direct, accuracy: 1e-13)
+        let gradient = network.lossGradient(inputs: [x], targets: [1], filters: filters)
+        for j in filters.indices {
+            var up = filters, down = filters
+            up[j] += 1e-6
+            down[j] -= 1e-6
+            let numeric = (network.loss(inputs: [x], targets: [1], filters: up) - network.loss(inputs: [x], targets: [1], filters: down)) / 2e-6
+            XCTAssertEqual(gradient[j], numeric, accuracy: 1e-8)
+        }
+    }
+
+    /// The CNN's flags fail with their own name: missing or out-of-range kernel size,
     /// a kernel size on a fully-connected model.
     func testInvalidConfigurationsNameTheirFlag() throws {
         let ring = try InputSpec(lattice: Lattice(dimension: 1, length: 8), kernel: Kernel(shape: .gaussian, correlationLength: 1), gain: 1)
@@ -136,7 +168,8 @@ final class CNNTests: XCTestCase {
         XCTAssertEqual(try flag(ring, .cnn, nil), "--kernel-size")
         XCTAssertEqual(try flag(ring, .cnn, 0), "--kernel-size")
         XCTAssertEqual(try flag(ring, .cnn, 9), "--kernel-size")
-        XCTAssertEqual(try flag(torus, .cnn, 2), "--dim")
+        XCTAssertNil(try flag(torus, .cnn, 2), "the circular CNN runs on the torus")
+        XCTAssertEqual(try flag(torus, .cnn, 5), "--kernel-size")
         XCTAssertEqual(try flag(ring, .committee, 3), "--kernel-size")
         XCTAssertNil(try flag(ring, .cnn, 8))
     }

@@ -16,6 +16,8 @@ public struct SimulationResult: Sendable {
     public var wallSeconds: Double
     /// What the user should know about the inputs (the jitter a data clone needed).
     public var notes: [String] = []
+    /// Per replica, n_saves x K biases b_k (filled under --train-bias only).
+    public var biases: [[Double]] = []
 
     public var saveCount: Int { times.count }
     public var seedCount: Int { weights.count }
@@ -122,7 +124,8 @@ public enum SimulationJob {
                 failure.record(error)
                 return
             }
-            var weights: [Double] = [], readouts: [Double] = []
+            var weights: [Double] = [], readouts: [Double] = [], biases: [Double] = []
+            let readoutCount = replica.readout.count, tracksBias = parameters.networkOptions.trainBias
             weights.reserveCapacity(saveSteps.count * k * unitSize)
             var table = CSVTable(columns: ReplicaObservables.columns(for: parameters))
             var status = RunStatus.completed, message = "completed"
@@ -147,14 +150,16 @@ public enum SimulationJob {
                 if status == .completed {
                     weights += replica.weights
                     readouts += replica.readout
+                    if tracksBias { biases += replica.biases }
                     table.append(ReplicaObservables.row(t: t, replica: replica, distributions: distributions, testSet: testSet))
                 } else {
                     weights += [Double](repeating: .nan, count: k * unitSize)
-                    readouts += [Double](repeating: .nan, count: k)
+                    readouts += [Double](repeating: .nan, count: readoutCount)
+                    if tracksBias { biases += [Double](repeating: .nan, count: k) }
                     table.append([t] + [Double](repeating: .nan, count: table.columns.count - 1))
                 }
             }
-            replicaResults[seed] = (weights, readouts, table, status, message)
+            replicaResults[seed] = (weights, readouts, biases, table, status, message)
         }
         if let error = failure.error { throw error }
         let replicas = replicaResults.values.map { $0! }
@@ -162,7 +167,7 @@ public enum SimulationJob {
                                 weights: replicas.map(\.weights), readouts: replicas.map(\.readouts),
                                 observables: replicas.map(\.table), status: replicas.map(\.status),
                                 messages: replicas.map(\.message), wallSeconds: Date().timeIntervalSince(start),
-                                notes: distributions.compactMap(\.cloneJitterNote))
+                                notes: distributions.compactMap(\.cloneJitterNote), biases: replicas.map(\.biases))
     }
 
     /// Writes the run directory in the layout of `solve` (also for a diverged run).
@@ -174,6 +179,8 @@ public enum SimulationJob {
         switch p.model {
         case .neuron: weightMeaning = "w per replica and saved time, lattice order (row-major on the torus)"
         case .committee, .twolayer: weightMeaning = "w_k per replica, saved time and hidden unit k, lattice order"
+        case .cnn where p.isPublishedCNN: weightMeaning = "filter f_k (s = \(p.kernelSize!), s^dim = \(unitSize) values, row-major) per replica, saved time and channel k; "
+            + "u_k(i) = sum_j f_kj x_(i+j) + b_k at the L - s + 1 valid positions per axis, max-pool 2, y_0 = -y_1 = mean of the pooled sigma(u)"
         case .cnn: weightMeaning = "filter f_k (size s = \(unitSize)) per replica, saved time and channel k; "
             + "u_ki = sum_j f_kj x_(i+j mod L) / sqrt s + b_k, yhat = mean over k and i of sigma(u_ki)"
         }
@@ -187,9 +194,15 @@ public enum SimulationJob {
         let meanWeights = result.meanWeights
         try directory.write(NpyArray(shape: [n] + unitShape, values: meanWeights), as: "weights_mean.npy")
         try directory.write(NpyArray(shape: [n], values: result.times), as: "times.npy")
+        let heads = p.networkOptions.heads
         if p.model == .twolayer {
-            arrays["readout.npy"] = ArrayDescription(shape: [s, n, k], description: "trained readout v_k per replica and saved time")
-            try directory.write(NpyArray(shape: [s, n, k], values: result.readouts.flatMap { $0 }), as: "readout.npy")
+            let shape = heads == 1 ? [s, n, k] : [s, n, k, heads]
+            arrays["readout.npy"] = ArrayDescription(shape: shape, description: "trained readout v_k (per head c for --heads 2) per replica and saved time")
+            try directory.write(NpyArray(shape: shape, values: result.readouts.flatMap { $0 }), as: "readout.npy")
+        }
+        if p.networkOptions.trainBias {
+            arrays["biases.npy"] = ArrayDescription(shape: [s, n, k], description: "trained biases b_k per replica and saved time")
+            try directory.write(NpyArray(shape: [s, n, k], values: result.biases.flatMap { $0 }), as: "biases.npy")
         }
         var files = ["observables.csv": "observables averaged over the replicas, columns " + result.observables[0].columns.joined(separator: ",")]
         for (seed, table) in result.observables.enumerated() {
@@ -223,17 +236,26 @@ struct TestSet: Sendable {
     let inputs: [[Double]]
     let priors: [Double]
     let targets: [Double]
+    let loss: HeadLoss
+    let headTargets: [[Double]]
+    let isStandard: Bool
 
     init(_ parameters: SimulationParameters, distributions: [InputDistribution]) {
         var rng = Xoshiro256(seed: parameters.seed, stream: 1)
         inputs = distributions.map { $0.sample(count: parameters.testSamples, rng: &rng) }
         priors = parameters.task.priors
         targets = parameters.task.targets
+        let options = parameters.networkOptions
+        loss = HeadLoss(kind: options.loss, heads: options.heads)
+        headTargets = (0..<2).map { options.headTargets(label: $0, taskTargets: parameters.task.targets, activation: parameters.neuron.activation) }
+        isStandard = options.heads == 1 && options.loss == .mse
     }
 
     /// Prior-weighted (1/2)(y - yhat)^2 and the fraction of inputs whose yhat is
     /// closer to their own class's target than to the other's.
+    /// With --heads 2 or --loss ce: the training loss of the heads and the class they pick.
     func lossAndAccuracy(_ replica: SGDReplica) -> (loss: Double, accuracy: Double) {
+        guard isStandard else { return headLossAndAccuracy(replica) }
         var loss = 0.0, accuracy = 0.0
         for c in 0..<2 {
             let predictions = replica.predictions(inputs[c])
@@ -247,6 +269,24 @@ struct TestSet: Sendable {
             accuracy += priors[c] * correct / Double(predictions.count)
         }
         return (loss, accuracy)
+    }
+}
+
+extension TestSet {
+    func headLossAndAccuracy(_ replica: SGDReplica) -> (loss: Double, accuracy: Double) {
+        var totalLoss = 0.0, accuracy = 0.0
+        var scratch = [Double](repeating: 0, count: loss.heads)
+        for c in 0..<2 {
+            var classLoss = 0.0, correct = 0.0
+            let outputs = replica.headOutputs(inputs[c])
+            for y in outputs {
+                classLoss += y.withUnsafeBufferPointer { loss.descent(outputs: $0.baseAddress!, label: c, targets: headTargets[c], into: &scratch) }
+                if loss.isCorrect(outputs: y, label: c, taskTargets: targets) { correct += 1 }
+            }
+            totalLoss += priors[c] * classLoss / Double(outputs.count)
+            accuracy += priors[c] * correct / Double(outputs.count)
+        }
+        return (totalLoss, accuracy)
     }
 }
 
@@ -298,7 +338,7 @@ enum ReplicaObservables {
 }
 
 /// One replica's result, written by its worker thread into its own slot.
-private typealias ReplicaResult = (weights: [Double], readouts: [Double], table: CSVTable, status: RunStatus, message: String)
+private typealias ReplicaResult = (weights: [Double], readouts: [Double], biases: [Double], table: CSVTable, status: RunStatus, message: String)
 
 /// Forwards the fraction of SGD steps done, from any worker thread, serialised.
 private final class ProgressRelay: @unchecked Sendable {

@@ -9,7 +9,8 @@ public enum ModelKind: String, Codable, CaseIterable, Sendable {
     /// yhat = sum_k v_k sigma(w_k.x / sqrt D + b_k), v_k trained (started at 1/K), biases as the committee.
     case twolayer
     /// yhat = (1/K) sum_k mean_i sigma(f_k * x / sqrt s + b_k): K filters of size s, circular
-    /// padding, biases as the committee (derivations/cnn-baseline.md). Ring only.
+    /// padding, biases as the committee (derivations/cnn-baseline.md); s x s filters on the torus.
+    /// `--cnn-style published` is the published CNN instead (derivations/network-options.md §5).
     case cnn
 }
 
@@ -42,12 +43,18 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
     /// `--epochs E` on data: each data class walks its rows in passes (a fresh random order each);
     /// nil draws rows with replacement. `tMax` is then `epochTime(epochs:task:)`.
     public var epochs: Int?
+    /// The published network options (readout scaling, trained biases, heads, loss, decay);
+    /// nil in manifests written before they existed, which ran the standard options.
+    public var network: NetworkOptions?
+    /// `--cnn-style` of `--model cnn` (nil in older manifests: circular).
+    public var cnnStyle: CNNStyle?
 
     public init(task: TaskSpec, neuron: NeuronSpec, model: ModelKind = .neuron, hiddenUnits: Int = 1,
                 learningRate: Double, batchSize: Int = 1, seeds: Int = 1, seed: UInt64 = 0,
                 tMax: Double, saves: Int = 100, logSpacedSaves: Bool = true,
                 initialization: Initialization, testSamples: Int = 1000, sampler: SamplerMode = .fast,
-                kernelSize: Int? = nil, epochs: Int? = nil) throws {
+                kernelSize: Int? = nil, epochs: Int? = nil, network: NetworkOptions = .standard,
+                cnnStyle: CNNStyle = .circular) throws {
         try require(!task.usesData || sampler != .dense, flag: "--sampler",
                     "dense is the Cholesky baseline of the model families; on data the rows are drawn as they are, and the clone of raw data uses its own Cholesky factor")
         if let epochs { try Self.requireEpochs(epochs, task: task) }
@@ -62,8 +69,17 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         _ = try IntegratorSpec(tMax: tMax, saves: saves, logSpacedSaves: logSpacedSaves)
         try require(tMax * Double(task.dimension) <= 1e12, flag: "--t-max",
                     "t-max x D = \(tMax * Double(task.dimension)) SGD steps is more than 1e12")
-        if model == .cnn {
-            try require(task.lattice.dimension == 1, flag: "--dim", "--model cnn supports the ring (--dim 1) only, got --dim \(task.lattice.dimension)")
+        try require(model == .cnn || cnnStyle == .circular, flag: "--cnn-style", "applies to --model cnn only, not --model \(model.rawValue)")
+        if model == .cnn && cnnStyle == .published {
+            let length = task.lattice.length
+            guard let kernelSize else {
+                throw ConvEmergeError.invalidInput(flag: "--kernel-size", message: "is required for --model cnn (1 ... L - 1 = \(length - 1) for --cnn-style published)")
+            }
+            try require(kernelSize >= 1 && kernelSize <= length - 1, flag: "--kernel-size",
+                        "must be in 1 ... L - 1 = \(length - 1) for --cnn-style published (two valid positions to pool), got \(kernelSize)")
+            try require(network.heads == 2 && network.readout == .mf, flag: "--heads",
+                        "the published CNN has two heads with the fixed +-1 readout, got --heads \(network.heads)")
+        } else if model == .cnn {
             let length = task.lattice.length
             guard let kernelSize else {
                 throw ConvEmergeError.invalidInput(flag: "--kernel-size", message: "is required for --model cnn (1 ... L = \(length))")
@@ -73,8 +89,12 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         } else {
             try require(kernelSize == nil, flag: "--kernel-size", "applies to --model cnn only, not --model \(model.rawValue)")
         }
+        // The twolayer model is the trained readout; its default options say so.
+        var network = network
+        if model == .twolayer && network.readout == .mf { network.readout = .trained }
+        if cnnStyle == .circular { try Self.requireNetwork(network, model: model, neuron: neuron) }
         try Self.requireMemory(task: task, model: model, units: hiddenUnits, seeds: seeds, saves: saves, testSamples: testSamples,
-                               sampler: sampler, kernelSize: kernelSize)
+                               sampler: sampler, kernelSize: kernelSize.map { task.lattice.dimension == 2 ? $0 * $0 : $0 })
         self.task = task
         self.neuron = neuron
         self.model = model
@@ -91,7 +111,27 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         self.sampler = sampler
         self.kernelSize = kernelSize
         self.epochs = epochs
+        self.network = network
+        self.cnnStyle = cnnStyle
     }
+
+    /// The network options fit the model: the CNN takes only the decay; a trained readout is
+    /// the twolayer model; --bias-init replaces --bias.
+    static func requireNetwork(_ network: NetworkOptions, model: ModelKind, neuron: NeuronSpec) throws {
+        if model == .cnn {
+            for (flag, differs) in [("--readout", network.readout != .mf), ("--train-bias", network.trainBias),
+                                    ("--bias-init", network.biasInit != nil), ("--heads", network.heads != 1), ("--loss", network.loss != .mse)] {
+                try require(!differs, flag: flag, "applies to the fully-connected models (neuron, committee, twolayer), not --model cnn")
+            }
+        }
+        try require((model == .twolayer) == (network.readout == .trained), flag: "--readout",
+                    "trained is --model twolayer (and --model twolayer has readout trained), got --model \(model.rawValue) --readout \(network.readout.rawValue)")
+        try require(network.biasInit == nil || neuron.bias == 0, flag: "--bias-init",
+                    "replaces --bias; give one of them, got --bias \(neuron.bias)")
+    }
+
+    /// The network options of the run (standard for a manifest that predates them).
+    public var networkOptions: NetworkOptions { network ?? .standard }
 
     /// `--epochs` applies to data and counts at least one pass.
     public static func requireEpochs(_ epochs: Int, task: TaskSpec) throws {
@@ -148,10 +188,20 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
     }
 
     /// Fixed bias of unit k: the committee's alternating +-b; the neuron's b.
-    public func bias(ofUnit k: Int) -> Double { k % 2 == 0 ? neuron.bias : -neuron.bias }
+    /// With --bias-init, its value (derivations/network-options.md §4): the initial biases when trained.
+    public func bias(ofUnit k: Int) -> Double {
+        networkOptions.initialBias(ofUnit: k, units: hiddenUnits) ?? (k % 2 == 0 ? neuron.bias : -neuron.bias)
+    }
 
     /// Trained weights per hidden unit: D for the fully-connected models, s for a CNN filter.
-    public var weightsPerUnit: Int { model == .cnn ? kernelSize! : dimension }
+    /// (s x s for the published CNN on the torus, row-major).
+    public var weightsPerUnit: Int {
+        guard model == .cnn else { return dimension }
+        return task.lattice.dimension == 2 ? kernelSize! * kernelSize! : kernelSize!
+    }
+
+    /// Whether this is the published CNN (derivations/network-options.md §5).
+    public var isPublishedCNN: Bool { model == .cnn && cnnStyle == .published }
 
     /// The initial weights shared by every replica: K units of `weightsPerUnit` each.
     public func initialWeights() throws -> [Double] {
@@ -163,4 +213,12 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
 
     /// Initial readout v_k: 1 for the neuron, 1/K for the committee and the two-layer net.
     public var initialReadout: Double { model == .neuron ? 1 : 1 / Double(hiddenUnits) }
+
+    /// Initial readout v_kc, K x H: the standard 1/K (1 for the neuron) or the --readout scaling,
+    /// head 1 with the opposite sign.
+    public var initialReadouts: [Double] {
+        let options = networkOptions
+        if options.isStandard || model == .cnn { return [Double](repeating: initialReadout, count: hiddenUnits) }
+        return options.initialReadout(units: hiddenUnits)
+    }
 }
