@@ -38,7 +38,7 @@ from plot_run import centred, ipr, load  # noqa: E402
 
 # The settings found in derivations/fig1-2d.md, section 2.
 SETTINGS = ["--preset", "published", "--dim", "2", "--L", "20", "--xi0", "1", "--xi1", "3",
-            "--gain", "10", "--saves", "40", "--quiet"]
+            "--gain", "10", "--lr", "0.2", "--saves", "40", "--quiet"]
 FULL = dict(t_max=10000, seeds=2)
 QUICK = dict(t_max=1000, seeds=1)
 LOCALISED_FACTOR = 2.0
@@ -53,7 +53,7 @@ def simulate(binary, out, extra, options, reuse):
     return "convemerge simulate " + " ".join(shlex.quote(a) for a in arguments)
 
 
-def groups(nlgp, control):
+def localised_units(nlgp):
     """Boolean mask (replicas, units) of the NLGP units localised at the last save."""
     d = nlgp["length"] ** nlgp["dimension"]
     return ipr(nlgp["weights"][:, -1]) > LOCALISED_FACTOR * 3 / (d + 2)
@@ -92,8 +92,11 @@ def draw(nlgp, control, localised, path):
 
 def summary(nlgp, control, localised):
     final, controls = ipr(nlgp["weights"][:, -1]), ipr(control["weights"][:, -1])
+
     def cell(values):
-        return f"{values.mean():.4f} (max {values.max():.4f}, n = {values.size})" if values.size else "none"
+        if not values.size:
+            return "none"
+        return f"{values.mean():.4f} (min {values.min():.4f}, max {values.max():.4f}, n = {values.size})"
     return [("NLGP localised", cell(final[localised])), ("NLGP other", cell(final[~localised])),
             ("Gaussian control", cell(controls))]
 
@@ -112,7 +115,7 @@ def main():
     commands = [simulate(arguments.binary, os.path.join(runs, "nlgp"), [], options, arguments.reuse),
                 simulate(arguments.binary, os.path.join(runs, "control"), ["--gaussian"], options, arguments.reuse)]
     nlgp, control = load(os.path.join(runs, "nlgp")), load(os.path.join(runs, "control"))
-    localised = groups(nlgp, control)
+    localised = localised_units(nlgp)
     draw(nlgp, control, localised, os.path.join(arguments.out, "fig1.png"))
     d = nlgp["length"] ** 2
     lines = ["# Fig. 1 of Ingrosso & Goldt in 2D (20 x 20, D = 400)", "",

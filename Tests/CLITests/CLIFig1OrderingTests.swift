@@ -8,7 +8,7 @@ final class CLIFig1OrderingTests: CLITestCase {
     /// The settings of derivations/fig1-2d.md, section 2, on a 16 x 16 torus (the jitter keeps
     /// xi = 3 positive definite there) and to t = 1000 instead of 10^4.
     private let reduced = ["simulate", "--preset", "published", "--dim", "2", "--L", "16", "--xi0", "1", "--xi1", "3",
-                           "--jitter", "0.01", "--gain", "10", "--t-max", "1000", "--seeds", "4", "--saves", "2",
+                           "--jitter", "0.01", "--gain", "10", "--lr", "0.2", "--t-max", "1000", "--seeds", "4", "--saves", "2",
                            "--test-samples", "100", "--quiet"]
 
     /// Mean over units of the final IPR (derivations/observables.md eq. (1)), one value per replica.
