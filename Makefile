@@ -21,7 +21,7 @@ help:
 	@echo "make bench   FFT methods vs dense baselines (speed-up ratios measured in the same run)"
 	@echo "make validate  theory against simulation (issue 4), report in validation-report.md (~1 min)"
 	@echo "make study-inputs  which theory predicts localisation on which inputs (issue 9): image rows from scikit-image's photographs, every family under SGD and every closure, report in inputs-study.md (~25 min on 2 cores)"
-	@echo "make figures  Fig. 1 of Ingrosso & Goldt in 2D (issue 10): NLGP and Gaussian control, export in notebooks-export/fig1_files/ (~4 min on 2 cores)"
+	@echo "make figures  Fig. 1 of Ingrosso & Goldt in 2D (issue 10): NLGP and Gaussian control, export in notebooks-export/fig1_files/ (~1-2 min on 2 cores)"
 	@echo "make build   release build of $(BIN)"
 	@echo "make venv    Python venv in $(VENV) with numpy and matplotlib (for figures; not needed by run/test)"
 	@echo "make notebooks  run notebooks-export/localisation.py (jupytext) and export it with its figures to notebooks-export/localisation.md (~30 s after the build)"

@@ -18,7 +18,7 @@
 # derivations/fig1-2d.md.
 #
 # Usage: `.venv/bin/python notebooks-export/fig1.py --out DIR [--quick] [--runs DIR]` (`make figures`;
-# about 4 min on 2 cores, `--quick` about 10 s).
+# about 1-2 min on 2 cores, `--quick` about 10 s).
 
 # %%
 import argparse
