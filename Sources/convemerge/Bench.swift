@@ -37,7 +37,7 @@ struct Bench: ParsableCommand {
         (getrusage's ru_maxrss is a lifetime maximum); "-" where the kernel cannot reset it.
 
         Sections (--only NAME runs one; NAME as printed in its heading): inputs, theory, simulation, data, \
-        memory. --quick runs all of them at small sizes (about 15 s).
+        memory. --quick runs all of them at small sizes (about 5 s).
 
         JSON keys (--json): quick, sampler (list of {D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup}), leading_cumulant ({D, fft_seconds, dense_seconds, \
