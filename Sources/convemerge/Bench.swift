@@ -26,41 +26,76 @@ struct Bench: ParsableCommand {
         committee, each with the ratio to the same loop on the dense Cholesky sampler, and the \
         speed-up of two seeds on two threads over one.
 
-        Data (issue 9): `stats` on 2e5 NLGP rows of D = 100 (read, covariance, moments, S and T at a probe)         against one pass over the same file, and the montecarlo right-hand side on N = 2e5 data rows         against the NLGP's on N samples (both O(N D)). --only inputs|theory|simulation|data runs one part.
+        Data (issue 9): `stats` on 2e5 NLGP rows of D = 100 (read, covariance, moments, S and T at a probe) \
+        against one pass over the same file, and the montecarlo right-hand side on N = 2e5 data rows \
+        against the NLGP's on N samples (both O(N D)).
+
+        Memory (issue 11): peak RSS of `simulate` and `solve` with default flags (a short --t-max) at \
+        D = 1e3, 1e4, 1e5 (quick: 1e3, 1e4), each a child process whose own peak wait4 reports, against \
+        the bytes of the .npy arrays it writes. Every section's heading also gives its wall time and peak \
+        RSS: the process's high-water mark VmHWM, reset before the section through /proc/self/clear_refs \
+        (getrusage's ru_maxrss is a lifetime maximum); "-" where the kernel cannot reset it.
+
+        Sections (--only NAME runs one; NAME as printed in its heading): inputs, theory, simulation, data, \
+        memory. --quick runs all of them at small sizes (about 5 s).
 
         JSON keys (--json): quick, sampler (list of {D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup}), leading_cumulant ({D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup, max_relative_difference}), requirements ({target: met}, \
-        for the sizes measured); times are seconds per call.
+        for the sizes measured), rhs_scaling, rhs_dense, default_solve, sgd, data, sections \
+        ({NAME: {seconds, peak_rss_bytes}}), memory (list of {command, D, peak_rss_bytes, array_bytes, \
+        peak_rss_bytes_per_site, peak_rss_over_arrays}); times are seconds per call.
 
         Example:
           convemerge bench
           convemerge bench --quick --json
+          convemerge bench --quick --only memory
         """
     )
 
     @Flag(help: "Small sizes and a tiny timing budget (seconds, not minutes).") var quick = false
     @Option(help: "Seed for the random draws and the test vector w.") var seed: UInt64 = 1
     @Flag(help: "Print JSON instead of a table.") var json = false
-    @Option(help: "Run only one part: inputs (sampler, cumulant), theory (right-hand sides, solve), simulation (SGD steps) or data (stats and montecarlo on data rows).") var only: BenchPart?
+    @Option(help: "Run only one section, named as in its printed heading: inputs (sampler, cumulant), theory (right-hand sides, solve), simulation (SGD steps), data (stats and montecarlo on data rows) or memory (peak RSS of simulate and solve against D).") var only: BenchPart?
 
-    enum BenchPart: String, ExpressibleByArgument { case inputs, theory, simulation, data }
+    enum BenchPart: String, CaseIterable, ExpressibleByArgument { case inputs, theory, simulation, data, memory }
 
     func run() throws {
         var plan: BenchmarkPlan = quick ? .quick : .standard
         plan.seed = seed
         func wanted(_ part: BenchPart) -> Bool { only == nil || only == part }
-        let report = !wanted(.inputs) ? nil : try Benchmarks.run(plan) { Report.progress("bench: \($0)") }
-        if wanted(.simulation) { Report.progress("bench: online SGD steps per second (one core, sampling included)") }
+        var sections: [(part: BenchPart, seconds: Double, peakBytes: Int?)] = []
+        // Each section's peak RSS is the process's high-water mark, reset before it (PeakMemory).
+        func section<T>(_ part: BenchPart, _ body: () throws -> T) rethrows -> T? {
+            guard wanted(part) else { return nil }
+            Report.progress("bench: section \(part.rawValue)")
+            var measured: (value: T, peakBytes: Int?)?
+            let seconds = try Stopwatch.seconds { measured = try PeakMemory.measure(body) }
+            sections.append((part, seconds, measured?.peakBytes))
+            return measured?.value
+        }
+        let report = try section(.inputs) { try Benchmarks.run(plan) { Report.progress("bench: \($0)") } }
+        let theory = try section(.theory) {
+            try TheoryBenchmarks.run(
+                lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [10, 12, 16] : [16, 32, 64, 128],
+                denseSize: quick ? 256 : 4096, plan: plan) { Report.progress("bench: \($0)") }
+        }
         let simulationSize = quick ? 64 : 400, simulationSeconds = quick ? 0.05 : 1.0
-        let simulation = !wanted(.simulation) ? nil : try SimulationBenchmarks.run(dimension: simulationSize, seconds: simulationSeconds)
-        let seedScaling = !wanted(.simulation) ? nil : try SimulationBenchmarks.seedScaling(
-            SimulationBenchmarks.parameters(dimension: simulationSize), threads: 2, seconds: simulationSeconds)
-        let theory = !wanted(.theory) ? nil : try TheoryBenchmarks.run(
-            lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [10, 12, 16] : [16, 32, 64, 128],
-            denseSize: quick ? 256 : 4096, plan: plan) { Report.progress("bench: \($0)") }
-        let data = !wanted(.data) ? nil : try DataBenchmarks.run(rows: quick ? 20000 : 200_000, dimension: quick ? 32 : 100,
-                                                                 plan: plan) { Report.progress("bench: \($0)") }
+        let simulationResults = try section(.simulation) { () throws -> ([SimulationBenchmarks.Measurement], Double) in
+            Report.progress("bench: online SGD steps per second (one core, sampling included)")
+            return (try SimulationBenchmarks.run(dimension: simulationSize, seconds: simulationSeconds),
+                    try SimulationBenchmarks.seedScaling(SimulationBenchmarks.parameters(dimension: simulationSize),
+                                                         threads: 2, seconds: simulationSeconds))
+        }
+        let simulation = simulationResults?.0, seedScaling = simulationResults?.1
+        let data = try section(.data) {
+            try DataBenchmarks.run(rows: quick ? 20000 : 200_000, dimension: quick ? 32 : 100, plan: plan) { Report.progress("bench: \($0)") }
+        }
+        let memory = try section(.memory) {
+            try MemoryBenchmarks.run(executable: Self.executablePath(), dimensions: quick ? [1000, 10000] : [1000, 10000, 100_000]) {
+                Report.progress("bench: \($0)")
+            }
+        }
 
         func entry(_ c: SpeedComparison) -> [String: Any] {
             var fields: [String: Any] = [
@@ -108,15 +143,66 @@ struct Bench: ParsableCommand {
                                   "family_statistics": data.families.map { ["family": $0.family, "seconds": Report.json($0.seconds),
                                                                             "over_nlgp": Report.json($0.overNLGP)] }]
             }
+            object["sections"] = Dictionary(uniqueKeysWithValues: sections.map {
+                ($0.part.rawValue, ["seconds": Report.json($0.seconds), "peak_rss_bytes": $0.peakBytes as Any? ?? NSNull()] as [String: Any])
+            })
+            if let memory {
+                object["memory"] = memory.map { m -> [String: Any] in
+                    ["command": m.command, "D": m.dimension, "peak_rss_bytes": m.peakBytes as Any? ?? NSNull(),
+                     "array_bytes": m.arrayBytes, "peak_rss_bytes_per_site": m.peakBytesPerSite.map(Report.json) ?? NSNull(),
+                     "peak_rss_over_arrays": m.peakOverArrays.map(Report.json) ?? NSNull()]
+                }
+            }
             try Report.printJSON(object)
             return
         }
-        if let report { printInputs(report) }
-        if let theory { printTheory(theory) }
-        if let simulation, let seedScaling { printSimulation(simulation, seedScaling: seedScaling, size: simulationSize) }
-        if let data { printData(data) }
+        for (part, seconds, peakBytes) in sections {
+            print("\n== \(part.rawValue): \(part.heading) (\(String(format: "%.2f", seconds)) s, peak RSS \(Self.megabytes(peakBytes))) ==")
+            switch part {
+            case .inputs: report.map(printInputs)
+            case .theory: theory.map(printTheory)
+            case .simulation: if let simulation, let seedScaling { printSimulation(simulation, seedScaling: seedScaling, size: simulationSize) }
+            case .data: data.map(printData)
+            case .memory: memory.map(printMemory)
+            }
+        }
+        if sections.contains(where: { $0.peakBytes == nil }) {
+            print("\nPeak RSS \"-\": this kernel does not let /proc/self/clear_refs reset the high-water mark (Linux >= 4.0 needed).")
+        }
     }
 
+    /// This very executable, re-run for the memory section.
+    static func executablePath() throws -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    static func megabytes(_ bytes: Int?) -> String { bytes.map { String(format: "%.1f MB", Double($0) / 1e6) } ?? "-" }
+
+    private func printMemory(_ memory: [MemoryBenchmarks.Measurement]) {
+        print("Peak RSS of one child process per run, default flags but a short --t-max; arrays = the .npy files written:")
+        let rows = memory.map { m -> [String] in
+            let perSite: String = m.peakBytesPerSite.map { String(format: "%.0f", $0) } ?? "-"
+            let ratio: String = m.peakOverArrays.map { String(format: "%.2f", $0) } ?? "-"
+            return [m.command, String(m.dimension), Self.megabytes(m.peakBytes), perSite, Self.megabytes(m.arrayBytes), ratio]
+        }
+        print(Report.table([["command", "D", "peak RSS", "bytes per site", "arrays written", "peak / arrays"]] + rows))
+    }
+}
+
+extension Bench.BenchPart {
+    /// What the section measures, printed as its heading.
+    var heading: String {
+        switch self {
+        case .inputs: return "NLGP sampler and leading cumulant, FFT vs dense"
+        case .theory: return "right-hand sides of the gradient flow and a default solve"
+        case .simulation: return "online SGD steps per second"
+        case .data: return "data sets: stats and the montecarlo right-hand side"
+        case .memory: return "peak RSS of simulate and solve against D"
+        }
+    }
+}
+
+extension Bench {
     private func printData(_ data: DataBenchmarks.Report) {
         print("\nData sets, N = \(data.rows) rows of D = \(data.dimension):")
         print(Report.table([["task", "seconds", "baseline", "baseline seconds", "ratio"],

@@ -185,4 +185,40 @@ final class CLIBenchTests: CLITestCase {
             XCTAssertTrue(ratio.isFinite && ratio > 0, "\(key) \(ratio)")
         }
     }
+
+    /// `--only NAME` runs that section alone: its JSON keys and no other section's, with a
+    /// positive peak RSS. The memory section's peaks grow with D at least by the growth of
+    /// the arrays the runs write, which they hold in memory before writing them.
+    func testQuickBenchEverySectionAloneHasItsKeysAndPositivePeakRSS() throws {
+        let keys = ["inputs": ["sampler", "leading_cumulant"], "theory": ["rhs_scaling", "rhs_dense", "default_solve"],
+                    "simulation": ["sgd", "sgd_two_seed_speedup"], "data": ["data"], "memory": ["memory"]]
+        var memory: [[String: Any]] = []
+        for (section, expected) in keys {
+            let report = try runOK(["bench", "--quick", "--only", section, "--json"]).json()
+            for key in expected { XCTAssertNotNil(report[key], "\(section): \(key)") }
+            for (other, absent) in keys where other != section {
+                for key in absent { XCTAssertNil(report[key], "--only \(section) printed \(other)'s \(key)") }
+            }
+            let sections = try XCTUnwrap(report["sections"] as? [String: [String: Any]])
+            XCTAssertEqual(Array(sections.keys), [section])
+            XCTAssertGreaterThan(try XCTUnwrap(double(sections[section]?["peak_rss_bytes"])), 0, section)
+            if section == "memory" { memory = try XCTUnwrap(report["memory"] as? [[String: Any]]) }
+        }
+        for command in ["simulate", "solve"] {
+            let rows = memory.filter { $0["command"] as? String == command }.sorted { double($0["D"])! < double($1["D"])! }
+            XCTAssertEqual(rows.compactMap { double($0["D"]) }, [1000, 10000], command)
+            let peaks = try rows.map { try XCTUnwrap(double($0["peak_rss_bytes"])) }
+            let arrays = try rows.map { try XCTUnwrap(double($0["array_bytes"])) }
+            XCTAssertTrue(peaks.allSatisfy { $0 > 0 } && arrays.allSatisfy { $0 > 0 }, "\(command): \(peaks), \(arrays)")
+            XCTAssertGreaterThanOrEqual(peaks[1] - peaks[0], arrays[1] - arrays[0], "\(command): peaks \(peaks), arrays \(arrays)")
+        }
+    }
+
+    func testUnknownSectionIsOneLineNamingOnlyAndTheSections() throws {
+        let result = try CLI.run(["bench", "--only", "bogus"])
+        XCTAssertEqual(result.status, 2)
+        let lines = result.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, result.stderr)
+        for name in ["--only", "inputs", "theory", "simulation", "data", "memory"] { XCTAssertTrue(result.stderr.contains(name), name) }
+    }
 }
