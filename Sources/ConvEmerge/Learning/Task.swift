@@ -125,6 +125,14 @@ extension ErrorSignal {
         let error = target - activation.value(lambda + bias)
         return 0.5 * error * error
     }
+
+    /// (1/2) E[(y - sigma(lambda + b))^2] for lambda ~ N(0, q): the loss of the closures that keep
+    /// lambda's marginal Gaussian (conditional, lufkin).
+    public func gaussianLoss(variance q: Double, expectation: GaussianExpectation = GaussianExpectation()) -> Double {
+        let signal = self
+        return expectation.smoothedMean(of: { signal.loss($0) }, breakpoints: discontinuities,
+                                        transitions: transitions, mean: 0, variance: q)
+    }
 }
 
 extension ErrorSignal {

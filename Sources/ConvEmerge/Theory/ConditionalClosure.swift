@@ -69,8 +69,6 @@ public final class ConditionalClosure: ClassExpectation {
         }
         var wCw = 0.0
         for i in 0..<size { wCw += w[i] * covarianceTimesW[i] }
-        let signal = self.signal
-        return expectation.smoothedMean(of: { signal.loss($0) }, breakpoints: signal.discontinuities,
-                                        transitions: signal.transitions, mean: 0, variance: wCw / Double(size))
+        return signal.gaussianLoss(variance: wCw / Double(size), expectation: expectation)
     }
 }

@@ -133,7 +133,7 @@ public final class LufkinClosure: ClassExpectation {
 
     private func applyCovariance(_ w: UnsafePointer<Double>) -> Double {
         fftWorkspace.withUnsafeMutableBufferPointer {
-            distribution.covariance.apply(w, covarianceTimesW, workspace: $0.baseAddress!)
+            distribution.applyCovariance(w, into: covarianceTimesW, workspace: $0.baseAddress!)
         }
         return dot(w, covarianceTimesW, size)
     }
@@ -151,9 +151,6 @@ public final class LufkinClosure: ClassExpectation {
 
     /// lambda keeps its Gaussian marginal in the reduced model: the Gaussian loss.
     public func loss(_ w: UnsafePointer<Double>) -> Double {
-        let q = applyCovariance(w) / Double(size)
-        let signal = self.signal
-        return GaussianExpectation().smoothedMean(of: { signal.loss($0) }, breakpoints: signal.discontinuities,
-                                                  transitions: signal.transitions, mean: 0, variance: q)
+        signal.gaussianLoss(variance: applyCovariance(w) / Double(size))
     }
 }
