@@ -4,13 +4,22 @@ import Foundation
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Theory against simulation: a solve run and a simulate run (--model neuron) of the same problem.",
+        abstract: "Theory against simulation: a solve run and a simulate run of the same problem (one neuron or K units).",
         discussion: """
         At the common saved times (within half an SGD step): relative L2 distance |w_sim - w_ode| / |w_ode| and \
         cosine similarity, raw and maximised over circular shifts, for the seed mean and per seed, and both IPR \
         curves. --json prints {distance, cosine, shifted_cosine (seed mean, final time), seed_distances, \
         seed_cosines, curve: [{t, distance, cosine, shifted_cosine, seed_distances, ..., ipr_theory, \
         ipr_of_seed_mean, mean_ipr_over_seeds}], warnings}.
+
+        K units (theory weights (saves, K, D), e.g. solve --model committee --K K, against simulate --model \
+        committee --K K): the units of the seed mean and of each seed are matched to the theory's at the last common \
+        time by the assignment of least mean relative distance, jointly with one common lattice shift of all units \
+        (both axes on the torus; --no-shift keeps shift 0), and that matching is applied at every time; best_distance \
+        re-matches at each time. Per unit: distance and IPR of each matched pair. --json prints {units, \
+        shift_searched, seed_mean: {permutation, shift, unit_distances, distance}, seeds, curve: [{t, distance, \
+        unit_distances, best_distance, seed_distances, seed_best_distances, ipr_theory, ipr_of_seed_mean, \
+        mean_ipr_over_seeds}], distance, seed_distances, warnings}. --csv FILE writes the curve as columns.
 
         Example:
           convemerge solve --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian \\
@@ -19,30 +28,44 @@ struct Compare: ParsableCommand {
           convemerge simulate --L 32 --gain 1.2 --xi0 0.6 --xi1 1.9 --gaussian \\
             --lr 0.0625 --batch 16 --t-max 480 --init-scale 0.5 --seeds 8 \\
             --out runs/sim
-          convemerge compare --theory runs/ode --sim runs/sim
+          convemerge compare --theory runs/ode --sim runs/sim --csv runs/compare.csv
         """)
 
     // Optional to the parser, required in run(): an unknown option is then reported first.
     @Option(help: "Run directory written by `convemerge solve` (required).") var theory: String?
-    @Option(help: "Run directory written by `convemerge simulate --model neuron` (required).") var sim: String?
+    @Option(help: "Run directory written by `convemerge simulate` with the theory's model and K (required).") var sim: String?
+    @Option(help: "Also write the curve as CSV to this file.") var csv: String?
+    @Flag(inversion: .prefixedNo, help: "K units: match them jointly with a common lattice shift (else shift 0).") var shift = true
     @Flag(help: "Print the comparison as JSON.") var json = false
 
     func run() throws {
-        let comparison = try TheoryVersusSimulation.load(theory: required(theory, flag: "--theory", "a solve run directory"),
-                                                         simulation: required(sim, flag: "--sim", "a simulate run directory"))
+        let theoryRun = try required(theory, flag: "--theory", "a solve run directory")
+        let simulationRun = try required(sim, flag: "--sim", "a simulate run directory")
+        if let csv { try AtomicFile.requireTarget(csv, flag: "--csv") }
+        let comparison = try RunComparison.load(theory: theoryRun, simulation: simulationRun, searchShifts: shift)
+        let (encoded, table, warnings, summary): (Data, CSVTable, [String], String)
+        switch comparison {
+        case let .neuron(c):
+            let last = c.curve.last!  // load throws when there is no common time
+            (encoded, table, warnings) = (try RunDirectory.encoder.encode(c), c.csv, c.warnings)
+            summary = c.table() + "\n" + String(format: "final: seed mean vs ODE: distance %.4f, cosine %.4f, shifted cosine %.4f; "
+                                                 + "each seed vs ODE (mean over seeds): distance %.4f, shifted cosine %.4f",
+                                                 c.distance, c.cosine, c.shiftedCosine, mean(c.seedDistances), mean(last.seedShiftedCosines))
+        case let .units(c):
+            (encoded, table, warnings) = (try RunDirectory.encoder.encode(c), c.csv, c.warnings)
+            summary = c.table() + "\n" + String(format: "final (K = %d): seed mean vs theory: mean unit distance %.4f; "
+                                                 + "each seed vs theory (mean over seeds): %.4f", c.units, c.distance, mean(c.seedDistances))
+        }
+        if let csv { try AtomicFile.write(table.text, to: csv, flag: "--csv") }
         if json {
-            print(String(decoding: try RunDirectory.encoder.encode(comparison), as: UTF8.self))
+            print(String(decoding: encoded, as: UTF8.self))
             return
         }
-        for warning in comparison.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-        print(comparison.table())
-        let last = comparison.curve.last!  // load throws when there is no common time
-        let mean = { (values: [Double]) in values.reduce(0, +) / Double(max(values.count, 1)) }
-        print(String(format: "final: seed mean vs ODE: distance %.4f, cosine %.4f, shifted cosine %.4f; "
-                     + "each seed vs ODE (mean over seeds): distance %.4f, shifted cosine %.4f",
-                     comparison.distance, comparison.cosine, comparison.shiftedCosine,
-                     mean(comparison.seedDistances), mean(last.seedShiftedCosines)))
+        for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        print(summary)
     }
+
+    private func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(values.count, 1)) }
 }
 
 struct Validate: ParsableCommand {

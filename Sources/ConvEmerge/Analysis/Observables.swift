@@ -109,7 +109,7 @@ public enum Observables {
         }
     }
 
-    private static func forwardTransform(_ w: [Double], fft: RealFFT) -> [Double] {
+    static func forwardTransform(_ w: [Double], fft: RealFFT) -> [Double] {
         var spectrum = [Double](repeating: 0, count: 2 * fft.complexCount)
         w.withUnsafeBufferPointer { input in
             spectrum.withUnsafeMutableBufferPointer { output in
@@ -158,11 +158,23 @@ public enum Observables {
         precondition(a.count == lattice.size && b.count == lattice.size,
                      "Observables: vectors must have \(lattice.size) entries")
         let fft = RealFFT.plans(for: lattice)
-        let spectrumA = forwardTransform(a, fft: fft)
-        var product = forwardTransform(b, fft: fft)
+        let correlation = crossCorrelation(forwardTransform(a, fft: fft), forwardTransform(b, fft: fft), fft: fft, lattice: lattice)
+        let norms = euclideanNorm(a) * euclideanNorm(b)
+        return correlation.map { $0 / norms }
+    }
+
+    /// The spectrum of w, as `crossCorrelation` takes it (so that a vector compared with many is transformed once).
+    static func spectrum(_ w: [Double], lattice: Lattice) -> [Double] {
+        forwardTransform(w, fft: RealFFT.plans(for: lattice))
+    }
+
+    /// c(s) = sum_i a_i b_{i+s} = (a translated by s) . b for every lattice shift s, from the
+    /// spectra of a and b: the inverse transform of conj(A_k) B_k (derivations/observables.md eq. (6)).
+    static func crossCorrelation(_ spectrumA: [Double], _ spectrumB: [Double], fft: RealFFT, lattice: Lattice) -> [Double] {
+        var product = spectrumB
         for k in 0..<fft.complexCount {
             let ar = spectrumA[2 * k], ai = spectrumA[2 * k + 1]
-            let br = product[2 * k], bi = product[2 * k + 1]
+            let br = spectrumB[2 * k], bi = spectrumB[2 * k + 1]
             // conj(A_k) B_k
             product[2 * k] = ar * br + ai * bi
             product[2 * k + 1] = ar * bi - ai * br
@@ -173,9 +185,8 @@ public enum Observables {
                 fft.backward(spectrum.baseAddress!, output.baseAddress!)
             }
         }
-        let norms = euclideanNorm(a) * euclideanNorm(b)
         // FFTW's backward transform is D times the inverse DFT.
-        return correlation.map { $0 / Double(lattice.size) / norms }
+        return correlation.map { $0 / Double(lattice.size) }
     }
 
     /// |a - b| / |b|: the distance of a (e.g. the simulation) from the reference b (the theory).

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The final receptive fields of a `solve` run (one unit) or a `simulate` run (replicas x units),
+/// The final receptive fields of a `solve` run (one or K units) or a `simulate` run (replicas x units),
 /// read from its manifest.json and weights.npy, for analysis after the fact.
 public struct RunWeights: Sendable {
     public var directory: String
@@ -41,10 +41,11 @@ public struct RunWeights: Sendable {
         let lattice = header.parameters.task.lattice
         let model = header.command == "solve" ? "ode" : header.parameters.model ?? "neuron"
         let shape = array.shape
-        // solve: (saves, D); simulate: (seeds, saves, D) or (seeds, saves, K, s).
+        // solve: (saves, D) or (saves, K, D) for K units; simulate: (seeds, saves, D) or (seeds, saves, K, s).
         let (replicas, saves, units): (Int, Int, Int)
         switch (header.command, shape.count) {
         case ("solve", 2): (replicas, saves, units) = (1, shape[0], 1)
+        case ("solve", 3): (replicas, saves, units) = (1, shape[0], shape[1])
         case ("simulate", 3): (replicas, saves, units) = (shape[0], shape[1], 1)
         case ("simulate", 4): (replicas, saves, units) = (shape[0], shape[1], shape[2])
         default: throw ConvEmergeError.invalidInput(flag: flag, message: "'\(file)' has shape \(shape), not that of a \(header.command) run's weights")

@@ -48,9 +48,8 @@ public struct TheoryVersusSimulation: Codable, Sendable {
         try require(theoryWeights.count == theoryTimes.count, flag: "--theory", "has \(theoryTimes.count) times but \(theoryWeights.count) weight rows")
         let seeds = simulationWeights.count
         var curve: [Point] = []
-        for (save, t) in simulationTimes.enumerated() {
-            guard let match = theoryTimes.indices.min(by: { abs(theoryTimes[$0] - t) < abs(theoryTimes[$1] - t) }),
-                  abs(theoryTimes[match] - t) <= 0.5 / Double(d) + 1e-9 * max(1, t) else { continue }
+        for (save, match) in commonSaves(theoryTimes: theoryTimes, simulationTimes: simulationTimes, dimension: d) {
+            let t = simulationTimes[save]
             let ode = theoryWeights[match]
             let replicas = simulationWeights.map { $0[save] }
             guard replicas.allSatisfy({ $0.allSatisfy(\.isFinite) }), ode.allSatisfy(\.isFinite) else { continue }
@@ -68,63 +67,31 @@ public struct TheoryVersusSimulation: Codable, Sendable {
                 iprOfSeedMean: Observables.inverseParticipationRatio(mean),
                 meanIprOverSeeds: replicas.map(Observables.inverseParticipationRatio).reduce(0, +) / Double(seeds)))
         }
-        guard let last = curve.last else {
-            throw ConvEmergeError.invalidInput(flag: "--sim", message: "no saved time within half an SGD step of an ODE save time; run solve and simulate with the same --t-max and --saves")
-        }
+        guard let last = curve.last else { throw noCommonTime }
         return TheoryVersusSimulation(curve: curve, distance: last.distance, cosine: last.cosine, shiftedCosine: last.shiftedCosine,
                                       seedDistances: last.seedDistances, seedCosines: last.seedCosines, warnings: warnings)
     }
 
-    /// Reads a `solve` run and a `simulate` run and compares them. The two must
-    /// describe the same task, neuron and learning rate (otherwise `--sim` is reported).
-    public static func load(theory: String, simulation: String) throws -> TheoryVersusSimulation {
-        let ode = try RunDirectory.readManifest(SolveManifest.self, in: theory, flag: "--theory")
-        let sgd = try RunDirectory.readManifest(SimulationManifest.self, in: simulation, flag: "--sim")
-        try require(ode.command == "solve", flag: "--theory", "'\(theory)' is a '\(ode.command)' run, not a solve run")
-        try require(sgd.command == "simulate", flag: "--sim", "'\(simulation)' is a '\(sgd.command)' run, not a simulate run")
-        let p = sgd.parameters
-        try require(p.model == .neuron, flag: "--sim", "the ODE describes one neuron; '\(simulation)' trained a \(p.model.rawValue)")
-        try require(p.task == ode.parameters.task, flag: "--sim", "'\(simulation)' simulates another task (inputs, classes, priors or targets) than '\(theory)'")
-        try require(p.neuron == ode.parameters.neuron, flag: "--sim", "'\(simulation)' has another activation or bias than '\(theory)'")
-        try require(p.learningRate == ode.parameters.learningRate, flag: "--sim",
-                    "learning rates differ (\(p.learningRate) vs \(ode.parameters.learningRate)); t = steps / D only matches at the same eta")
-        var warnings: [String] = []
-        if p.initialization != ode.parameters.initialization {
-            warnings.append("the runs start from different initial weights (\(p.initialization) vs \(ode.parameters.initialization))")
+    /// Pairs of (simulation save, ODE save) at common times: an ODE save within half an SGD step
+    /// (0.5 / D) of the simulation's saved time.
+    static func commonSaves(theoryTimes: [Double], simulationTimes: [Double], dimension d: Int) -> [(simulation: Int, theory: Int)] {
+        simulationTimes.enumerated().compactMap { save, t in
+            guard let match = theoryTimes.indices.min(by: { abs(theoryTimes[$0] - t) < abs(theoryTimes[$1] - t) }),
+                  abs(theoryTimes[match] - t) <= 0.5 / Double(d) + 1e-9 * max(1, t) else { return nil }
+            return (save, match)
         }
-        let schedule = ode.parameters.integrator
-        if p.tMax != schedule.tMax || p.saves != schedule.saves || p.logSpacedSaves != schedule.logSpacedSaves {
-            warnings.append("the runs save at different times (t-max \(p.tMax) vs \(schedule.tMax), saves \(p.saves) vs \(schedule.saves)): "
-                            + "only the times both happen to share are compared; rerun with the same --t-max, --saves and spacing")
-        }
-        if ode.status != .completed {
-            warnings.append("the ODE run did not complete (status \(ode.status.rawValue): \(ode.message)); distances after it stopped are meaningless")
-        }
-        if sgd.status != .completed {
-            warnings.append("the simulation did not complete (status \(sgd.status.rawValue)): its blown-up or non-finite replicas make the distances meaningless")
-        }
-        let d = p.dimension
-        let theoryWeights = try readArray("weights.npy", in: theory, flag: "--theory")
-        let theoryTimes = try readArray("times.npy", in: theory, flag: "--theory").values
-        let simulationWeights = try readArray("weights.npy", in: simulation, flag: "--sim")
-        let simulationTimes = try readArray("times.npy", in: simulation, flag: "--sim").values
-        try require(theoryWeights.shape == [theoryTimes.count, d], flag: "--theory",
-                    "weights.npy has shape \(theoryWeights.shape), expected [\(theoryTimes.count), \(d)]")
-        try require(simulationWeights.shape == [p.seeds, simulationTimes.count, d], flag: "--sim",
-                    "weights.npy has shape \(simulationWeights.shape), expected [\(p.seeds), \(simulationTimes.count), \(d)]")
-        let rows = { (values: [Double], start: Int, count: Int) in
-            (0..<count).map { Array(values[(start + $0) * d..<(start + $0 + 1) * d]) }
-        }
-        let n = simulationTimes.count
-        return try compare(lattice: p.task.lattice, theoryTimes: theoryTimes,
-                           theoryWeights: rows(theoryWeights.values, 0, theoryTimes.count),
-                           simulationTimes: simulationTimes,
-                           simulationWeights: (0..<p.seeds).map { rows(simulationWeights.values, $0 * n, n) },
-                           warnings: warnings)
     }
 
-    private static func readArray(_ name: String, in directory: String, flag: String) throws -> NpyArray {
-        try NpyArray.read(from: URL(fileURLWithPath: directory).appendingPathComponent(name).path, flag: flag)
+    static let noCommonTime = ConvEmergeError.invalidInput(
+        flag: "--sim", message: "no saved time within half an SGD step of an ODE save time; run solve and simulate with the same --t-max and --saves")
+
+    /// Reads a one-neuron `solve` run and a `simulate --model neuron` run and compares them.
+    /// The two must describe the same task, neuron and learning rate (otherwise `--sim` is reported).
+    public static func load(theory: String, simulation: String) throws -> TheoryVersusSimulation {
+        switch try RunComparison.load(theory: theory, simulation: simulation, searchShifts: true) {
+        case let .neuron(comparison): return comparison
+        case .units: throw ConvEmergeError.invalidInput(flag: "--theory", message: "'\(theory)' holds K-unit weights; compare it with RunComparison.load")
+        }
     }
 
     /// Human-readable table of the curve (every `stride`-th common time and the last).
@@ -137,5 +104,17 @@ public struct TheoryVersusSimulation: Codable, Sendable {
                                 point.shiftedCosine, seedDistance, point.iprTheory, point.iprOfSeedMean))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The curve as observables.csv-like columns (`compare --csv`).
+    public var csv: CSVTable {
+        var table = CSVTable(columns: ["t", "theory_t", "distance", "cosine", "shifted_cosine", "seed_distance",
+                                       "seed_shifted_cosine", "ipr_theory", "ipr_of_seed_mean", "mean_ipr_over_seeds"])
+        let mean = { (values: [Double]) in values.reduce(0, +) / Double(max(values.count, 1)) }
+        for point in curve {
+            table.append([point.t, point.theoryTime, point.distance, point.cosine, point.shiftedCosine, mean(point.seedDistances),
+                          mean(point.seedShiftedCosines), point.iprTheory, point.iprOfSeedMean, point.meanIprOverSeeds])
+        }
+        return table
     }
 }
