@@ -13,7 +13,7 @@ VENV := .venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build run test bench validate study-inputs venv notebooks figures clean
+.PHONY: help deps build run test bench validate study-inputs study-tiling venv notebooks figures clean
 
 help:
 	@echo "make run     install what is missing, build (release), print the input statistics and solve the default problem under every closure"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench   FFT methods vs dense baselines (speed-up ratios measured in the same run)"
 	@echo "make validate  theory against simulation (issue 4), report in validation-report.md (~1 min)"
 	@echo "make study-inputs  which theory predicts localisation on which inputs (issue 9): image rows from scikit-image's photographs, every family under SGD and every closure, report in inputs-study.md (~25 min on 2 cores)"
+	@echo "make study-tiling  do K = 4, 8 committees tile rings of L = 40, 100 (issue 12): montecarlo and cumulant ODEs vs SGD, analyze + compare, report in tiling-study.md (STUDY_TILING_FLAGS=--smoke: ~15 s; --sources simulate: SGD only)"
 	@echo "make figures  Fig. 1 of Ingrosso & Goldt in 2D (issue 10): NLGP and Gaussian control, export in notebooks-export/fig1_files/ (~1-2 min on 2 cores)"
 	@echo "make build   release build of $(BIN)"
 	@echo "make venv    Python venv in $(VENV) with numpy and matplotlib (for figures; not needed by run/test)"
@@ -82,6 +83,11 @@ study-inputs: build venv $(VENV)/.images
 	$(VENV)/bin/python notebooks-export/make_patches.py --L 40 --n 100000 --seed 1 --standardise patch --out $(STUDY_PATCH_ROWS)
 	CONVEMERGE=$(abspath $(BIN)) $(VENV)/bin/python notebooks-export/study_inputs.py --rows $(STUDY_ROWS) \
 		--patch-rows $(STUDY_PATCH_ROWS) --out inputs-study.md
+
+# Needs `solve --model committee --K K` for the ODE rows (refusals are reported, not fatal).
+STUDY_TILING_FLAGS ?=
+study-tiling: build venv
+	CONVEMERGE=$(abspath $(BIN)) $(VENV)/bin/python notebooks-export/study_tiling.py --out tiling-study.md $(STUDY_TILING_FLAGS)
 
 # Settings and the search behind them: derivations/fig1-2d.md.
 figures: build venv

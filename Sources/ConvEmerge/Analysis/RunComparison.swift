@@ -71,13 +71,16 @@ public enum RunComparison: Sendable {
                 warnings: warnings))
         }
         let k = theoryUnits
+        // Fixed biases (+b, -b, ... or --bias-init's) make units of different bias distinct; trained ones do not stay put.
+        let biases = (0..<k).map(p.bias(ofUnit:))
+        let groups = (p.network?.trainBias ?? false) ? nil : biases.map { bias in biases.firstIndex(of: bias)! }
         // unit u of block b (a save, or a replica's save) starts at (b K + u) D.
         let units = { (values: [Double], block: Int) in (0..<k).map { Array(values[((block * k) + $0) * d..<((block * k) + $0 + 1) * d]) } }
         return .units(try UnitTheoryVersusSimulation.compare(
             lattice: p.task.lattice, theoryTimes: theoryTimes, theoryWeights: (0..<saves).map { units(theoryWeights.values, $0) },
             simulationTimes: simulationTimes,
             simulationWeights: (0..<p.seeds).map { seed in (0..<n).map { units(simulationWeights.values, seed * n + $0) } },
-            searchShifts: searchShifts, warnings: warnings))
+            searchShifts: searchShifts, unitGroups: groups, warnings: warnings))
     }
 
     /// Differences between the runs that do not forbid the comparison.

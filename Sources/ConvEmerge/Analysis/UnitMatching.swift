@@ -4,7 +4,7 @@ import Foundation
 /// lattice translation: the hidden units of a committee are exchangeable and, on translation-
 /// invariant inputs, so are the positions of all its receptive fields at once, so a theory run
 /// and a simulation run agree only up to a relabelling and a common shift.
-/// Definitions: derivations/tiling-statistics.md §7 (matching) and §8 (common shift).
+/// Definitions: derivations/tiling-statistics.md §9 (matching) and §10 (common shift).
 public enum UnitMatching {
     /// A matching of theory units to simulation units.
     public struct Match: Codable, Sendable, Hashable {
@@ -21,7 +21,7 @@ public enum UnitMatching {
 
     /// The permutation p minimising sum_i cost[i][p[i]] of a square matrix of finite costs:
     /// the Hungarian algorithm with row and column potentials, O(K^3)
-    /// (derivations/tiling-statistics.md §7).
+    /// (derivations/tiling-statistics.md §9).
     public static func minimumCostAssignment(_ cost: [[Double]]) -> [Int] {
         let n = cost.count
         precondition(cost.allSatisfy { $0.count == n }, "UnitMatching: the cost matrix must be square")
@@ -68,10 +68,14 @@ public enum UnitMatching {
     /// `searchShifts` is false) the assignment of the distances |w_sim,j - T_s w_th,i| / |w_th,i|,
     /// then the shift whose assignment costs least. All K^2 overlaps (T_s w_th,i) . w_sim,j for
     /// all D shifts come from FFT cross-correlations, O(K^2 D log D + D K^3)
-    /// (derivations/tiling-statistics.md §8).
-    public static func bestMatch(theory: [[Double]], simulation: [[Double]], lattice: Lattice, searchShifts: Bool) -> Match {
+    /// (derivations/tiling-statistics.md §10). `groups`: units are matched only within the same
+    /// group (units with different fixed biases are not exchangeable; nil: all are).
+    public static func bestMatch(theory: [[Double]], simulation: [[Double]], lattice: Lattice, searchShifts: Bool,
+                                 groups: [Int]? = nil) -> Match {
         let units = theory.count
         precondition(units == simulation.count && units > 0, "UnitMatching: both networks need the same K >= 1 units")
+        precondition(groups == nil || groups!.count == units, "UnitMatching: one group per unit")
+        let forbidden = Double.greatestFiniteMagnitude / Double(units * units)
         let fft = RealFFT.plans(for: lattice)
         let theorySpectra = theory.map { Observables.forwardTransform($0, fft: fft) }
         let simulationSpectra = simulation.map { Observables.forwardTransform($0, fft: fft) }
@@ -83,10 +87,11 @@ public enum UnitMatching {
         func distanceMatrix(shift: Int) -> [[Double]] {
             (0..<units).map { i in
                 (0..<units).map { j in
+                    if let groups, groups[i] != groups[j] { return forbidden }
                     let squared = (theorySquares[i] + simulationSquares[j] - 2 * overlaps[i][j][shift]) / theorySquares[i]
                     let distance = max(squared, 0).squareRoot()
                     // A zero theory unit has no relative distance; it must not stall the assignment.
-                    return distance.isFinite ? distance : Double.greatestFiniteMagnitude / Double(units * units)
+                    return distance.isFinite ? distance : forbidden
                 }
             }
         }

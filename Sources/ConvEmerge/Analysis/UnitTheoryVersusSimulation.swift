@@ -6,7 +6,7 @@ import Foundation
 /// (`UnitMatching.bestMatch`); that matching is then applied at every time, so the curve shows how
 /// the matched pairs approach each other. Each time's own best matching is reported alongside
 /// (a lower bound that ignores the units' identities over time).
-/// Definitions: derivations/tiling-statistics.md §7-8, derivations/observables.md eq. (6).
+/// Definitions: derivations/tiling-statistics.md §9-10, derivations/observables.md eq. (6).
 public struct UnitTheoryVersusSimulation: Codable, Sendable {
     /// The matching of one replica (or of the replica mean), chosen at the last common time.
     public struct Matching: Codable, Sendable {
@@ -39,6 +39,8 @@ public struct UnitTheoryVersusSimulation: Codable, Sendable {
     }
 
     public var units: Int
+    /// Units are matched only within the same group (fixed biases); nil: all units are exchangeable.
+    public var unitGroups: [Int]?
     /// Whether the matching searched common lattice shifts (else shift 0).
     public var shiftSearched: Bool
     public var seedMean: Matching
@@ -53,10 +55,11 @@ public struct UnitTheoryVersusSimulation: Codable, Sendable {
     /// (shifts x K^3 assignments per replica and save; ~1 s).
     static let rematchingBudget = 1e9
 
-    /// `theoryWeights[save][unit]` and `simulationWeights[seed][save][unit]`, D values each.
+    /// `theoryWeights[save][unit]` and `simulationWeights[seed][save][unit]`, D values each;
+    /// `unitGroups` as in `UnitMatching.bestMatch`.
     public static func compare(lattice: Lattice, theoryTimes: [Double], theoryWeights: [[[Double]]],
                                simulationTimes: [Double], simulationWeights: [[[[Double]]]],
-                               searchShifts: Bool, warnings: [String] = []) throws -> UnitTheoryVersusSimulation {
+                               searchShifts: Bool, unitGroups: [Int]? = nil, warnings: [String] = []) throws -> UnitTheoryVersusSimulation {
         let d = lattice.size
         try require(!simulationWeights.isEmpty && simulationWeights.allSatisfy { $0.count == simulationTimes.count },
                     flag: "--sim", "holds no replicas, or replicas of different lengths")
@@ -64,6 +67,7 @@ public struct UnitTheoryVersusSimulation: Codable, Sendable {
         let k = theoryWeights.first?.count ?? 0
         try require(k >= 1 && theoryWeights.allSatisfy { $0.count == k && $0.allSatisfy { $0.count == d } }, flag: "--theory",
                     "weights are not K >= 1 units of D = \(d) at every save")
+        try require(unitGroups == nil || unitGroups!.count == k, flag: "--sim", "has \(unitGroups!.count) unit biases for K = \(k) units")
         try require(simulationWeights.allSatisfy { $0.allSatisfy { $0.count == k && $0.allSatisfy { $0.count == d } } }, flag: "--sim",
                     "has units of another K or D than the theory (K = \(k), D = \(d))")
         let seeds = simulationWeights.count
@@ -78,7 +82,8 @@ public struct UnitTheoryVersusSimulation: Codable, Sendable {
             }
         }
         let matchAtEnd = { (simulation: [[Double]]) in
-            UnitMatching.bestMatch(theory: theoryWeights[last.theory], simulation: simulation, lattice: lattice, searchShifts: searchShifts)
+            UnitMatching.bestMatch(theory: theoryWeights[last.theory], simulation: simulation, lattice: lattice, searchShifts: searchShifts,
+                                   groups: unitGroups)
         }
         let meanMatch = matchAtEnd(replicaMean(last.simulation))
         let seedMatches = simulationWeights.map { matchAtEnd($0[last.simulation]) }
@@ -99,7 +104,8 @@ public struct UnitTheoryVersusSimulation: Codable, Sendable {
                 UnitMatching.distances(theory: theory, simulation: network, permutation: m.permutation, shiftSite: m.shiftSite, lattice: lattice)
             }
             let best = { (network: [[Double]]) in
-                UnitMatching.bestMatch(theory: theory, simulation: network, lattice: lattice, searchShifts: searchShifts).meanDistance
+                UnitMatching.bestMatch(theory: theory, simulation: network, lattice: lattice, searchShifts: searchShifts,
+                                       groups: unitGroups).meanDistance
             }
             let unitDistances = distances(meanNetwork, meanMatch)
             curve.append(Point(
@@ -116,7 +122,7 @@ public struct UnitTheoryVersusSimulation: Codable, Sendable {
             Matching(permutation: m.permutation, shift: UnitMatching.displacement(ofSite: m.shiftSite, lattice: lattice),
                      unitDistances: m.distances, distance: m.meanDistance)
         }
-        return UnitTheoryVersusSimulation(units: k, shiftSearched: searchShifts, seedMean: matching(meanMatch),
+        return UnitTheoryVersusSimulation(units: k, unitGroups: unitGroups, shiftSearched: searchShifts, seedMean: matching(meanMatch),
                                           seeds: seedMatches.map(matching), curve: curve, distance: curve.last!.distance,
                                           seedDistances: curve.last!.seedDistances, warnings: notes)
     }
