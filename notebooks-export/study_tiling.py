@@ -228,7 +228,7 @@ def main(argv=None):
     parser.add_argument("--units", default=None, help="comma-separated K (default 4,8)")
     parser.add_argument("--lengths", default=None, help="comma-separated L (default 40,100)")
     parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--t-max", type=float, default=2000.0)
+    parser.add_argument("--t-max", type=float, default=5000.0)
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mc-samples", type=int, default=20000)

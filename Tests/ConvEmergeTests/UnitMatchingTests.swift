@@ -61,8 +61,7 @@ final class UnitMatchingTests: ScratchDirectoryTestCase {
             let match = UnitMatching.bestMatch(theory: theory, simulation: simulation, lattice: lattice, searchShifts: true)
             XCTAssertEqual(match.permutation, permutation)
             XCTAssertEqual(match.shiftSite, shiftSite)
-            // FFT overlaps: distances are square roots of round-off.
-            XCTAssertEqual(match.meanDistance, 0, accuracy: 1e-6)
+            XCTAssertEqual(match.meanDistance, 0, accuracy: 1e-14)
             let direct = UnitMatching.distances(theory: theory, simulation: simulation, permutation: match.permutation,
                                                 shiftSite: match.shiftSite, lattice: lattice)
             for distance in direct { XCTAssertEqual(distance, 0, accuracy: 1e-14) }
@@ -84,7 +83,7 @@ final class UnitMatchingTests: ScratchDirectoryTestCase {
         let swapped = [simulation[1], simulation[0]]
         let free = UnitMatching.bestMatch(theory: swapped, simulation: simulation, lattice: lattice, searchShifts: true)
         XCTAssertEqual(free.permutation, [1, 0])
-        XCTAssertEqual(free.meanDistance, 0, accuracy: 1e-6)
+        XCTAssertEqual(free.meanDistance, 0, accuracy: 1e-14)
         let grouped = UnitMatching.bestMatch(theory: swapped, simulation: simulation, lattice: lattice, searchShifts: true, groups: [0, 1])
         XCTAssertEqual(grouped.permutation, [0, 1])
         XCTAssertGreaterThan(grouped.meanDistance, 0.5)
@@ -170,7 +169,7 @@ final class UnitMatchingTests: ScratchDirectoryTestCase {
         XCTAssertEqual(comparison.curve.count, saves)
         for point in comparison.curve {
             XCTAssertEqual(point.distance, 0, accuracy: 1e-14)
-            XCTAssertEqual(try XCTUnwrap(point.bestDistance), 0, accuracy: 1e-6)
+            XCTAssertEqual(try XCTUnwrap(point.bestDistance), 0, accuracy: 1e-14)
             for (a, b) in zip(point.iprTheory, point.iprOfSeedMean) { XCTAssertEqual(a, b, accuracy: 1e-14) }
         }
         XCTAssertEqual(comparison.csv.rows.count, saves)

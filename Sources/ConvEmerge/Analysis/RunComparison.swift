@@ -15,6 +15,16 @@ public enum RunComparison: Sendable {
             var model: String?
             var hiddenUnits: Int?
             var network: NetworkOptions?
+
+            private enum CodingKeys: String, CodingKey { case model, hiddenUnits, network }
+
+            /// Lenient: a field spelled otherwise than here is treated as absent, and the shapes decide.
+            init(from decoder: Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                model = try? container.decodeIfPresent(String.self, forKey: .model)
+                hiddenUnits = try? container.decodeIfPresent(Int.self, forKey: .hiddenUnits)
+                network = try? container.decodeIfPresent(NetworkOptions.self, forKey: .network)
+            }
         }
         var parameters: Parameters
     }

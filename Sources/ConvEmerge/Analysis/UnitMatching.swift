@@ -95,17 +95,17 @@ public enum UnitMatching {
                 }
             }
         }
-        var best: Match?
+        var best: (permutation: [Int], shift: Int, cost: Double)?
         for shift in 0..<(searchShifts ? lattice.size : 1) {
             let distances = distanceMatrix(shift: shift)
             let permutation = minimumCostAssignment(distances)
-            let matched = (0..<units).map { distances[$0][permutation[$0]] }
-            let mean = matched.reduce(0, +) / Double(units)
-            if best == nil || mean < best!.meanDistance {
-                best = Match(permutation: permutation, shiftSite: shift, distances: matched, meanDistance: mean)
-            }
+            let cost = (0..<units).reduce(0.0) { $0 + distances[$1][permutation[$1]] }
+            if best == nil || cost < best!.cost { best = (permutation, shift, cost) }
         }
-        return best!
+        // The overlaps' distances carry the square root of round-off; the chosen pairs' are recomputed directly.
+        let matched = distances(theory: theory, simulation: simulation, permutation: best!.permutation, shiftSite: best!.shift, lattice: lattice)
+        return Match(permutation: best!.permutation, shiftSite: best!.shift, distances: matched,
+                     meanDistance: matched.reduce(0, +) / Double(units))
     }
 
     /// Each theory unit's relative distance from its match under a fixed matching (the one chosen
