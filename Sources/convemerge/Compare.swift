@@ -16,8 +16,8 @@ struct Compare: ParsableCommand {
         committee --K K): the units of the seed mean and of each seed are matched to the theory's at the last common \
         time by the assignment of least mean relative distance, jointly with one common lattice shift of all units \
         (both axes on the torus; --no-shift keeps shift 0), and that matching is applied at every time; best_distance \
-        re-matches at each time. Per unit: distance and IPR of each matched pair. --json prints {units, \
-        shift_searched, seed_mean: {permutation, shift, unit_distances, distance}, seeds, curve: [{t, distance, \
+        re-matches at each time. Per unit: distance and IPR of each matched pair. Units of different fixed biases are \
+        never matched (unit_groups). --json prints {units, unit_groups, shift_searched, seed_mean: {permutation, shift, unit_distances, distance}, seeds, curve: [{t, distance, \
         unit_distances, best_distance, seed_distances, seed_best_distances, ipr_theory, ipr_of_seed_mean, \
         mean_ipr_over_seeds}], distance, seed_distances, warnings}. --csv FILE writes the curve as columns.
 
