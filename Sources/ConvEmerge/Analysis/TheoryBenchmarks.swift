@@ -31,6 +31,9 @@ public enum TheoryBenchmarks {
     public struct Report: Codable, Sendable {
         public let scaling: [ScalingFit]
         public let denseComparison: [SpeedComparison]
+        /// The whole right-hand side (both classes) on 2 threads against 1 (`GradientFlow.threads`),
+        /// wall-clock seconds per call, alternating batches, best of the rounds.
+        public let threadComparison: [SpeedComparison]
         public let defaultSolve: SolveTiming
     }
 
@@ -73,8 +76,9 @@ public enum TheoryBenchmarks {
         }
     }
 
-    /// `lengths1D` ring sizes, `lengths2D` torus sides; dense comparison at `denseSize` (ring).
-    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, plan: BenchmarkPlan,
+    /// `lengths1D` ring sizes, `lengths2D` torus sides; dense comparison at `denseSize` (ring);
+    /// 2 threads against 1 at `threadSizes` (ring).
+    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, threadSizes: [Int], plan: BenchmarkPlan,
                            progress: (String) -> Void = { _ in }) throws -> Report {
         var fits: [ScalingFit] = []
         for closure in closures {
@@ -104,6 +108,13 @@ public enum TheoryBenchmarks {
                 candidateSecondsPerCall: time(fast, w, plan: plan), baselineSecondsPerCall: time(slow!, w, plan: plan),
                 baselineSetupSeconds: setup, maximumRelativeDifference: difference))
         }
+        var threadComparisons: [SpeedComparison] = []
+        for closure in closures {
+            for size in threadSizes {
+                progress("right-hand side of the \(closure.name) closure at D = \(size): 2 threads vs 1")
+                threadComparisons.append(try threadComparison(closure, size: size, plan: plan))
+            }
+        }
         progress("default solve (D = 100, cumulant-leading closure, t = 150)")
         let parameters = SolveParameters(task: try task(latticeDimension: 1, length: 100), neuron: try NeuronSpec(activation: .relu, bias: 0),
                                          closure: try ClosureSpec(kind: .cumulant), integrator: try IntegratorSpec(),
@@ -111,7 +122,29 @@ public enum TheoryBenchmarks {
         let solve = try SolveJob.run(parameters)
         let timing = SolveTiming(dimension: 100, closure: "cumulant-leading", seconds: solve.wallSeconds,
                                  rightHandSides: solve.trajectory.evaluations, finalIpr: solve.finalIPR ?? .nan)
-        return Report(scaling: fits, denseComparison: comparisons, defaultSolve: timing)
+        return Report(scaling: fits, denseComparison: comparisons, threadComparison: threadComparisons, defaultSolve: timing)
+    }
+
+    /// The gradient flow's velocity (both classes, relu neuron) on 2 threads against 1.
+    static func threadComparison(_ closure: (name: String, cumulant: Bool), size: Int, plan: BenchmarkPlan) throws -> SpeedComparison {
+        let task = try task(latticeDimension: 1, length: size)
+        let flow = try GradientFlow(task: task, neuron: NeuronSpec(activation: .relu, bias: 0),
+                                    closure: ClosureSpec(kind: closure.cumulant ? .cumulant : .gaussian), learningRate: 1)
+        let w = testVector(size)
+        var out = [Double](repeating: 0, count: size)
+        func velocity(threads: Int) {
+            flow.threads = threads
+            w.withUnsafeBufferPointer { input in out.withUnsafeMutableBufferPointer { flow.velocity(input.baseAddress!, into: $0.baseAddress!) } }
+        }
+        velocity(threads: 1)
+        let single = out
+        velocity(threads: 2)
+        let difference = Observables.relativeDistance(out, single)
+        let seconds = Stopwatch.compare(batchSeconds: plan.batchSeconds, rounds: plan.rounds,
+                                        candidate: { velocity(threads: 2) }, baseline: { velocity(threads: 1) })
+        return SpeedComparison(task: "\(closure.name) right-hand side, both classes", size: size, candidate: "2 threads",
+                               baseline: "1 thread", candidateSecondsPerCall: seconds.candidate,
+                               baselineSecondsPerCall: seconds.baseline, baselineSetupSeconds: 0, maximumRelativeDifference: difference)
     }
 
     static func velocity(_ closure: GaussianClosure, _ w: [Double]) -> [Double] {
