@@ -20,7 +20,7 @@ struct Bench: ParsableCommand {
         closures on rings D = 256 ... 16384 and tori L = 16 ... 128, with the fitted exponent p \
         of time ~ D^p; the same closures with dense O(D^2) products at D = 4096 (speed-up); the \
         whole right-hand side (both classes) on 2 threads against 1 at D = 1e4 and 1e5 (quick: 4096; \
-        wall-clock, alternating batches, with the 1-minute load average); and a default solve \
+        wall-clock and process CPU time, alternating batches, with the 1-minute load average); and a default solve \
         (D = 100) end to end.
 
         Simulation (issue 4): online-SGD steps per second on one core at D = 400, B = 1, NLGP \
@@ -46,7 +46,8 @@ struct Bench: ParsableCommand {
         dense_setup_seconds, speedup}), leading_cumulant ({D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup, max_relative_difference}), requirements ({target: met}, \
         for the sizes measured), rhs_scaling, rhs_dense, rhs_threads ({closure, D, one_thread_seconds, \
-        two_thread_seconds, speedup, max_relative_difference, load_average}), default_solve, sgd, data, sections \
+        two_thread_seconds, speedup, one_thread_cpu_seconds, two_thread_cpu_seconds, cpu_ratio, \
+        max_relative_difference, load_average}), default_solve, sgd, data, sections \
         ({NAME: {seconds, peak_rss_bytes}}), memory (list of {command, D, peak_rss_bytes, array_bytes, \
         peak_rss_bytes_per_site, peak_rss_over_arrays, base_peak_rss_bytes, peak_rss_over_arrays_and_base}); times are seconds per call.
 
@@ -125,11 +126,12 @@ struct Bench: ParsableCommand {
                      "seconds": Report.json(fit.secondsPerCall), "exponent": Report.json(fit.exponent)]
                 }
                 object["rhs_dense"] = theory.denseComparison.map(entry)
-                object["rhs_threads"] = theory.threadComparison.map { c -> [String: Any] in
-                    ["closure": c.task, "D": c.size, "one_thread_seconds": Report.json(c.baselineSecondsPerCall),
-                     "two_thread_seconds": Report.json(c.candidateSecondsPerCall), "speedup": Report.json(c.speedup),
-                     "max_relative_difference": Report.json(c.maximumRelativeDifference ?? .nan),
-                     "load_average": Report.json(Self.loadAverage)]
+                object["rhs_threads"] = theory.threadComparison.map { t -> [String: Any] in
+                    ["closure": t.closure, "D": t.dimension, "one_thread_seconds": Report.json(t.oneThreadSeconds),
+                     "two_thread_seconds": Report.json(t.twoThreadSeconds), "speedup": Report.json(t.speedup),
+                     "one_thread_cpu_seconds": Report.json(t.oneThreadCPUSeconds),
+                     "two_thread_cpu_seconds": Report.json(t.twoThreadCPUSeconds), "cpu_ratio": Report.json(t.cpuRatio),
+                     "max_relative_difference": Report.json(t.relativeDifference), "load_average": Report.json(t.loadAverage)]
                 }
                 object["default_solve"] = ["D": theory.defaultSolve.dimension, "seconds": Report.json(theory.defaultSolve.seconds),
                                            "rhs_evaluations": theory.defaultSolve.rightHandSides,
@@ -186,12 +188,6 @@ struct Bench: ParsableCommand {
     /// This very executable, re-run for the memory section.
     static func executablePath() throws -> String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
-
-    /// The 1-minute load average (timings on a shared machine are read against it).
-    static var loadAverage: Double {
-        var load = [0.0, 0.0, 0.0]
-        return getloadavg(&load, 3) >= 1 ? load[0] : .nan
     }
 
     static func megabytes(_ bytes: Int?) -> String { bytes.map { String(format: "%.1f MB", Double($0) / 1e6) } ?? "-" }
@@ -267,11 +263,12 @@ extension Bench {
             [c.task, String(c.size), Report.format(c.candidateSecondsPerCall), Report.format(c.baselineSecondsPerCall),
              Report.format(c.speedup), Report.format(c.maximumRelativeDifference ?? .nan)]
         }))
-        print("\nWhole right-hand side (both classes), 2 threads vs 1, wall-clock (load average \(String(format: "%.2f", Self.loadAverage)) on \(ProcessInfo.processInfo.activeProcessorCount) cores):")
-        print(Report.table([["right-hand side", "D", "1 thread s/call", "2 threads s/call", "speed-up", "relative difference"]]
-                           + theory.threadComparison.map { c in
-            [c.task, String(c.size), Report.format(c.baselineSecondsPerCall), Report.format(c.candidateSecondsPerCall),
-             Report.format(c.speedup), Report.format(c.maximumRelativeDifference ?? .nan)]
+        print("\nWhole right-hand side (both classes), 2 threads vs 1 on \(ProcessInfo.processInfo.activeProcessorCount) cores: "
+              + "wall-clock speed-up, and the CPU time the split costs (2-thread / 1-thread CPU seconds per call):")
+        print(Report.table([["closure", "D", "1 thread s/call", "2 threads s/call", "speed-up", "CPU ratio", "relative difference", "load average"]]
+                           + theory.threadComparison.map { t in
+            [t.closure, String(t.dimension), Report.format(t.oneThreadSeconds), Report.format(t.twoThreadSeconds),
+             Report.format(t.speedup), Report.format(t.cpuRatio), Report.format(t.relativeDifference), String(format: "%.2f", t.loadAverage)]
         }))
         let solve = theory.defaultSolve
         print("\nDefault solve (D = \(solve.dimension), \(solve.closure), t = 150): \(String(format: "%.3f", solve.seconds)) s, "

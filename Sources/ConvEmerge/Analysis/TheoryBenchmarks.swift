@@ -28,12 +28,28 @@ public enum TheoryBenchmarks {
         public let finalIpr: Double
     }
 
+    /// Seconds per call of the whole right-hand side on 1 and 2 threads, from alternating
+    /// batches, each keeping its best: wall-clock (the speed-up) and process CPU time (what the
+    /// split costs in work: 1 would be free). `loadAverage`: the 1-minute load when measured.
+    public struct ThreadTiming: Codable, Sendable {
+        public let closure: String
+        public let dimension: Int
+        public let oneThreadSeconds: Double
+        public let twoThreadSeconds: Double
+        public let oneThreadCPUSeconds: Double
+        public let twoThreadCPUSeconds: Double
+        /// max relative difference of the two velocities (0: the same to the bit).
+        public let relativeDifference: Double
+        public let loadAverage: Double
+        public var speedup: Double { oneThreadSeconds / twoThreadSeconds }
+        public var cpuRatio: Double { twoThreadCPUSeconds / oneThreadCPUSeconds }
+    }
+
     public struct Report: Codable, Sendable {
         public let scaling: [ScalingFit]
         public let denseComparison: [SpeedComparison]
-        /// The whole right-hand side (both classes) on 2 threads against 1 (`GradientFlow.threads`),
-        /// wall-clock seconds per call, alternating batches, best of the rounds.
-        public let threadComparison: [SpeedComparison]
+        /// The whole right-hand side (both classes) on 2 threads against 1 (`GradientFlow.threads`).
+        public let threadComparison: [ThreadTiming]
         public let defaultSolve: SolveTiming
     }
 
@@ -108,7 +124,7 @@ public enum TheoryBenchmarks {
                 candidateSecondsPerCall: time(fast, w, plan: plan), baselineSecondsPerCall: time(slow!, w, plan: plan),
                 baselineSetupSeconds: setup, maximumRelativeDifference: difference))
         }
-        var threadComparisons: [SpeedComparison] = []
+        var threadComparisons: [ThreadTiming] = []
         for closure in closures {
             for size in threadSizes {
                 progress("right-hand side of the \(closure.name) closure at D = \(size): 2 threads vs 1")
@@ -126,7 +142,7 @@ public enum TheoryBenchmarks {
     }
 
     /// The gradient flow's velocity (both classes, relu neuron) on 2 threads against 1.
-    static func threadComparison(_ closure: (name: String, cumulant: Bool), size: Int, plan: BenchmarkPlan) throws -> SpeedComparison {
+    static func threadComparison(_ closure: (name: String, cumulant: Bool), size: Int, plan: BenchmarkPlan) throws -> ThreadTiming {
         let task = try task(latticeDimension: 1, length: size)
         let flow = try GradientFlow(task: task, neuron: NeuronSpec(activation: .relu, bias: 0),
                                     closure: ClosureSpec(kind: closure.cumulant ? .cumulant : .gaussian), learningRate: 1)
@@ -140,11 +156,27 @@ public enum TheoryBenchmarks {
         let single = out
         velocity(threads: 2)
         let difference = Observables.relativeDistance(out, single)
-        let seconds = Stopwatch.compare(batchSeconds: plan.batchSeconds, rounds: plan.rounds,
-                                        candidate: { velocity(threads: 2) }, baseline: { velocity(threads: 1) })
-        return SpeedComparison(task: "\(closure.name) right-hand side, both classes", size: size, candidate: "2 threads",
-                               baseline: "1 thread", candidateSecondsPerCall: seconds.candidate,
-                               baselineSecondsPerCall: seconds.baseline, baselineSetupSeconds: 0, maximumRelativeDifference: difference)
+        let calls = Stopwatch.callsPerBatch(batchSeconds: plan.batchSeconds) { velocity(threads: 1) }
+        var best = (wall: [Double.infinity, .infinity], cpu: [Double.infinity, .infinity])
+        for _ in 0..<max(1, plan.rounds) {
+            for (slot, threads) in [1, 2].enumerated() {
+                let cpuStart = processCPUSeconds()
+                let wall = Stopwatch.seconds { for _ in 0..<calls { velocity(threads: threads) } }
+                best.wall[slot] = min(best.wall[slot], wall / Double(calls))
+                best.cpu[slot] = min(best.cpu[slot], (processCPUSeconds() - cpuStart) / Double(calls))
+            }
+        }
+        var load = [0.0, 0.0, 0.0]
+        return ThreadTiming(closure: closure.name, dimension: size, oneThreadSeconds: best.wall[0], twoThreadSeconds: best.wall[1],
+                            oneThreadCPUSeconds: best.cpu[0], twoThreadCPUSeconds: best.cpu[1], relativeDifference: difference,
+                            loadAverage: getloadavg(&load, 3) >= 1 ? load[0] : .nan)
+    }
+
+    /// CPU time of the whole process (all threads), in seconds.
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + 1e-9 * Double(time.tv_nsec)
     }
 
     static func velocity(_ closure: GaussianClosure, _ w: [Double]) -> [Double] {
