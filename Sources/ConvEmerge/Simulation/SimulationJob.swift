@@ -93,7 +93,8 @@ public enum SimulationJob {
     /// Runs the replicas in parallel threads (one per seed, as many at once as there are cores).
     /// `progress`: the fraction of all SGD steps done. `stage` announces, with an estimate in
     /// seconds, the dense sampler's Cholesky factorisations (silent in GSL, O(D^3) each) and then
-    /// the steps, whose fraction follows.
+    /// the steps, whose fraction follows; with `stage`, the streamed test evaluation after the
+    /// steps is a stage too, and `progress` then reports its fraction.
     /// `testSet`: how the test loss is evaluated (the results are the same to the bit).
     public static func run(_ parameters: SimulationParameters, testSet evaluation: TestSetEvaluation = .streamed,
                            progress: ((Double) -> Void)? = nil,
@@ -173,9 +174,11 @@ public enum SimulationJob {
         if let error = failure.error { throw error }
         var replicas = replicaResults.values.map { $0! }
         if evaluation == .streamed {
+            // A stage of its own (the steps' fraction is done): at large D it takes seconds.
+            stage?("test loss and accuracy of the saved networks on \(2 * parameters.testSamples) held-out inputs", nil)
             let scores = testSet.lossAndAccuracy(of: replicas.map {
                 TestSet.SavedNetworks(weights: $0.weights, readouts: $0.readouts, biases: $0.biases, saves: $0.completedSaves)
-            })
+            }, progress: stage == nil ? nil : progress)
             let columns = ReplicaObservables.columns(for: parameters)
             let lossColumn = columns.firstIndex(of: "test_loss")!, accuracyColumn = columns.firstIndex(of: "test_accuracy")!
             for (r, replicaScores) in scores.enumerated() {

@@ -132,7 +132,8 @@ struct TestSet: Sendable {
     /// The streamed evaluation: per replica, the loss and accuracy of each of its saved networks.
     /// The inputs are generated once, a chunk at a time, and each chunk is scored against every
     /// saved network, the networks split over the cores (each network's sum stays in input order).
-    func lossAndAccuracy(of replicas: [SavedNetworks]) -> [[(loss: Double, accuracy: Double)]] {
+    /// `progress`: the fraction of the held-out inputs scored, after each chunk.
+    func lossAndAccuracy(of replicas: [SavedNetworks], progress: ((Double) -> Void)? = nil) -> [[(loss: Double, accuracy: Double)]] {
         let d = parameters.dimension, k = parameters.hiddenUnits
         let weightCount = k * parameters.weightsPerUnit, readoutCount = parameters.initialReadouts.count
         let tracksBias = parameters.networkOptions.trainBias
@@ -170,6 +171,7 @@ struct TestSet: Sendable {
                     }
                 }
                 start += rows
+                progress?(Double(c * samplesPerClass + start) / Double(2 * samplesPerClass))
             }
         }
         var results = replicas.map { _ in [(loss: Double, accuracy: Double)]() }
