@@ -18,8 +18,10 @@ struct Bench: ParsableCommand {
 
         Theory (issue 3): seconds per right-hand side of the gaussian and cumulant-leading \
         closures on rings D = 256 ... 16384 and tori L = 16 ... 128, with the fitted exponent p \
-        of time ~ D^p; the same closures with dense O(D^2) products at D = 4096 (speed-up); and \
-        a default solve (D = 100) end to end.
+        of time ~ D^p; the same closures with dense O(D^2) products at D = 4096 (speed-up); the \
+        whole right-hand side (both classes) on 2 threads against 1 at D = 1e4 and 1e5 (quick: 4096; \
+        wall-clock and process CPU time, alternating batches, with the 1-minute load average); and a default solve \
+        (D = 100) end to end.
 
         Simulation (issue 4): online-SGD steps per second on one core at D = 400, B = 1, NLGP \
         sampling included, for one relu neuron (fast sampler, exact FFT sampler) and a K = 8 \
@@ -32,7 +34,8 @@ struct Bench: ParsableCommand {
 
         Memory (issue 11): peak RSS of `simulate` and `solve` with default flags (a short --t-max) at \
         D = 1e3, 1e4, 1e5 (quick: 1e3, 1e4), each a child process whose own peak wait4 reports, against \
-        the bytes of the .npy arrays it writes. Every section's heading also gives its wall time and peak \
+        the bytes of the .npy arrays it writes, and against those plus the working set (the peak of the \
+        same command at D = 64: the program's own footprint; goal <= 1.3). Every section's heading also gives its wall time and peak \
         RSS: the process's high-water mark VmHWM, reset before the section through /proc/self/clear_refs \
         (getrusage's ru_maxrss is a lifetime maximum); "-" where the kernel cannot reset it.
 
@@ -42,9 +45,11 @@ struct Bench: ParsableCommand {
         JSON keys (--json): quick, sampler (list of {D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup}), leading_cumulant ({D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup, max_relative_difference}), requirements ({target: met}, \
-        for the sizes measured), rhs_scaling, rhs_dense, default_solve, sgd, data, sections \
+        for the sizes measured), rhs_scaling, rhs_dense, rhs_threads ({closure, D, one_thread_seconds, \
+        two_thread_seconds, speedup, one_thread_cpu_seconds, two_thread_cpu_seconds, cpu_ratio, \
+        max_relative_difference, load_average}), default_solve, sgd, data, sections \
         ({NAME: {seconds, peak_rss_bytes}}), memory (list of {command, D, peak_rss_bytes, array_bytes, \
-        peak_rss_bytes_per_site, peak_rss_over_arrays}); times are seconds per call.
+        peak_rss_bytes_per_site, peak_rss_over_arrays, base_peak_rss_bytes, peak_rss_over_arrays_and_base}); times are seconds per call.
 
         Example:
           convemerge bench
@@ -78,7 +83,7 @@ struct Bench: ParsableCommand {
         let theory = try section(.theory) {
             try TheoryBenchmarks.run(
                 lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [10, 12, 16] : [16, 32, 64, 128],
-                denseSize: quick ? 256 : 4096, plan: plan) { Report.progress("bench: \($0)") }
+                denseSize: quick ? 256 : 4096, threadSizes: quick ? [4096] : [10000, 100_000], plan: plan) { Report.progress("bench: \($0)") }
         }
         let simulationSize = quick ? 64 : 400, simulationSeconds = quick ? 0.05 : 1.0
         let simulationResults = try section(.simulation) { () throws -> ([SimulationBenchmarks.Measurement], Double) in
@@ -121,6 +126,13 @@ struct Bench: ParsableCommand {
                      "seconds": Report.json(fit.secondsPerCall), "exponent": Report.json(fit.exponent)]
                 }
                 object["rhs_dense"] = theory.denseComparison.map(entry)
+                object["rhs_threads"] = theory.threadComparison.map { t -> [String: Any] in
+                    ["closure": t.closure, "D": t.dimension, "one_thread_seconds": Report.json(t.oneThreadSeconds),
+                     "two_thread_seconds": Report.json(t.twoThreadSeconds), "speedup": Report.json(t.speedup),
+                     "one_thread_cpu_seconds": Report.json(t.oneThreadCPUSeconds),
+                     "two_thread_cpu_seconds": Report.json(t.twoThreadCPUSeconds), "cpu_ratio": Report.json(t.cpuRatio),
+                     "max_relative_difference": Report.json(t.relativeDifference), "load_average": Report.json(t.loadAverage)]
+                }
                 object["default_solve"] = ["D": theory.defaultSolve.dimension, "seconds": Report.json(theory.defaultSolve.seconds),
                                            "rhs_evaluations": theory.defaultSolve.rightHandSides,
                                            "final_ipr": Report.json(theory.defaultSolve.finalIpr)]
@@ -150,7 +162,9 @@ struct Bench: ParsableCommand {
                 object["memory"] = memory.map { m -> [String: Any] in
                     ["command": m.command, "D": m.dimension, "peak_rss_bytes": m.peakBytes as Any? ?? NSNull(),
                      "array_bytes": m.arrayBytes, "peak_rss_bytes_per_site": m.peakBytesPerSite.map(Report.json) ?? NSNull(),
-                     "peak_rss_over_arrays": m.peakOverArrays.map(Report.json) ?? NSNull()]
+                     "peak_rss_over_arrays": m.peakOverArrays.map(Report.json) ?? NSNull(),
+                     "base_peak_rss_bytes": m.basePeakBytes as Any? ?? NSNull(),
+                     "peak_rss_over_arrays_and_base": m.peakOverArraysAndBase.map(Report.json) ?? NSNull()]
                 }
             }
             try Report.printJSON(object)
@@ -183,9 +197,14 @@ struct Bench: ParsableCommand {
         let rows = memory.map { m -> [String] in
             let perSite: String = m.peakBytesPerSite.map { String(format: "%.0f", $0) } ?? "-"
             let ratio: String = m.peakOverArrays.map { String(format: "%.2f", $0) } ?? "-"
-            return [m.command, String(m.dimension), Self.megabytes(m.peakBytes), perSite, Self.megabytes(m.arrayBytes), ratio]
+            let withBase: String = m.peakOverArraysAndBase.map { String(format: "%.2f", $0) } ?? "-"
+            return [m.command, String(m.dimension), Self.megabytes(m.peakBytes), perSite, Self.megabytes(m.arrayBytes), ratio,
+                    Self.megabytes(m.basePeakBytes), withBase]
         }
-        print(Report.table([["command", "D", "peak RSS", "bytes per site", "arrays written", "peak / arrays"]] + rows))
+        print(Report.table([["command", "D", "peak RSS", "bytes per site", "arrays written", "peak / arrays",
+                             "base (D = 64)", "peak / (arrays + base)"]] + rows))
+        print("Goal: peak <= 1.3 x (arrays + working set); base = the same command's peak at D = 64 (the D-sized buffers are not counted in it).")
+        print("Before streaming (issue 11): simulate 43 / 192 / 1703 MB, solve 36 / 61 / 330 MB at D = 1e3 / 1e4 / 1e5.")
     }
 }
 
@@ -243,6 +262,13 @@ extension Bench {
                            + theory.denseComparison.map { c in
             [c.task, String(c.size), Report.format(c.candidateSecondsPerCall), Report.format(c.baselineSecondsPerCall),
              Report.format(c.speedup), Report.format(c.maximumRelativeDifference ?? .nan)]
+        }))
+        print("\nWhole right-hand side (both classes), 2 threads vs 1 on \(ProcessInfo.processInfo.activeProcessorCount) cores: "
+              + "wall-clock speed-up, and the CPU time the split costs (2-thread / 1-thread CPU seconds per call):")
+        print(Report.table([["closure", "D", "1 thread s/call", "2 threads s/call", "speed-up", "CPU ratio", "relative difference", "load average"]]
+                           + theory.threadComparison.map { t in
+            [t.closure, String(t.dimension), Report.format(t.oneThreadSeconds), Report.format(t.twoThreadSeconds),
+             Report.format(t.speedup), Report.format(t.cpuRatio), Report.format(t.relativeDifference), String(format: "%.2f", t.loadAverage)]
         }))
         let solve = theory.defaultSolve
         print("\nDefault solve (D = \(solve.dimension), \(solve.closure), t = 150): \(String(format: "%.3f", solve.seconds)) s, "

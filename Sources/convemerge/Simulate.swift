@@ -88,7 +88,7 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (K D values).") var initial: String = "random"
     @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights, in (0, 1000].") var initScale: Double = 0.1
     @Option(help: "Seed of the initial weights (as in solve) and of the SGD streams.") var seed: UInt64 = 0
-    @Option(name: .customLong("test-samples"), help: "Held-out inputs per class for the test loss and accuracy, 1 ... 1e7 (memory permitting).") var testSamples: Int = 1000
+    @Option(name: .customLong("test-samples"), help: "Held-out inputs per class for the test loss and accuracy, 1 ... 1e7 (generated in 4 MB chunks after the steps: memory does not grow with it).") var testSamples: Int = 1000
     @Option(help: "Input sampler: fast (ziggurat, spectral noise, tabulated erf for nlgp; a copula's own psi), exact (the reference) or dense (O(D^2) Cholesky baseline).") var sampler: SamplerMode = .fast
     // Optional to the parser, required in run(): an unknown option is then reported first.
     @Option(name: .customLong("out"), help: "Output run directory (required; created with its parents).") var outOption: String?

@@ -32,6 +32,8 @@ struct Solve: ParsableCommand {
     @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (length D, or the last row of an (n, D) array).") var initial: String = "random"
     @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights, in (0, 1000].") var initScale: Double = 0.1
     @Option(help: "Seed of the random initial weights.") var seed: UInt64 = 0
+    @Option(help: "Worker threads, 1 ... 1024 (default: the available cores). The gaussian and cumulant closures evaluate the two classes at once from D = 4096 up; the result does not depend on it.")
+    var threads: Int?
     // Optional to the parser, required in run(): an unknown option is then reported first.
     @Option(name: .customLong("out"), help: "Output run directory (required; created with its parents).") var outOption: String?
     @Flag(help: "No progress on stderr.") var quiet = false
@@ -50,16 +52,17 @@ struct Solve: ParsableCommand {
     func run() throws {
         let out = try required(outOption, flag: "--out", "the run directory to write")
         let parameters = try parameters()
-        try parameters.validate()
+        let threads = try Self.workerThreads(threads)
+        try parameters.validate(holdingSaves: false)
         let directory = try RunDirectory(path: out)
         let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.closure.kind.rawValue)")
         // On data the flow is built here, so that a jitter the clone needed is reported.
         let flow = try parameters.task.usesData ? GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
                                                                learningRate: parameters.learningRate) : nil
         for note in flow?.distributions.compactMap(\.cloneJitterNote) ?? [] { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
-        let result = try SolveJob.run(parameters, flow: flow) { progress?.update($0) }
+        // Each save is written as it comes: the trajectory is never held in memory.
+        let result = try SolveJob.runAndSave(parameters, flow: flow, threads: threads, to: directory) { progress?.update($0) }
         progress?.finish()
-        try SolveJob.save(result, to: directory)
         let status = result.trajectory.status
         let ipr = result.finalIPR.map { String(format: "%.4f", $0) } ?? "n/a"
         print("\(status.rawValue): t = \(result.trajectory.times.last ?? 0), final IPR \(ipr), "
@@ -68,5 +71,12 @@ struct Solve: ParsableCommand {
             FileHandle.standardError.write(Data("warning: \(result.trajectory.message)\n".utf8))
             throw ExitCode(3)
         }
+    }
+
+    /// --threads: 1 ... 1024, by default the cores available.
+    static func workerThreads(_ threads: Int?) throws -> Int {
+        guard let threads else { return ProcessInfo.processInfo.activeProcessorCount }
+        try require(threads >= 1 && threads <= 1024, flag: "--threads", "must be in 1 ... 1024, got \(threads)")
+        return threads
     }
 }

@@ -77,7 +77,7 @@ final class CLIBadInputTableTests: CLITestCase {
             ("--order", ["nan", "inf", "-1", "0", "2", "5"]), ("--mc-samples", positive(over: "100000000")),
             ("--seed", nonFinite + ["-1", "1e30"])]])
         all += cases(["solve", "--out", "run"] + small, [inputFlags, taskFlags, closureFlags, integrationFlags,
-                                                         [("--saves", positive(over: "1e7"))]])
+                                                         [("--saves", positive(over: "1e7")), ("--threads", positive(over: "1025"))]])
         all += cases(["closure-error", "--mc-samples", "1000"] + small, [inputFlags, taskFlags, [
             ("--gains", ["nan", "-1", "-inf", "1,,2", ""]), ("--mc-seed", nonFinite + ["-1", "1e30"])]])
         all += cases(["closure-error"] + small, [[("--mc-samples", positive(over: "100000000"))]])

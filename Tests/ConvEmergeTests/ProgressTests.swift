@@ -151,20 +151,23 @@ final class ProgressTests: XCTestCase {
         XCTAssertEqual(pairs.map(\.vector), try solver.eigenpairs(restarts: 3, seed: 2).map(\.vector))
     }
 
-    /// The dense sampler announces its Cholesky factorisations with an estimate, then the steps;
-    /// the replicas are those of a silent run.
+    /// The dense sampler announces its Cholesky factorisations with an estimate, then the steps,
+    /// then the test evaluation, each stage's fraction rising to 1; the replicas are those of a silent run.
     func testDenseSimulationAnnouncesItsFactorisation() throws {
         let parameters = try SimulationParameters(task: task(length: 16, jitter: 1e-3), neuron: NeuronSpec(activation: .relu, bias: 0),
                                                   learningRate: 0.5, seeds: 2, tMax: 20, saves: 3, logSpacedSaves: false,
                                                   initialization: .random(scale: 0.3, seed: 1), testSamples: 20, sampler: .dense)
         var stages: [(String, Double?)] = []
-        var fractions: [Double] = []
-        let result = try SimulationJob.run(parameters, progress: { fractions.append($0) }, stage: { stages.append(($0, $1)) })
-        XCTAssertEqual(stages.count, 2)
+        var fractions: [Double] = [], fractionsBeforeStage: [Int] = []
+        let result = try SimulationJob.run(parameters, progress: { fractions.append($0) },
+                                           stage: { stages.append(($0, $1)); fractionsBeforeStage.append(fractions.count) })
+        XCTAssertEqual(stages.count, 3)
         XCTAssertTrue(stages[0].0.contains("Cholesky"), stages[0].0)
         XCTAssertGreaterThan(stages[0].1 ?? 0, 0)
         XCTAssertNil(stages[1].1)
-        assertMonotoneToOne(fractions)
+        XCTAssertTrue(stages[2].0.contains("test loss"), stages[2].0)
+        assertMonotoneToOne(Array(fractions[..<fractionsBeforeStage[2]]))
+        assertMonotoneToOne(Array(fractions[fractionsBeforeStage[2]...]))
         XCTAssertEqual(result.weights, try SimulationJob.run(parameters).weights)
     }
 }

@@ -12,9 +12,20 @@ public enum MemoryBenchmarks {
         public let peakBytes: Int?
         /// Total bytes of the .npy arrays the run wrote.
         public let arrayBytes: Int
+        /// The same command's peak at D = `baseDimension`: the program's own footprint (code,
+        /// libraries, runtime), the part of the working set that does not grow with D.
+        public let basePeakBytes: Int?
         public var peakBytesPerSite: Double? { peakBytes.map { Double($0) / Double(dimension) } }
         public var peakOverArrays: Double? { peakBytes.map { Double($0) / Double(max(arrayBytes, 1)) } }
+        /// Issue 11's measure: peak / (arrays written + working set), the goal <= 1.3.
+        public var peakOverArraysAndBase: Double? {
+            guard let peakBytes, let basePeakBytes else { return nil }
+            return Double(peakBytes) / Double(arrayBytes + basePeakBytes)
+        }
     }
+
+    /// The size of the run that measures each command's own footprint.
+    public static let baseDimension = 64
 
     /// The command lines measured: default flags on a ring of `dimension` sites, short runs.
     public static func arguments(command: String, dimension: Int, out: String) -> [String] {
@@ -31,15 +42,20 @@ public enum MemoryBenchmarks {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var measurements: [Measurement] = []
         for command in commands {
-            for dimension in dimensions {
+            func measure(_ dimension: Int) throws -> (peakBytes: Int?, arrayBytes: Int) {
                 progress("peak RSS of \(command) at D = \(dimension)")
                 let out = scratch + "/\(command)-\(dimension)"
                 let run = try PeakMemory.child(executable, arguments(command: command, dimension: dimension, out: out))
                 guard run.status == 0 else {
                     throw ConvEmergeError.io(path: executable, reason: "\(command) at D = \(dimension) exited with status \(run.status)")
                 }
+                return (run.peakBytes, npyBytes(under: out))
+            }
+            let base = try measure(baseDimension).peakBytes
+            for dimension in dimensions {
+                let run = try measure(dimension)
                 measurements.append(Measurement(command: command, dimension: dimension, peakBytes: run.peakBytes,
-                                                arrayBytes: npyBytes(under: out)))
+                                                arrayBytes: run.arrayBytes, basePeakBytes: base))
             }
         }
         return measurements

@@ -10,9 +10,13 @@ import Glibc
 /// - in process: Linux (>= 4.0) resets the high-water mark VmHWM of /proc/self/status when
 ///   "5" is written to /proc/self/clear_refs; the peak of a workload is VmHWM read after it.
 ///   Cheap, and it needs no second process, so every bench section uses it.
-/// - in a child process: `wait4` returns the child's own rusage, whose ru_maxrss is that
-///   child's peak alone. Used for whole commands with their default flags (`simulate`,
-///   `solve`), whose peak includes the executable, as a user would see it.
+/// - in a child process: the VmHWM of /proc/PID/status, read every millisecond while the
+///   child runs (it only grows, and the child's own address space starts afresh at exec).
+///   wait4's ru_maxrss is not the child's alone: posix_spawn's vfork makes the parent's
+///   address space the one that exec replaces, and Linux keeps its high-water mark in the
+///   child's maxrss, so a child of a large bench process would report at least the parent's
+///   size. Used for whole commands with their default flags (`simulate`, `solve`), whose peak
+///   includes the executable, as a user would see it.
 /// Where neither is available the peak is nil and bench prints "-".
 public enum PeakMemory {
     /// Resets the process's VmHWM; false where the kernel does not support it.
@@ -23,9 +27,9 @@ public enum PeakMemory {
         return true
     }
 
-    /// VmHWM of /proc/self/status in bytes, nil where it cannot be read.
-    public static func highWaterMark() -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+    /// VmHWM of /proc/self/status (or of process `pid`'s) in bytes, nil where it cannot be read.
+    public static func highWaterMark(of pid: pid_t? = nil) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid.map(String.init) ?? "self")/status", encoding: .utf8),
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
               let kiB = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
         else { return nil }
@@ -40,7 +44,8 @@ public enum PeakMemory {
     }
 
     /// Runs `executable` with `arguments` (stdout and stderr discarded) and returns its exit
-    /// status and its own peak RSS in bytes (ru_maxrss of wait4, in KiB on Linux).
+    /// status and its own peak RSS in bytes (its VmHWM as last read while it ran; ru_maxrss
+    /// of wait4 where /proc cannot be read).
     public static func child(_ executable: String, _ arguments: [String]) throws -> (status: Int32, peakBytes: Int?) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -56,8 +61,15 @@ public enum PeakMemory {
         }
         var status: Int32 = 0
         var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        var polled: Int?
+        while true {
+            let reaped = wait4(pid, &status, WNOHANG, &usage)
+            if reaped == pid { break }
+            if reaped < 0 && errno != EINTR { break }
+            if let mark = highWaterMark(of: pid) { polled = max(polled ?? 0, mark) }
+            usleep(1000)
+        }
         let exited = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (exited, usage.ru_maxrss > 0 ? usage.ru_maxrss * 1024 : nil)
+        return (exited, polled ?? (usage.ru_maxrss > 0 ? usage.ru_maxrss * 1024 : nil))
     }
 }

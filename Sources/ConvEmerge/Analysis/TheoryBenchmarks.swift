@@ -28,9 +28,28 @@ public enum TheoryBenchmarks {
         public let finalIpr: Double
     }
 
+    /// Seconds per call of the whole right-hand side on 1 and 2 threads, from alternating
+    /// batches, each keeping its best: wall-clock (the speed-up) and process CPU time (what the
+    /// split costs in work: 1 would be free). `loadAverage`: the 1-minute load when measured.
+    public struct ThreadTiming: Codable, Sendable {
+        public let closure: String
+        public let dimension: Int
+        public let oneThreadSeconds: Double
+        public let twoThreadSeconds: Double
+        public let oneThreadCPUSeconds: Double
+        public let twoThreadCPUSeconds: Double
+        /// max relative difference of the two velocities (0: the same to the bit).
+        public let relativeDifference: Double
+        public let loadAverage: Double
+        public var speedup: Double { oneThreadSeconds / twoThreadSeconds }
+        public var cpuRatio: Double { twoThreadCPUSeconds / oneThreadCPUSeconds }
+    }
+
     public struct Report: Codable, Sendable {
         public let scaling: [ScalingFit]
         public let denseComparison: [SpeedComparison]
+        /// The whole right-hand side (both classes) on 2 threads against 1 (`GradientFlow.threads`).
+        public let threadComparison: [ThreadTiming]
         public let defaultSolve: SolveTiming
     }
 
@@ -73,8 +92,9 @@ public enum TheoryBenchmarks {
         }
     }
 
-    /// `lengths1D` ring sizes, `lengths2D` torus sides; dense comparison at `denseSize` (ring).
-    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, plan: BenchmarkPlan,
+    /// `lengths1D` ring sizes, `lengths2D` torus sides; dense comparison at `denseSize` (ring);
+    /// 2 threads against 1 at `threadSizes` (ring).
+    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, threadSizes: [Int], plan: BenchmarkPlan,
                            progress: (String) -> Void = { _ in }) throws -> Report {
         var fits: [ScalingFit] = []
         for closure in closures {
@@ -104,6 +124,13 @@ public enum TheoryBenchmarks {
                 candidateSecondsPerCall: time(fast, w, plan: plan), baselineSecondsPerCall: time(slow!, w, plan: plan),
                 baselineSetupSeconds: setup, maximumRelativeDifference: difference))
         }
+        var threadComparisons: [ThreadTiming] = []
+        for closure in closures {
+            for size in threadSizes {
+                progress("right-hand side of the \(closure.name) closure at D = \(size): 2 threads vs 1")
+                threadComparisons.append(try threadComparison(closure, size: size, plan: plan))
+            }
+        }
         progress("default solve (D = 100, cumulant-leading closure, t = 150)")
         let parameters = SolveParameters(task: try task(latticeDimension: 1, length: 100), neuron: try NeuronSpec(activation: .relu, bias: 0),
                                          closure: try ClosureSpec(kind: .cumulant), integrator: try IntegratorSpec(),
@@ -111,7 +138,45 @@ public enum TheoryBenchmarks {
         let solve = try SolveJob.run(parameters)
         let timing = SolveTiming(dimension: 100, closure: "cumulant-leading", seconds: solve.wallSeconds,
                                  rightHandSides: solve.trajectory.evaluations, finalIpr: solve.finalIPR ?? .nan)
-        return Report(scaling: fits, denseComparison: comparisons, defaultSolve: timing)
+        return Report(scaling: fits, denseComparison: comparisons, threadComparison: threadComparisons, defaultSolve: timing)
+    }
+
+    /// The gradient flow's velocity (both classes, relu neuron) on 2 threads against 1.
+    static func threadComparison(_ closure: (name: String, cumulant: Bool), size: Int, plan: BenchmarkPlan) throws -> ThreadTiming {
+        let task = try task(latticeDimension: 1, length: size)
+        let flow = try GradientFlow(task: task, neuron: NeuronSpec(activation: .relu, bias: 0),
+                                    closure: ClosureSpec(kind: closure.cumulant ? .cumulant : .gaussian), learningRate: 1)
+        let w = testVector(size)
+        var out = [Double](repeating: 0, count: size)
+        func velocity(threads: Int) {
+            flow.threads = threads
+            w.withUnsafeBufferPointer { input in out.withUnsafeMutableBufferPointer { flow.velocity(input.baseAddress!, into: $0.baseAddress!) } }
+        }
+        velocity(threads: 1)
+        let single = out
+        velocity(threads: 2)
+        let difference = Observables.relativeDistance(out, single)
+        let calls = Stopwatch.callsPerBatch(batchSeconds: plan.batchSeconds) { velocity(threads: 1) }
+        var best = (wall: [Double.infinity, .infinity], cpu: [Double.infinity, .infinity])
+        for _ in 0..<max(1, plan.rounds) {
+            for (slot, threads) in [1, 2].enumerated() {
+                let cpuStart = processCPUSeconds()
+                let wall = Stopwatch.seconds { for _ in 0..<calls { velocity(threads: threads) } }
+                best.wall[slot] = min(best.wall[slot], wall / Double(calls))
+                best.cpu[slot] = min(best.cpu[slot], (processCPUSeconds() - cpuStart) / Double(calls))
+            }
+        }
+        var load = [0.0, 0.0, 0.0]
+        return ThreadTiming(closure: closure.name, dimension: size, oneThreadSeconds: best.wall[0], twoThreadSeconds: best.wall[1],
+                            oneThreadCPUSeconds: best.cpu[0], twoThreadCPUSeconds: best.cpu[1], relativeDifference: difference,
+                            loadAverage: getloadavg(&load, 3) >= 1 ? load[0] : .nan)
+    }
+
+    /// CPU time of the whole process (all threads), in seconds.
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + 1e-9 * Double(time.tv_nsec)
     }
 
     static func velocity(_ closure: GaussianClosure, _ w: [Double]) -> [Double] {

@@ -8,6 +8,15 @@ public enum AtomicFile {
     /// the scan for leftovers of killed processes (for many small files in one directory, whose
     /// owner sweeps once).
     public static func write(_ data: Data, to path: String, flag: String = "--out", sweepingStale: Bool = true) throws {
+        try write(to: path, flag: flag, sweepingStale: sweepingStale) { descriptor in
+            try data.withUnsafeBytes { try writeAll(descriptor, $0) }
+        }
+    }
+
+    /// The same, for content that `produce` writes into the new file's descriptor piece by piece
+    /// (a large array straight from its buffer, without an encoded copy in memory).
+    static func write(to path: String, flag: String = "--out", sweepingStale: Bool = true,
+                             _ produce: (Int32) throws -> Void) throws {
         try requireTarget(path, flag: flag)
         let target = URL(fileURLWithPath: path)
         if sweepingStale { Staging.sweepStale(next: target) }
@@ -15,7 +24,7 @@ public enum AtomicFile {
         Staging.register(temporary)
         defer { Staging.unregister(temporary) }
         do {
-            try writeNewFile(data, at: temporary)
+            try writeNewFile(at: temporary, produce)
             guard rename(temporary, path) == 0 else { throw POSIXRename.Failure(code: errno) }
         } catch let failure as POSIXRename.Failure {
             unlink(temporary)
@@ -41,20 +50,23 @@ public enum AtomicFile {
 
     /// open(O_EXCL) + write: errors are errno values, not Foundation's prose. (No fsync: the
     /// guarantee is against killed processes, and phase sweeps write thousands of small files.)
-    private static func writeNewFile(_ data: Data, at path: String) throws {
+    private static func writeNewFile(at path: String, _ produce: (Int32) throws -> Void) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw POSIXRename.Failure(code: errno) }
         defer { close(descriptor) }
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            var offset = 0
-            while offset < raw.count {
-                let written = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw POSIXRename.Failure(code: errno)
-                }
-                offset += written
+        try produce(descriptor)
+    }
+
+    /// write(2) until every byte is out (short writes and EINTR retried); errno as a `POSIXRename.Failure`.
+    static func writeAll(_ descriptor: Int32, _ raw: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < raw.count {
+            let written = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw POSIXRename.Failure(code: errno)
             }
+            offset += written
         }
     }
 }

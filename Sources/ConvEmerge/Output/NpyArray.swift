@@ -20,15 +20,7 @@ public struct NpyArray: Equatable, Sendable {
     }
 
     public func encoded() -> Data {
-        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '<f8', 'fortran_order': False, 'shape': \(shapeText), }"
-        // Magic (6) + version (2) + header length (2) + header must be a multiple of 64.
-        let unpadded = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
-        let length = UInt16(header.utf8.count)
-        data.append(contentsOf: [UInt8(length & 0xff), UInt8(length >> 8)])
-        data.append(contentsOf: Array(header.utf8))
+        var data = NpyArray.header(shape: shape)
         values.withUnsafeBufferPointer { buffer in
             for v in buffer {
                 var bits = v.bitPattern.littleEndian
@@ -38,9 +30,48 @@ public struct NpyArray: Equatable, Sendable {
         return data
     }
 
-    /// Atomic write (AtomicFile); `flag` names the option that gave the path in errors.
+    /// Magic, version 1.0, and the header dictionary for `shape`, space-padded so that the
+    /// payload starts at a multiple of 64 bytes, or at `length` bytes when given (a streamed
+    /// file that ended short rewrites its header in the room its planned shape took).
+    static func header(shape: [Int], length: Int? = nil) -> Data {
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '<f8', 'fortran_order': False, 'shape': \(shapeText), }"
+        // Magic (6) + version (2) + header length (2) + header + newline.
+        let unpadded = 10 + header.utf8.count + 1
+        let padding = length.map { $0 - unpadded } ?? (64 - unpadded % 64) % 64
+        precondition(padding >= 0, "NpyArray.header: the shape does not fit the header's room")
+        header += String(repeating: " ", count: padding) + "\n"
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        let count = UInt16(header.utf8.count)
+        data.append(contentsOf: [UInt8(count & 0xff), UInt8(count >> 8)])
+        data.append(contentsOf: Array(header.utf8))
+        return data
+    }
+
+    /// Writes `count` doubles as little-endian float64 (the payload of a .npy file).
+    static func writeValues(_ values: UnsafePointer<Double>, count: Int, to descriptor: Int32) throws {
+        #if _endian(little)
+        try AtomicFile.writeAll(descriptor, UnsafeRawBufferPointer(start: values, count: 8 * count))
+        #else
+        var block = [UInt64](repeating: 0, count: 4096)
+        var start = 0
+        while start < count {
+            let n = min(block.count, count - start)
+            for k in 0..<n { block[k] = values[start + k].bitPattern.littleEndian }
+            try block.withUnsafeBytes { try AtomicFile.writeAll(descriptor, UnsafeRawBufferPointer(rebasing: $0[0..<(8 * n)])) }
+            start += n
+        }
+        #endif
+    }
+
+    /// Atomic write (AtomicFile), straight from `values` (no encoded copy); `flag` names the
+    /// option that gave the path in errors.
     public func write(to path: String, flag: String = "--out") throws {
-        try AtomicFile.write(encoded(), to: path, flag: flag)
+        let header = NpyArray.header(shape: shape)
+        try AtomicFile.write(to: path, flag: flag) { descriptor in
+            try header.withUnsafeBytes { try AtomicFile.writeAll(descriptor, $0) }
+            try values.withUnsafeBufferPointer { try NpyArray.writeValues($0.baseAddress!, count: $0.count, to: descriptor) }
+        }
     }
 
     /// Reads a '<f8' C-order .npy file; `flag` names the option that gave the path.
@@ -110,5 +141,80 @@ public struct NpyArray: Equatable, Sendable {
         try require(w.allSatisfy(\.isFinite), flag: flag, "'\(path)' holds non-finite weights")
         try require(w.contains { $0 != 0 }, flag: flag, "'\(path)' holds the zero vector")
         return w
+    }
+}
+
+/// A float64 .npy file written row by row as the rows are computed, so that a long run never
+/// holds its saved trajectory in memory. The header goes first with the planned number of rows;
+/// a run that stops early (diverged, blew up) keeps the rows it wrote, and `finish` rewrites
+/// the header with their number in the same room. The file lives in a run's staging directory
+/// (`RunDirectory.npyWriter`), so nothing half-written ever appears at the final path.
+public final class NpyStreamWriter {
+    public let path: String
+    /// Values per row: the product of the shape after its first axis.
+    public let rowCount: Int
+    public let plannedRows: Int
+    public private(set) var rows = 0
+    private let rowShape: [Int]
+    private let headerLength: Int
+    private var descriptor: Int32
+    private let flag: String
+    /// The path errors name (the final one, not the staging directory's).
+    private let reportedPath: String
+
+    /// Creates `path` (which must not exist) for an array of shape [plannedRows] + rowShape.
+    init(path: String, reportedPath: String, plannedRows: Int, rowShape: [Int], flag: String) throws {
+        self.path = path
+        self.reportedPath = reportedPath
+        self.plannedRows = plannedRows
+        self.rowShape = rowShape
+        self.flag = flag
+        rowCount = rowShape.reduce(1, *)
+        let header = NpyArray.header(shape: [plannedRows] + rowShape)
+        headerLength = header.count
+        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw failure(errno) }
+        try attempt { try header.withUnsafeBytes { try AtomicFile.writeAll(descriptor, $0) } }
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    /// Appends whole rows (a multiple of `rowCount` values, at most the planned rows in all).
+    public func append(_ values: UnsafeBufferPointer<Double>) throws {
+        precondition(values.count % rowCount == 0 && rows + values.count / rowCount <= plannedRows && descriptor >= 0,
+                     "NpyStreamWriter: whole rows, no more than planned, before finish")
+        try attempt { try NpyArray.writeValues(values.baseAddress!, count: values.count, to: descriptor) }
+        rows += values.count / rowCount
+    }
+
+    public func append(_ values: [Double]) throws {
+        try values.withUnsafeBufferPointer { try append($0) }
+    }
+
+    /// Closes the file; with fewer rows than planned, first rewrites the header with the rows written.
+    /// Returns the array's shape.
+    @discardableResult
+    public func finish() throws -> [Int] {
+        let shape = [rows] + rowShape
+        if rows < plannedRows {
+            let header = NpyArray.header(shape: shape, length: headerLength)
+            try attempt {
+                try header.withUnsafeBytes { raw in
+                    guard pwrite(descriptor, raw.baseAddress!, raw.count, 0) == raw.count else { throw POSIXRename.Failure(code: errno) }
+                }
+            }
+        }
+        let code = close(descriptor)
+        descriptor = -1
+        guard code == 0 else { throw failure(errno) }
+        return shape
+    }
+
+    private func attempt(_ body: () throws -> Void) throws {
+        do { try body() } catch let error as POSIXRename.Failure { throw failure(error.code) }
+    }
+
+    private func failure(_ code: Int32) -> ConvEmergeError {
+        .invalidInput(flag: flag, message: "cannot write '\(reportedPath)': \(POSIXRename.reason(code))")
     }
 }

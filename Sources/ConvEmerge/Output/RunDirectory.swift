@@ -71,6 +71,22 @@ public final class RunDirectory {
         try stagingWrite { try array.write(to: staging.appendingPathComponent(name).path, flag: flag) }
     }
 
+    /// `name` in the staged directory, to be filled row by row (a trajectory as it is computed);
+    /// `finish` it before `commit`. Its errors name the user's path.
+    public func npyWriter(_ name: String, plannedRows: Int, rowShape: [Int]) throws -> NpyStreamWriter {
+        try NpyStreamWriter(path: staging.appendingPathComponent(name).path, reportedPath: path + "/" + name,
+                            plannedRows: plannedRows, rowShape: rowShape, flag: flag)
+    }
+
+    /// Writes the rows of `parts` one after the other as one array of `shape` (no joined copy).
+    public func write(_ parts: [[Double]], shape: [Int], as name: String) throws {
+        let rowShape = Array(shape.dropFirst())
+        let writer = try npyWriter(name, plannedRows: shape[0], rowShape: rowShape)
+        for part in parts { try writer.append(part) }
+        try writer.finish()
+        precondition(writer.rows == shape[0], "RunDirectory.write: the parts do not fill the shape")
+    }
+
     public func write(text: String, as name: String) throws {
         try stagingWrite { try AtomicFile.write(text, to: staging.appendingPathComponent(name).path, flag: flag, sweepingStale: false) }
     }

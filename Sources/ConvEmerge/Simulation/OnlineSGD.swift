@@ -151,10 +151,11 @@ public final class FullyConnectedNetwork: SGDNetwork {
 }
 
 extension SimulationParameters {
-    /// The network `model` describes, fresh scratch buffers included.
-    public func makeNetwork() -> SGDNetwork {
+    /// The network `model` describes, fresh scratch buffers included; `biases` replaces the
+    /// initial ones (a saved network of a --train-bias run, for its test loss).
+    public func makeNetwork(biases trained: [Double]? = nil) -> SGDNetwork {
         let activation = Activation(neuron.activation)
-        let biases = (0..<hiddenUnits).map(bias(ofUnit:))
+        let biases = trained ?? (0..<hiddenUnits).map(bias(ofUnit:))
         switch model {
         case .neuron, .committee, .twolayer:
             return FullyConnectedNetwork(dimension: dimension, units: hiddenUnits, activation: activation,

@@ -26,7 +26,10 @@ public struct SimulationResult: Sendable {
     public var meanWeights: [Double] {
         var mean = [Double](repeating: 0, count: weights[0].count)
         for replica in weights { for i in mean.indices { mean[i] += replica[i] } }
-        return mean.map { $0 / Double(weights.count) }
+        // In place: this array is as large as a replica's whole trajectory.
+        let count = Double(weights.count)
+        for i in mean.indices { mean[i] /= count }
+        return mean
     }
 
     /// Replica `seed`'s weights of unit `unit` at save `save` (D values, or a CNN filter's s).
@@ -90,15 +93,18 @@ public enum SimulationJob {
     /// Runs the replicas in parallel threads (one per seed, as many at once as there are cores).
     /// `progress`: the fraction of all SGD steps done. `stage` announces, with an estimate in
     /// seconds, the dense sampler's Cholesky factorisations (silent in GSL, O(D^3) each) and then
-    /// the steps, whose fraction follows.
-    public static func run(_ parameters: SimulationParameters, progress: ((Double) -> Void)? = nil,
+    /// the steps, whose fraction follows; with `stage`, the streamed test evaluation after the
+    /// steps is a stage too, and `progress` then reports its fraction.
+    /// `testSet`: how the test loss is evaluated (the results are the same to the bit).
+    public static func run(_ parameters: SimulationParameters, testSet evaluation: TestSetEvaluation = .streamed,
+                           progress: ((Double) -> Void)? = nil,
                            stage: ((String, Double?) -> Void)? = nil) throws -> SimulationResult {
         let start = Date()
         let distributions = try parameters.task.distributions()
         let d = parameters.dimension, k = parameters.hiddenUnits, unitSize = parameters.weightsPerUnit
         let initial = try parameters.initialWeights()
         let saveSteps = try parameters.saveSteps()
-        let testSet = TestSet(parameters, distributions: distributions)
+        let testSet = TestSet(parameters, distributions: distributions, evaluation: evaluation)
         let relay = ProgressRelay(progress, total: Double(parameters.totalSteps * parameters.seeds))
         if parameters.sampler == .dense, let stage {
             // Every replica factors each class's covariance for its own sampler, as many at once as there are cores.
@@ -127,7 +133,8 @@ public enum SimulationJob {
             var weights: [Double] = [], readouts: [Double] = [], biases: [Double] = []
             let readoutCount = replica.readout.count, tracksBias = parameters.networkOptions.trainBias
             weights.reserveCapacity(saveSteps.count * k * unitSize)
-            var table = CSVTable(columns: ReplicaObservables.columns(for: parameters))
+            let columnCount = ReplicaObservables.columns(for: parameters).count
+            var rows: [[Double]] = [], completedSaves = 0
             var status = RunStatus.completed, message = "completed"
             for target in saveSteps {
                 if status == .completed {
@@ -151,21 +158,44 @@ public enum SimulationJob {
                     weights += replica.weights
                     readouts += replica.readout
                     if tracksBias { biases += replica.biases }
-                    table.append(ReplicaObservables.row(t: t, replica: replica, distributions: distributions, testSet: testSet))
+                    // Streamed: filled in after the steps, from the saved networks.
+                    let test = evaluation == .stored ? testSet.lossAndAccuracy(replica) : (loss: .nan, accuracy: .nan)
+                    rows.append(ReplicaObservables.row(t: t, replica: replica, distributions: distributions, test: test))
+                    completedSaves += 1
                 } else {
                     weights += [Double](repeating: .nan, count: k * unitSize)
                     readouts += [Double](repeating: .nan, count: readoutCount)
                     if tracksBias { biases += [Double](repeating: .nan, count: k) }
-                    table.append([t] + [Double](repeating: .nan, count: table.columns.count - 1))
+                    rows.append([t] + [Double](repeating: .nan, count: columnCount - 1))
                 }
             }
-            replicaResults[seed] = (weights, readouts, biases, table, status, message)
+            replicaResults[seed] = (weights, readouts, biases, rows, completedSaves, status, message)
         }
         if let error = failure.error { throw error }
-        let replicas = replicaResults.values.map { $0! }
+        var replicas = replicaResults.values.map { $0! }
+        if evaluation == .streamed {
+            // A stage of its own (the steps' fraction is done): at large D it takes seconds.
+            stage?("test loss and accuracy of the saved networks on \(2 * parameters.testSamples) held-out inputs", nil)
+            let scores = testSet.lossAndAccuracy(of: replicas.map {
+                TestSet.SavedNetworks(weights: $0.weights, readouts: $0.readouts, biases: $0.biases, saves: $0.completedSaves)
+            }, progress: stage == nil ? nil : progress)
+            let columns = ReplicaObservables.columns(for: parameters)
+            let lossColumn = columns.firstIndex(of: "test_loss")!, accuracyColumn = columns.firstIndex(of: "test_accuracy")!
+            for (r, replicaScores) in scores.enumerated() {
+                for (save, score) in replicaScores.enumerated() {
+                    replicas[r].rows[save][lossColumn] = score.loss
+                    replicas[r].rows[save][accuracyColumn] = score.accuracy
+                }
+            }
+        }
+        let tables = replicas.map { replica in
+            var table = CSVTable(columns: ReplicaObservables.columns(for: parameters))
+            for row in replica.rows { table.append(row) }
+            return table
+        }
         return SimulationResult(parameters: parameters, times: saveSteps.map { Double($0) / Double(d) },
                                 weights: replicas.map(\.weights), readouts: replicas.map(\.readouts),
-                                observables: replicas.map(\.table), status: replicas.map(\.status),
+                                observables: tables, status: replicas.map(\.status),
                                 messages: replicas.map(\.message), wallSeconds: Date().timeIntervalSince(start),
                                 notes: distributions.compactMap(\.cloneJitterNote), biases: replicas.map(\.biases))
     }
@@ -190,7 +220,7 @@ public enum SimulationJob {
                                                  description: "weights averaged over the replicas (all start from the same w0): what the ODE predicts"),
             "times.npy": ArrayDescription(shape: [n], description: "saved times t = SGD steps / D (solve's save times rounded to whole steps)"),
         ]
-        try directory.write(NpyArray(shape: [s, n] + unitShape, values: result.weights.flatMap { $0 }), as: "weights.npy")
+        try directory.write(result.weights, shape: [s, n] + unitShape, as: "weights.npy")
         let meanWeights = result.meanWeights
         try directory.write(NpyArray(shape: [n] + unitShape, values: meanWeights), as: "weights_mean.npy")
         try directory.write(NpyArray(shape: [n], values: result.times), as: "times.npy")
@@ -198,11 +228,11 @@ public enum SimulationJob {
         if p.model == .twolayer {
             let shape = heads == 1 ? [s, n, k] : [s, n, k, heads]
             arrays["readout.npy"] = ArrayDescription(shape: shape, description: "trained readout v_k (per head c for --heads 2) per replica and saved time")
-            try directory.write(NpyArray(shape: shape, values: result.readouts.flatMap { $0 }), as: "readout.npy")
+            try directory.write(result.readouts, shape: shape, as: "readout.npy")
         }
         if p.networkOptions.trainBias {
             arrays["biases.npy"] = ArrayDescription(shape: [s, n, k], description: "trained biases b_k per replica and saved time")
-            try directory.write(NpyArray(shape: [s, n, k], values: result.biases.flatMap { $0 }), as: "biases.npy")
+            try directory.write(result.biases, shape: [s, n, k], as: "biases.npy")
         }
         var files = ["observables.csv": "observables averaged over the replicas, columns " + result.observables[0].columns.joined(separator: ",")]
         for (seed, table) in result.observables.enumerated() {
@@ -230,66 +260,6 @@ public enum SimulationJob {
     }
 }
 
-/// A fixed held-out sample per class (exact sampler, stream 1 of the run's seed),
-/// the same for every replica.
-struct TestSet: Sendable {
-    let inputs: [[Double]]
-    let priors: [Double]
-    let targets: [Double]
-    let loss: HeadLoss
-    let headTargets: [[Double]]
-    let isStandard: Bool
-
-    init(_ parameters: SimulationParameters, distributions: [InputDistribution]) {
-        var rng = Xoshiro256(seed: parameters.seed, stream: 1)
-        inputs = distributions.map { $0.sample(count: parameters.testSamples, rng: &rng) }
-        priors = parameters.task.priors
-        targets = parameters.task.targets
-        let options = parameters.networkOptions
-        loss = HeadLoss(kind: options.loss, heads: options.heads)
-        headTargets = (0..<2).map { options.headTargets(label: $0, taskTargets: parameters.task.targets, activation: parameters.neuron.activation) }
-        isStandard = options.heads == 1 && options.loss == .mse
-    }
-
-    /// Prior-weighted (1/2)(y - yhat)^2 and the fraction of inputs whose yhat is
-    /// closer to their own class's target than to the other's.
-    /// With --heads 2 or --loss ce: the training loss of the heads and the class they pick.
-    func lossAndAccuracy(_ replica: SGDReplica) -> (loss: Double, accuracy: Double) {
-        guard isStandard else { return headLossAndAccuracy(replica) }
-        var loss = 0.0, accuracy = 0.0
-        for c in 0..<2 {
-            let predictions = replica.predictions(inputs[c])
-            let own = targets[c], other = targets[1 - c]
-            var classLoss = 0.0, correct = 0.0
-            for yhat in predictions {
-                classLoss += 0.5 * (own - yhat) * (own - yhat)
-                if abs(yhat - own) < abs(yhat - other) { correct += 1 }
-            }
-            loss += priors[c] * classLoss / Double(predictions.count)
-            accuracy += priors[c] * correct / Double(predictions.count)
-        }
-        return (loss, accuracy)
-    }
-}
-
-extension TestSet {
-    func headLossAndAccuracy(_ replica: SGDReplica) -> (loss: Double, accuracy: Double) {
-        var totalLoss = 0.0, accuracy = 0.0
-        var scratch = [Double](repeating: 0, count: loss.heads)
-        for c in 0..<2 {
-            var classLoss = 0.0, correct = 0.0
-            let outputs = replica.headOutputs(inputs[c])
-            for y in outputs {
-                classLoss += y.withUnsafeBufferPointer { loss.descent(outputs: $0.baseAddress!, label: c, targets: headTargets[c], into: &scratch) }
-                if loss.isCorrect(outputs: y, label: c, taskTargets: targets) { correct += 1 }
-            }
-            totalLoss += priors[c] * classLoss / Double(outputs.count)
-            accuracy += priors[c] * correct / Double(outputs.count)
-        }
-        return (totalLoss, accuracy)
-    }
-}
-
 /// The columns of observables_seed<k>.csv (SPEC §4).
 enum ReplicaObservables {
     static func columns(for parameters: SimulationParameters) -> [String] {
@@ -304,12 +274,11 @@ enum ReplicaObservables {
         return ["t", "ipr", "participation_ratio", "test_loss", "test_accuracy", "width", "center_resultant", "norm"]
     }
 
-    static func row(t: Double, replica: SGDReplica, distributions: [InputDistribution], testSet: TestSet) -> [Double] {
+    static func row(t: Double, replica: SGDReplica, distributions: [InputDistribution], test: (loss: Double, accuracy: Double)) -> [Double] {
         let lattice = replica.parameters.task.lattice
         let d = replica.dimension, k = replica.units
         // CNN filters enter as lattice vectors (zero-padded), so IPR and width are the filter's.
         let units = (0..<k).map(replica.latticeWeights(ofUnit:))
-        let test = testSet.lossAndAccuracy(replica)
         if replica.parameters.model == .neuron {
             let w = units[0]
             let q = distributions.map { $0.quadraticForm(w) / Double(d) }
@@ -338,7 +307,8 @@ enum ReplicaObservables {
 }
 
 /// One replica's result, written by its worker thread into its own slot.
-private typealias ReplicaResult = (weights: [Double], readouts: [Double], biases: [Double], table: CSVTable, status: RunStatus, message: String)
+private typealias ReplicaResult = (weights: [Double], readouts: [Double], biases: [Double], rows: [[Double]], completedSaves: Int,
+                                    status: RunStatus, message: String)
 
 /// Forwards the fraction of SGD steps done, from any worker thread, serialised.
 private final class ProgressRelay: @unchecked Sendable {

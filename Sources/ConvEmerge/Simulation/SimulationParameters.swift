@@ -93,7 +93,7 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
         var network = network
         if model == .twolayer && network.readout == .mf { network.readout = .trained }
         if cnnStyle == .circular { try Self.requireNetwork(network, model: model, neuron: neuron) }
-        try Self.requireMemory(task: task, model: model, units: hiddenUnits, seeds: seeds, saves: saves, testSamples: testSamples,
+        try Self.requireMemory(task: task, model: model, units: hiddenUnits, seeds: seeds, saves: saves,
                                sampler: sampler, kernelSize: kernelSize.map { task.lattice.dimension == 2 ? $0 * $0 : $0 })
         self.task = task
         self.neuron = neuron
@@ -153,22 +153,21 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
     public static let maximumBatch = 1_000_000
     public static let maximumSeeds = 10_000
 
-    /// The arrays that grow with flags, checked before any is allocated: the held-out test set
-    /// (2 classes x --test-samples x D), the saved weights of every replica (kept, then averaged
-    /// and encoded: three copies) and, for the dense sampler, two D x D Cholesky factors.
-    static func requireMemory(task: TaskSpec, model: ModelKind, units: Int, seeds: Int, saves: Int, testSamples: Int,
+    /// The arrays that grow with flags, checked before any is allocated: the saved weights of
+    /// every replica (kept, then written from where they are, plus their mean over replicas) and,
+    /// for the dense sampler, two D x D Cholesky factors. The held-out test set is not among them:
+    /// it is generated in chunks of `TestSet.chunkBytes` (`TestSetEvaluation.streamed`).
+    static func requireMemory(task: TaskSpec, model: ModelKind, units: Int, seeds: Int, saves: Int,
                               sampler: SamplerMode, kernelSize: Int?) throws {
         let d = task.dimension
         let unitSize = model == .cnn ? (kernelSize ?? d) : d
-        let testSet = MemoryBudget.product(2, testSamples, d, 8)
-        let weights = MemoryBudget.product(3, seeds, saves, units, unitSize, 8)
+        let weights = MemoryBudget.product(seeds + 1, saves, units, unitSize, 8)
         let factors = sampler == .dense ? MemoryBudget.product(2, d, d, 8) : 0
-        try MemoryBudget.require(testSet, flag: "--test-samples", for: "a test set of \(testSamples) inputs per class at D = \(d)")
         try MemoryBudget.require(weights, flag: seeds > 1 ? "--seeds" : "--saves",
                                  for: "\(saves) saves of \(seeds) replicas x \(units) x \(unitSize) weights")
         try MemoryBudget.require(factors, flag: "--sampler", for: "the dense sampler's Cholesky factors at D = \(d)")
-        try MemoryBudget.require(MemoryBudget.sum(testSet, weights, factors), flag: "--test-samples",
-                                 for: "the test set, the saved weights and the sampler together")
+        try MemoryBudget.require(MemoryBudget.sum(weights, factors), flag: seeds > 1 ? "--seeds" : "--saves",
+                                 for: "the saved weights and the sampler together")
     }
 
     public var dimension: Int { task.dimension }

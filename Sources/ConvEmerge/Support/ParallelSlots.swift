@@ -33,3 +33,10 @@ public final class FirstError: @unchecked Sendable {
         flag = true
     }
 }
+
+/// A value the workers of a concurrent loop share without a lock because they only read it or
+/// touch disjoint parts of it (a pointer to an input, buffers owned one per worker).
+struct WorkerShared<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

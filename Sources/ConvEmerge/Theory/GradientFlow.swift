@@ -11,8 +11,16 @@ public final class GradientFlow: @unchecked Sendable {
     public let learningRate: Double
     public let distributions: [InputDistribution]
     let classes: [ClassExpectation]
-    private let scratch: UnsafeMutablePointer<Double>
+    /// One drift buffer per class, so that the classes can be evaluated at the same time.
+    private let scratch: [UnsafeMutablePointer<Double>]
     private let lock = NSLock()
+    /// Threads for `velocity`: with 2 or more, the gaussian and cumulant closures evaluate the two
+    /// classes' drifts at once (each class on one thread, with its own buffers and FFT workspace)
+    /// from D = `parallelMinimumDimension` up, and sum them in the same order as one thread does,
+    /// so the velocity is the same to the bit for any number of threads.
+    public var threads = 1
+    /// Below this D a class's drift costs about as much as handing it to another thread.
+    public static let parallelMinimumDimension = 4096
 
     public init(task: TaskSpec, neuron: NeuronSpec, closure: ClosureSpec, learningRate: Double,
                 distributions: [InputDistribution]? = nil) throws {
@@ -28,10 +36,16 @@ public final class GradientFlow: @unchecked Sendable {
         let distributions = try distributions ?? task.distributions()
         self.distributions = distributions
         classes = try ClosureFactory.make(closure, task: task, neuron: neuron, distributions: distributions)
-        scratch = .allocate(capacity: task.dimension)
+        scratch = classes.map { _ in .allocate(capacity: task.dimension) }
     }
 
-    deinit { scratch.deallocate() }
+    deinit { for buffer in scratch { buffer.deallocate() } }
+
+    /// Whether `velocity` splits the classes across threads.
+    public var evaluatesClassesInParallel: Bool {
+        threads >= 2 && classes.count == 2 && dimension >= Self.parallelMinimumDimension
+            && (closure.kind == .gaussian || closure.kind == .cumulant)
+    }
 
     public var dimension: Int { task.dimension }
 
@@ -39,11 +53,18 @@ public final class GradientFlow: @unchecked Sendable {
     public func velocity(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
         lock.lock(); defer { lock.unlock() }
         let d = dimension
+        if evaluatesClassesInParallel {
+            let input = WorkerShared(w), classes = WorkerShared(classes), scratch = WorkerShared(scratch)
+            DispatchQueue.concurrentPerform(iterations: classes.value.count) { c in
+                classes.value[c].drift(input.value, into: scratch.value[c])
+            }
+        } else {
+            for (c, expectation) in classes.enumerated() { expectation.drift(w, into: scratch[c]) }
+        }
         for i in 0..<d { out[i] = 0 }
-        for (c, expectation) in classes.enumerated() {
-            expectation.drift(w, into: scratch)
-            let weight = learningRate * task.priors[c]
-            for i in 0..<d { out[i] += weight * scratch[i] }
+        for c in classes.indices {
+            let weight = learningRate * task.priors[c], drift = scratch[c]
+            for i in 0..<d { out[i] += weight * drift[i] }
         }
     }
 

@@ -112,7 +112,7 @@ public enum RunStatus: String, Codable, Sendable {
 /// Saved states of a run: what was computed before it stopped, and why it stopped.
 public struct Trajectory: Sendable {
     public var times: [Double]
-    /// One row of D weights per saved time.
+    /// One row of D weights per saved time (none when they were handed to a `saving` closure).
     public var weights: [[Double]]
     public var status: RunStatus
     public var message: String
@@ -149,6 +149,19 @@ public enum ODEIntegrator {
     public static func integrate(_ flow: VelocityField, from initial: [Double], settings: IntegratorSpec,
                                  progress: ((Double) -> Void)? = nil,
                                  clock: () -> Double = { ProcessInfo.processInfo.systemUptime }) -> Trajectory {
+        var weights: [[Double]] = []
+        let outcome = integrate(flow, from: initial, settings: settings, progress: progress, clock: clock, saving: { _, w in weights.append(w) })
+        return Trajectory(times: outcome.times, weights: weights, status: outcome.status, message: outcome.message,
+                          evaluations: outcome.evaluations)
+    }
+
+    /// The same, handing each saved state to `save` (time, weights) as soon as it is reached
+    /// instead of keeping it: `solve` writes it out and keeps nothing. The outcome has the saved
+    /// times and no weights. An error thrown by `save` ends the run and is rethrown.
+    public static func integrate(_ flow: VelocityField, from initial: [Double], settings: IntegratorSpec,
+                                 progress: ((Double) -> Void)? = nil,
+                                 clock: () -> Double = { ProcessInfo.processInfo.systemUptime },
+                                 saving save: (Double, [Double]) throws -> Void) rethrows -> Trajectory {
         GSL.initialize()
         let d = flow.dimension
         precondition(initial.count == d)
@@ -196,7 +209,8 @@ public enum ODEIntegrator {
 
         var w = initial
         var t = 0.0
-        var trajectory = Trajectory(times: [0], weights: [initial], status: .completed, message: "", evaluations: 0)
+        var trajectory = Trajectory(times: [0], weights: [], status: .completed, message: "", evaluations: 0)
+        try save(0, initial)
         let norm0 = euclideanNorm(initial)
         let blowUp = settings.blowUpFactor * max(1, norm0)
         var nextReport = progress == nil ? Double.infinity : clock() + progressInterval
@@ -231,7 +245,7 @@ public enum ODEIntegrator {
                 return trajectory
             }
             trajectory.times.append(t)
-            trajectory.weights.append(w)
+            try save(t, w)
             let norm = euclideanNorm(w)
             if !norm.isFinite || norm > blowUp {
                 trajectory.status = norm.isFinite ? .blewUp : .diverged
