@@ -151,8 +151,12 @@ extension Xoshiro256 {
     /// Fills `count` doubles at `buffer` with independent N(0, 1) ziggurat deviates.
     @inlinable
     public mutating func fillZigguratGaussian(_ buffer: UnsafeMutablePointer<Double>, count: Int) {
+        // A local copy keeps the generator's state in registers across the loop.
+        var generator = self
         Ziggurat.table.withUnsafeBufferPointer { table in
-            for k in 0..<count { buffer[k] = nextZigguratGaussian(table: table.baseAddress!) }
+            let table = table.baseAddress!
+            for k in 0..<count { buffer[k] = generator.nextZigguratGaussian(table: table) }
         }
+        self = generator
     }
 }
