@@ -135,7 +135,7 @@ public final class SimulationSampler {
     /// derivations/elliptical-inputs.md, "Sampling"), else 0.
     @inline(__always)
     private func drawSpectralNoise(rng: inout Xoshiro256) -> Double {
-        spectrum[0] = zigguratTable.withUnsafeBufferPointer { rng.nextZigguratGaussian(table: $0.baseAddress!) }
+        spectrum[0] = rng.nextZigguratGaussian(table: Ziggurat.storage)
         rng.fillZigguratGaussian(spectrum + 2, count: drawnEnd - 2)
         let count = 2 * fft.complexCount
         // The entries that draw no normal: the imaginary parts of the self-conjugate bins.

@@ -113,6 +113,14 @@ public enum Ziggurat {
         let ratios = (0..<layerCount).map { x[$0 + 1] / x[$0] }
         return x + ratios
     }()
+
+    /// `table`'s values at a fixed address for the life of the process, so that hot loops can
+    /// read them without a closure around the loop. Written once, then only read: safe to share.
+    nonisolated(unsafe) public static let storage: UnsafePointer<Double> = {
+        let copy = UnsafeMutablePointer<Double>.allocate(capacity: table.count)
+        copy.initialize(from: table, count: table.count)
+        return UnsafePointer(copy)
+    }()
 }
 
 extension Xoshiro256 {
@@ -126,7 +134,12 @@ extension Xoshiro256 {
             let u = 2 * ((Double(bits >> 11) + 0.5) * 0x1.0p-53) - 1
             let layer = Int(bits & 0x7F)
             if abs(u) < ratios[layer] { return u * table[layer] }
-            if let value = zigguratSlowPath(u: u, layer: layer, table: table) { return value }
+            // The rare path runs on a copy: a call that took self's address would keep the state
+            // in memory on the fast path too, every draw then waiting on a store and a reload.
+            var generator = self
+            let value = generator.zigguratSlowPath(u: u, layer: layer, table: table)
+            self = generator
+            if let value { return value }
         }
     }
 
@@ -152,12 +165,10 @@ extension Xoshiro256 {
     /// Fills `count` doubles at `buffer` with independent N(0, 1) ziggurat deviates.
     @inlinable
     public mutating func fillZigguratGaussian(_ buffer: UnsafeMutablePointer<Double>, count: Int) {
-        // A local copy keeps the generator's state in registers across the loop.
+        // A local copy, captured by no closure, keeps the generator's state in registers.
         var generator = self
-        Ziggurat.table.withUnsafeBufferPointer { table in
-            let table = table.baseAddress!
-            for k in 0..<count { buffer[k] = generator.nextZigguratGaussian(table: table) }
-        }
+        let table = Ziggurat.storage
+        for k in 0..<count { buffer[k] = generator.nextZigguratGaussian(table: table) }
         self = generator
     }
 }
