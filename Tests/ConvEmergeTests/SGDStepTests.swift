@@ -44,6 +44,26 @@ final class SGDStepTests: XCTestCase {
         for i in 0..<400 { XCTAssertEqual(x[i], psi(z[i]), accuracy: bound, "z = \(z[i])") }
     }
 
+    /// The four-at-a-time pass is the one-point kernel bit for bit, NaN, +-inf, +-6, interval
+    /// boundaries and a count that is not a multiple of 4 included.
+    func testErfPassIsTheOnePointKernelBitForBit() {
+        var z = (0..<4001).map { -8 + 16 * Double($0) / 4000 }
+        z += [.nan, .infinity, -.infinity, 6, -6, 6.0.nextDown, -(6.0.nextDown), 0, -0.0, 1.0 / 32, (1.0 / 32).nextDown, 5.96875]
+        var x = [Double](repeating: 0, count: z.count)
+        FastErf.shared.coefficients.withUnsafeBufferPointer { table in
+            z.withUnsafeBufferPointer { source in
+                x.withUnsafeMutableBufferPointer {
+                    FastErf.evaluate(source.baseAddress!, into: $0.baseAddress!, count: z.count, argumentScale: 1.5, outputScale: 0.75,
+                                     table: table.baseAddress!)
+                }
+            }
+        }
+        for (value, zValue) in zip(x, z) {
+            let expected = 0.75 * FastErf.shared(1.5 * zValue)
+            XCTAssertTrue(value == expected || (value.isNaN && expected.isNaN), "z = \(zValue): \(value) vs \(expected)")
+        }
+    }
+
     /// Kolmogorov-Smirnov: sqrt(n) sup |F_n - Phi| of 2e5 ziggurat draws below 1.95 (the 0.1%
     /// critical value); the buffer fill reproduces the one-at-a-time draws bit for bit.
     func testZigguratPassesKolmogorovSmirnov() {

@@ -150,7 +150,8 @@ public final class SimulationSampler {
     }
 
     /// The implementation before issue 11 (`Implementation.baseline`): per-bin loop with |g|^2
-    /// always summed, FFTW's unaligned c2r straight into x, psi in place.
+    /// always summed, FFTW's unaligned c2r straight into x, psi in place one point at a time
+    /// (with today's erf table and ziggurat).
     private func sampleBaseline(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256) {
         let count = fft.complexCount
         var squaredNorm = 0.0
@@ -172,7 +173,14 @@ public final class SimulationSampler {
             }
         }
         fft.backward(spectrum, x)
-        applyFastNonlinearity(x)
+        if let tabulatedPsi {
+            // One point at a time, as before issue 11.
+            erfTable.withUnsafeBufferPointer { table in
+                for i in 0..<size { x[i] = tabulatedPsi.output * FastErf.evaluate(tabulatedPsi.argument * x[i], table: table.baseAddress!) }
+            }
+        } else {
+            distribution.applyNonlinearity(x)
+        }
         distribution.applyRadialFactor(x, rng: &rng, noiseSquaredNorm: squaredNorm)
     }
 
@@ -194,10 +202,9 @@ public final class SimulationSampler {
         }
         // psi_g(z) = erf(g z / sqrt 2) / sqrt(gamma) (derivations/nlgp-covariance.md), with
         // GainFunction's own scales and the table erf.
-        let argumentScale = tabulatedPsi.argument, outputScale = tabulatedPsi.output
         erfTable.withUnsafeBufferPointer { table in
-            let coefficients = table.baseAddress!
-            for i in 0..<size { x[i] = outputScale * FastErf.evaluate(argumentScale * z[i], table: coefficients) }
+            FastErf.evaluate(z, into: x, count: size, argumentScale: tabulatedPsi.argument, outputScale: tabulatedPsi.output,
+                             table: table.baseAddress!)
         }
     }
 }
