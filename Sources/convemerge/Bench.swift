@@ -89,7 +89,7 @@ struct Bench: ParsableCommand {
             return (try SimulationBenchmarks.run(dimension: simulationSize, seconds: simulationSeconds),
                     try SimulationBenchmarks.seedScaling(SimulationBenchmarks.parameters(dimension: simulationSize),
                                                          threads: 2, seconds: simulationSeconds),
-                    try StepCostBenchmarks.run(dimension: simulationSize, stepsPerRound: quick ? 2000 : 20000, rounds: quick ? 3 : 7))
+                    try StepCostBenchmarks.run(dimension: simulationSize, stepsPerRound: quick ? 500 : 2500, rounds: quick ? 5 : 31))
         }
         let simulation = simulationResults?.0, seedScaling = simulationResults?.1, stepCosts = simulationResults?.2
         let data = try section(.data) {
