@@ -150,8 +150,8 @@ public final class SimulationSampler {
     }
 
     /// The implementation before issue 11 (`Implementation.baseline`): per-bin loop with |g|^2
-    /// always summed, FFTW's unaligned c2r straight into x, psi in place one point at a time
-    /// (with today's erf table and ziggurat).
+    /// always summed, FFTW's unaligned c2r straight into x, psi in place one point at a time on
+    /// the previous erf table, the generator's state in memory (captured by the loop's closure).
     private func sampleBaseline(into x: UnsafeMutablePointer<Double>, rng: inout Xoshiro256) {
         let count = fft.complexCount
         var squaredNorm = 0.0
@@ -174,9 +174,11 @@ public final class SimulationSampler {
         }
         fft.backward(spectrum, x)
         if let tabulatedPsi {
-            // One point at a time, as before issue 11.
-            erfTable.withUnsafeBufferPointer { table in
-                for i in 0..<size { x[i] = tabulatedPsi.output * FastErf.evaluate(tabulatedPsi.argument * x[i], table: table.baseAddress!) }
+            // One point at a time on the h = 1/16, degree-9 table, as before issue 11.
+            FastErf.previous.coefficients.withUnsafeBufferPointer { table in
+                for i in 0..<size {
+                    x[i] = tabulatedPsi.output * FastErf.evaluatePrevious(tabulatedPsi.argument * x[i], table: table.baseAddress!)
+                }
             }
         } else {
             distribution.applyNonlinearity(x)

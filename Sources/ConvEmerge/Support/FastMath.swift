@@ -19,19 +19,24 @@ public struct FastErf: Sendable {
     public static let intervalsPerUnit = 32.0
     public static let cutoff = 6.0
     public static let degree = 7
-    static let intervalCount = Int(cutoff * intervalsPerUnit)
 
     /// Taylor coefficients in t, `degree + 1` per interval, lowest power first.
     public let coefficients: [Double]
 
     public static let shared = FastErf()
 
-    public init() {
-        let n = FastErf.degree + 1
-        let halfWidth = 0.5 / FastErf.intervalsPerUnit
-        var table = [Double](repeating: 0, count: FastErf.intervalCount * n)
-        for interval in 0..<FastErf.intervalCount {
-            let c = (Double(interval) + 0.5) / FastErf.intervalsPerUnit
+    /// The table before issue 11 (h = 1/16, degree 9), for `bench`'s baseline only: `evaluatePrevious`.
+    static let previous = FastErf(intervalsPerUnit: 16, degree: 9)
+
+    public init() { self.init(intervalsPerUnit: FastErf.intervalsPerUnit, degree: FastErf.degree) }
+
+    init(intervalsPerUnit: Double, degree: Int) {
+        let n = degree + 1
+        let halfWidth = 0.5 / intervalsPerUnit
+        let intervalCount = Int(FastErf.cutoff * intervalsPerUnit)
+        var table = [Double](repeating: 0, count: intervalCount * n)
+        for interval in 0..<intervalCount {
+            let c = (Double(interval) + 0.5) / intervalsPerUnit
             table[interval * n] = Foundation.erf(c)
             // H_0 ... H_{n-2} at c by the recurrence H_{m+1} = 2c H_m - 2m H_{m-1}.
             var hermite = [1.0, 2 * c]
@@ -66,6 +71,28 @@ public struct FastErf: Sendable {
         let t = 2 * (scaled - Double(interval)) - 1
         let c = table + interval * 8
         var p = c[7]
+        p = p * t + c[6]
+        p = p * t + c[5]
+        p = p * t + c[4]
+        p = p * t + c[3]
+        p = p * t + c[2]
+        p = p * t + c[1]
+        p = p * t + c[0]
+        return x < 0 ? -p : p
+    }
+
+    /// `evaluate` on the `previous` table, as before issue 11 (the baseline of `bench`).
+    @inline(__always)
+    static func evaluatePrevious(_ x: Double, table: UnsafePointer<Double>) -> Double {
+        let a = abs(x)
+        guard a < 6.0 else { return a.isNaN ? .nan : (x < 0 ? -1 : 1) }
+        let scaled = a * 16.0
+        let interval = Int(scaled)
+        let t = 2 * (scaled - Double(interval)) - 1
+        let c = table + interval * 10
+        var p = c[9]
+        p = p * t + c[8]
+        p = p * t + c[7]
         p = p * t + c[6]
         p = p * t + c[5]
         p = p * t + c[4]
