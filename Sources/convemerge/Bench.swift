@@ -26,7 +26,9 @@ struct Bench: ParsableCommand {
         Simulation (issue 4): online-SGD steps per second on one core at D = 400, B = 1, NLGP \
         sampling included, for one relu neuron (fast sampler, exact FFT sampler) and a K = 8 \
         committee, each with the ratio to the same loop on the dense Cholesky sampler, and the \
-        speed-up of two seeds on two threads over one.
+        speed-up of two seeds on two threads over one. Then (issue 11) the CPU time of one step, neuron and \
+        K = 8 committee, against the fast sampler before issue 11 and against the limit: the sum of one c2r \
+        FFT, D ziggurat normals, D table erfs and one dot and axpy of D, each timed alone, with the load average.
 
         Data (issue 9): `stats` on 2e5 NLGP rows of D = 100 (read, covariance, moments, S and T at a probe) \
         against one pass over the same file, and the montecarlo right-hand side on N = 2e5 data rows \
@@ -47,7 +49,8 @@ struct Bench: ParsableCommand {
         dense_setup_seconds, speedup, max_relative_difference}), requirements ({target: met}, \
         for the sizes measured), rhs_scaling, rhs_dense, rhs_threads ({closure, D, one_thread_seconds, \
         two_thread_seconds, speedup, one_thread_cpu_seconds, two_thread_cpu_seconds, cpu_ratio, \
-        max_relative_difference, load_average}), default_solve, sgd, data, sections \
+        max_relative_difference, load_average}), default_solve, sgd, sgd_step ({name, D, K, step_seconds, \
+        baseline_seconds, speedup, limit_seconds, fraction_of_limit, primitive_seconds, load_average}), data, sections \
         ({NAME: {seconds, peak_rss_bytes}}), memory (list of {command, D, peak_rss_bytes, array_bytes, \
         peak_rss_bytes_per_site, peak_rss_over_arrays, base_peak_rss_bytes, peak_rss_over_arrays_and_base}); times are seconds per call.
 
@@ -86,13 +89,14 @@ struct Bench: ParsableCommand {
                 denseSize: quick ? 256 : 4096, threadSizes: quick ? [4096] : [10000, 100_000], plan: plan) { Report.progress("bench: \($0)") }
         }
         let simulationSize = quick ? 64 : 400, simulationSeconds = quick ? 0.05 : 1.0
-        let simulationResults = try section(.simulation) { () throws -> ([SimulationBenchmarks.Measurement], Double) in
+        let simulationResults = try section(.simulation) { () throws -> ([SimulationBenchmarks.Measurement], Double, [StepCostBenchmarks.Measurement]) in
             Report.progress("bench: online SGD steps per second (one core, sampling included)")
             return (try SimulationBenchmarks.run(dimension: simulationSize, seconds: simulationSeconds),
                     try SimulationBenchmarks.seedScaling(SimulationBenchmarks.parameters(dimension: simulationSize),
-                                                         threads: 2, seconds: simulationSeconds))
+                                                         threads: 2, seconds: simulationSeconds),
+                    try StepCostBenchmarks.run(dimension: simulationSize, stepsPerRound: quick ? 500 : 2500, rounds: quick ? 5 : 31))
         }
-        let simulation = simulationResults?.0, seedScaling = simulationResults?.1
+        let simulation = simulationResults?.0, seedScaling = simulationResults?.1, stepCosts = simulationResults?.2
         let data = try section(.data) {
             try DataBenchmarks.run(rows: quick ? 20000 : 200_000, dimension: quick ? 32 : 100, plan: plan) { Report.progress("bench: \($0)") }
         }
@@ -143,6 +147,12 @@ struct Bench: ParsableCommand {
                      "dense_steps_per_second": Report.json(m.denseStepsPerSecond ?? .nan), "ratio": Report.json(m.ratio ?? .nan)]
                 }
                 object["sgd_two_seed_speedup"] = Report.json(seedScaling)
+                object["sgd_step"] = (stepCosts ?? []).map { m -> [String: Any] in
+                    ["name": m.name, "D": m.dimension, "K": m.units, "step_seconds": Report.json(m.stepSeconds),
+                     "baseline_seconds": Report.json(m.baselineSeconds), "speedup": Report.json(m.speedup),
+                     "limit_seconds": Report.json(m.limitSeconds ?? .nan), "fraction_of_limit": Report.json(m.fractionOfLimit ?? .nan),
+                     "primitive_seconds": m.primitives.mapValues(Report.json), "load_average": Report.json(m.loadAverage)]
+                }
             }
             if let data {
                 object["data"] = ["N": data.rows, "D": data.dimension, "stats_seconds": Report.json(data.statisticsSeconds),
@@ -175,7 +185,9 @@ struct Bench: ParsableCommand {
             switch part {
             case .inputs: report.map(printInputs)
             case .theory: theory.map(printTheory)
-            case .simulation: if let simulation, let seedScaling { printSimulation(simulation, seedScaling: seedScaling, size: simulationSize) }
+            case .simulation:
+                if let simulation, let seedScaling { printSimulation(simulation, seedScaling: seedScaling, size: simulationSize) }
+                stepCosts.map(printStepCosts)
             case .data: data.map(printData)
             case .memory: memory.map(printMemory)
             }
@@ -248,6 +260,20 @@ extension Bench {
         if size == 400, let neuron = measurements.first, let committee = measurements.last {
             print("Targets: neuron >= 1.5e5 steps/s: \(neuron.stepsPerSecond >= 1.5e5 ? "met" : "NOT MET"); "
                   + "K = 8 committee >= 5e4 steps/s: \(committee.stepsPerSecond >= 5e4 ? "met" : "NOT MET").")
+        }
+    }
+
+    private func printStepCosts(_ costs: [StepCostBenchmarks.Measurement]) {
+        func microseconds(_ seconds: Double?) -> String { seconds.map { String(format: "%.2f", $0 * 1e6) } ?? "-" }
+        print("\nCPU time per SGD step (thread CPU time, best of alternating rounds), against the implementation "
+              + "before issue 11 and the limit (sum of the primitives, each in a tight loop):")
+        print(Report.table([["step", "us", "baseline us", "speed-up", "limit us", "limit / step", "load avg"]] + costs.map { m in
+            [m.name, microseconds(m.stepSeconds), microseconds(m.baselineSeconds), String(format: "%.2f", m.speedup),
+             microseconds(m.limitSeconds), m.fractionOfLimit.map { String(format: "%.2f", $0) } ?? "-", String(format: "%.2f", m.loadAverage)]
+        }))
+        if let primitives = costs.first?.primitives {
+            print("Primitives, us per call: " + primitives.sorted { $0.key < $1.key }.map { "\($0.key) \(microseconds($0.value))" }
+                .joined(separator: ", ") + ".")
         }
     }
 

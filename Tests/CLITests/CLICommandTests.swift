@@ -192,7 +192,7 @@ final class CLIBenchTests: CLITestCase {
     /// less than the arrays it writes.
     func testQuickBenchEverySectionAloneHasItsKeysAndPositivePeakRSS() throws {
         let keys = ["inputs": ["sampler", "leading_cumulant"], "theory": ["rhs_scaling", "rhs_dense", "rhs_threads", "default_solve"],
-                    "simulation": ["sgd", "sgd_two_seed_speedup"], "data": ["data"], "memory": ["memory"]]
+                    "simulation": ["sgd", "sgd_two_seed_speedup", "sgd_step"], "data": ["data"], "memory": ["memory"]]
         var memory: [[String: Any]] = []
         for (section, expected) in keys {
             let report = try runOK(["bench", "--quick", "--only", section, "--json"]).json()
@@ -204,6 +204,16 @@ final class CLIBenchTests: CLITestCase {
             XCTAssertEqual(Array(sections.keys), [section])
             XCTAssertGreaterThan(try XCTUnwrap(double(sections[section]?["peak_rss_bytes"])), 0, section)
             if section == "memory" { memory = try XCTUnwrap(report["memory"] as? [[String: Any]]) }
+            if section == "simulation" {
+                let steps = try XCTUnwrap(report["sgd_step"] as? [[String: Any]])
+                XCTAssertEqual(steps.compactMap { $0["K"] as? Int }, [1, 8])
+                for step in steps {
+                    for key in ["step_seconds", "baseline_seconds", "speedup"] {
+                        let value = try XCTUnwrap(double(step[key]), key)
+                        XCTAssertTrue(value.isFinite && value > 0, "\(key) \(value)")
+                    }
+                }
+            }
         }
         for command in ["simulate", "solve"] {
             let rows = memory.filter { $0["command"] as? String == command }.sorted { double($0["D"])! < double($1["D"])! }

@@ -69,3 +69,114 @@ public enum SimulationBenchmarks {
                 try measure("sgd committee K=8 D=\(dimension) B=1 (fast sampler)", model: .committee, units: 8)]
     }
 }
+
+/// The SGD step against the hardware limit (issue 11): CPU time per step of one replica
+/// (thread CPU time, best of alternating rounds) with the tuned fast sampler and with the
+/// implementation before issue 11 (`SimulationSampler.Implementation.baseline`), and the limit
+/// measured in the same run: the sum of the primitives a step cannot avoid, each timed alone
+/// in a tight loop.
+public enum StepCostBenchmarks {
+    public struct Measurement: Codable, Sendable {
+        public var name: String
+        public var dimension: Int
+        public var units: Int
+        /// CPU seconds per step: tuned, and the baseline implementation.
+        public var stepSeconds: Double
+        public var baselineSeconds: Double
+        /// Sum of `primitives` (neuron only: the committee's are K dots and axpys more).
+        public var limitSeconds: Double?
+        /// CPU seconds per call: one c2r of D (aligned, with the refill of its input), D ziggurat
+        /// normals, D table erfs (psi_g), one dot and one axpy of D.
+        public var primitives: [String: Double]
+        /// 1-minute load average when the row was measured (the machine may be shared).
+        public var loadAverage: Double
+        public var speedup: Double { baselineSeconds / stepSeconds }
+        public var fractionOfLimit: Double? { limitSeconds.map { $0 / stepSeconds } }
+    }
+
+    /// Rows for the neuron and the K = 8 committee at `dimension`; `rounds` alternating
+    /// rounds of `stepsPerRound` steps each. Short rounds, many of them: on a shared machine the
+    /// best round is the one that kept its core and its caches.
+    public static func run(dimension: Int = 400, stepsPerRound: Int = 2500, rounds: Int = 31) throws -> [Measurement] {
+        let primitives = try primitiveSeconds(dimension: dimension, calls: max(500, stepsPerRound / 2), rounds: rounds)
+        let limit = primitives.values.reduce(0, +)
+        return try [(ModelKind.neuron, 1), (.committee, 8)].map { model, units in
+            let parameters = try SimulationBenchmarks.parameters(dimension: dimension, model: model, units: units)
+            let (tuned, baseline) = try stepSeconds(parameters, steps: stepsPerRound, rounds: rounds)
+            return Measurement(name: model == .neuron ? "SGD step D=\(dimension)" : "SGD step K=\(units) D=\(dimension)",
+                               dimension: dimension, units: units, stepSeconds: tuned, baselineSeconds: baseline,
+                               limitSeconds: units == 1 ? limit : nil, primitives: primitives, loadAverage: loadAverage())
+        }
+    }
+
+    /// CPU seconds per step, tuned and baseline, from identical replicas (same seed and weights).
+    static func stepSeconds(_ parameters: SimulationParameters, steps: Int, rounds: Int) throws -> (tuned: Double, baseline: Double) {
+        let distributions = try parameters.task.classes.map(InputDistribution.init)
+        let initial = try parameters.initialWeights()
+        let replicas = try [SimulationSampler.Implementation.tuned, .baseline].map {
+            try SGDReplica(parameters, distributions: distributions, initial: initial, replica: 0, samplerImplementation: $0)
+        }
+        for replica in replicas { replica.step(steps / 10 + 1) }
+        var best = [Double.infinity, .infinity]
+        for _ in 0..<rounds {
+            for (k, replica) in replicas.enumerated() {
+                best[k] = min(best[k], threadCPUSeconds { replica.step(steps) } / Double(steps))
+            }
+        }
+        return (best[0], best[1])
+    }
+
+    /// The primitives of one neuron step at D, CPU seconds per call, best of `rounds`.
+    static func primitiveSeconds(dimension d: Int, calls: Int, rounds: Int) throws -> [String: Double] {
+        let parameters = try SimulationBenchmarks.parameters(dimension: d)
+        let distribution = try InputDistribution(parameters.task.classes[1])
+        let sampler = try SimulationSampler(distribution, mode: .fast)
+        let fft = RealFFT.plans(for: distribution.lattice)
+        let spectrumCount = 2 * fft.complexCount
+        let spectrum = RealFFT.allocateAligned(spectrumCount), field = RealFFT.allocateAligned(d)
+        let source = UnsafeMutablePointer<Double>.allocate(capacity: max(spectrumCount, d))
+        let output = UnsafeMutablePointer<Double>.allocate(capacity: d)
+        defer {
+            RealFFT.deallocateAligned(spectrum); RealFFT.deallocateAligned(field)
+            source.deallocate(); output.deallocate()
+        }
+        var rng = Xoshiro256(seed: 1)
+        rng.fillZigguratGaussian(source, count: max(spectrumCount, d))
+        for i in 0..<d { output[i] = 0.05 * source[i] }
+        var sink = 0.0
+        let kernels: [(String, () -> Void)] = [
+            ("c2r", { spectrum.update(from: source, count: spectrumCount); fft.backwardAligned(spectrum, field) }),
+            ("normals", { rng.fillZigguratGaussian(field, count: d) }),
+            ("erf", { sampler.applyFastNonlinearity(source, into: field) }),
+            ("dot+axpy", { sink += dot(output, source, d); axpy(1e-9, source, output, d) }),
+        ]
+        var best = [String: Double]()
+        for _ in 0..<rounds {
+            for (name, kernel) in kernels {
+                let seconds = threadCPUSeconds { for _ in 0..<calls { kernel() } } / Double(calls)
+                best[name] = min(best[name] ?? .infinity, seconds)
+            }
+            sink += field[0]
+        }
+        precondition(sink.isFinite, "StepCostBenchmarks: a primitive produced a non-finite value")
+        return best
+    }
+
+    /// CPU time of the calling thread spent in `body` (not wall time: the machine may be shared).
+    static func threadCPUSeconds(_ body: () -> Void) -> Double {
+        func now() -> Double {
+            var time = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+            return Double(time.tv_sec) + 1e-9 * Double(time.tv_nsec)
+        }
+        let start = now()
+        body()
+        return now() - start
+    }
+
+    static func loadAverage() -> Double {
+        var loads = [Double](repeating: .nan, count: 1)
+        _ = getloadavg(&loads, 1)
+        return loads[0]
+    }
+}

@@ -200,15 +200,19 @@ public final class SGDReplica {
     private let readoutGradient: UnsafeMutablePointer<Double>
 
     /// Replica `replica` of `parameters` from the weights `initial` (K x unitSize values),
-    /// drawing its inputs from `distributions` (one per class, shared read-only).
-    public init(_ parameters: SimulationParameters, distributions: [InputDistribution], initial: [Double], replica: Int) throws {
+    /// drawing its inputs from `distributions` (one per class, shared read-only);
+    /// `samplerImplementation` selects `bench`'s baseline of the fast sampler.
+    public init(_ parameters: SimulationParameters, distributions: [InputDistribution], initial: [Double], replica: Int,
+                samplerImplementation: SimulationSampler.Implementation = .tuned) throws {
         self.parameters = parameters
         dimension = parameters.dimension
         units = parameters.hiddenUnits
         unitSize = parameters.weightsPerUnit
         precondition(initial.count == units * unitSize, "SGDReplica: initial weights must have K x \(unitSize) entries")
         network = parameters.makeNetwork()
-        samplers = try distributions.map { try SimulationSampler($0, mode: parameters.sampler, inEpochs: parameters.epochs != nil) }
+        samplers = try distributions.map {
+            try SimulationSampler($0, mode: parameters.sampler, inEpochs: parameters.epochs != nil, implementation: samplerImplementation)
+        }
         targets = parameters.task.targets
         rng = Xoshiro256(seed: parameters.seed, stream: replica + 2)
         weights = initial
