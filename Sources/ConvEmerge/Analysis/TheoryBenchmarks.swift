@@ -32,6 +32,8 @@ public enum TheoryBenchmarks {
         public let scaling: [ScalingFit]
         public let denseComparison: [SpeedComparison]
         public let defaultSolve: SolveTiming
+        /// The K-unit flow at the same ring sizes (issue 12).
+        public var committee: CommitteeBenchmarks.Report?
     }
 
     /// The closures timed: the two that must be O(D log D).
@@ -111,7 +113,9 @@ public enum TheoryBenchmarks {
         let solve = try SolveJob.run(parameters)
         let timing = SolveTiming(dimension: 100, closure: "cumulant-leading", seconds: solve.wallSeconds,
                                  rightHandSides: solve.trajectory.evaluations, finalIpr: solve.finalIPR ?? .nan)
-        return Report(scaling: fits, denseComparison: comparisons, defaultSolve: timing)
+        var report = Report(scaling: fits, denseComparison: comparisons, defaultSolve: timing)
+        report.committee = try CommitteeBenchmarks.run(lengths: lengths1D, plan: plan, progress: progress)
+        return report
     }
 
     static func velocity(_ closure: GaussianClosure, _ w: [Double]) -> [Double] {

@@ -1,0 +1,150 @@
+import ConvEmerge
+import XCTest
+
+/// The K-unit gradient flow of `solve --model committee|twolayer` (derivations/committee-closures.md).
+final class CommitteeFlowTests: XCTestCase {
+    private func task(gain: Double = 3, gaussian: Bool = false, length: Int = 24) throws -> TaskSpec {
+        let lattice = try Lattice(dimension: 1, length: length)
+        let base = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 2), gain: gain)
+        return try TaskSpec.xi(base: base, xi0: 0.5, xi1: 2, gaussianControl: gaussian, prior1: 0.4, targets: [0, 1])
+    }
+
+    private func integrator(_ closure: ClosureKind, tMax: Double, rtol: Double? = nil) throws -> IntegratorSpec {
+        try IntegratorSpec.suited(to: closure, relativeTolerance: rtol, tMax: tMax, saves: 12, logSpacedSaves: true)
+    }
+
+    private func committee(_ base: SolveParameters, model: ModelKind = .committee, units: Int, network: NetworkOptions = .standard) -> SolveParameters {
+        var parameters = base
+        parameters.model = model
+        parameters.hiddenUnits = units
+        parameters.network = network
+        return parameters
+    }
+
+    private func maxAbs(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map { abs($0 - $1) }.max()! }
+
+    /// §5: one unit of the committee (readout 1/K = 1, rate factor K = 1) is the neuron, so its
+    /// trajectory is the single-neuron solve's, operation for operation, for every closure it has.
+    func testOneUnitReproducesSingleNeuronSolve() throws {
+        let task = try self.task()
+        for (kind, activation, bias) in [(ClosureKind.montecarlo, ActivationKind.relu, 0.0), (.gaussian, .relu, 0.3), (.gaussian, .erf, -0.2)] {
+            let closure = try ClosureSpec(kind: kind, monteCarloSamples: 400, monteCarloSeed: 5)
+            let neuron = SolveParameters(task: task, neuron: try NeuronSpec(activation: activation, bias: bias), closure: closure,
+                                         integrator: try integrator(kind, tMax: 4), learningRate: 0.7,
+                                         initialization: .random(scale: 0.5, seed: 9))
+            let single = try SolveJob.run(neuron)
+            let one = try CommitteeSolveJob.run(committee(neuron, units: 1))
+            XCTAssertEqual(one.trajectory.times, single.trajectory.times)
+            let scale = single.trajectory.weights.flatMap { $0 }.map(abs).max()!
+            for (a, b) in zip(one.trajectory.weights, single.trajectory.weights) {
+                XCTAssertLessThanOrEqual(maxAbs(a, b), 1e-13 * scale, "\(kind) \(activation)")
+            }
+            XCTAssertEqual(one.observables.rows.last![1], single.observables.rows.last![5], accuracy: 1e-13, "loss, \(kind) \(activation)")
+        }
+    }
+
+    /// §5: with g(x) = x and both classes N(0, C) (clone task), dw_k/dt = -eta r v_k C u with
+    /// u = sum_m v_m w_m, so u(t) = exp(-eta r |v|^2 t C) u(0) and w_k(t) = w_k(0) + v_k (u(t) - u(0)) / |v|^2:
+    /// checked mode by mode in Fourier space (lazy readout: v_k = 1/sqrt K, r = sqrt K).
+    func testLinearCommitteeMatchesClosedFormFlow() throws {
+        let lattice = try Lattice(dimension: 1, length: 32)
+        let base = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 3), gain: 2)
+        let task = try TaskSpec.clone(base: base, prior1: 0.3, targets: [0.2, 1])
+        let units = 3, eta = 0.8, tMax = 0.9
+        let network = try NetworkOptions(readout: .lazy, biasInit: "0.1")
+        let parameters = committee(SolveParameters(task: task, neuron: try NeuronSpec(activation: .linear, bias: 0), closure: try ClosureSpec(kind: .gaussian),
+                                                   integrator: try integrator(.gaussian, tMax: tMax, rtol: 1e-12), learningRate: eta,
+                                                   initialization: .random(scale: 1, seed: 3)),
+                                   units: units, network: network)
+        let result = try CommitteeSolveJob.run(parameters)
+        XCTAssertEqual(result.trajectory.status, .completed)
+        let v = 1 / Double(units).squareRoot(), rate = eta * Double(units).squareRoot()
+        let d = lattice.size, w0 = result.trajectory.weights[0]
+        let u0 = (0..<d).map { i in (0..<units).reduce(0.0) { $0 + v * w0[$1 * d + i] } }
+        let covariance = try InputDistribution(task.classes[0]).covariance
+        let operator_ = CirculantOperator(lattice: lattice, firstRow: covariance.firstRow)
+        let spectrum = operator_.halfSpectrum.map { exp(-rate * Double(units) * v * v * tMax * $0) }
+        var u = [Double](repeating: 0, count: d)
+        var workspace = operator_.makeWorkspace()
+        spectrum.withUnsafeBufferPointer { m in
+            u0.withUnsafeBufferPointer { input in
+                u.withUnsafeMutableBufferPointer { out in
+                    workspace.withUnsafeMutableBufferPointer {
+                        operator_.applySpectral(m.baseAddress!, input.baseAddress!, out.baseAddress!, workspace: $0.baseAddress!)
+                    }
+                }
+            }
+        }
+        for k in 0..<units {
+            let exact = (0..<d).map { i in w0[k * d + i] + v * (u[i] - u0[i]) / (Double(units) * v * v) }
+            XCTAssertLessThan(Observables.relativeDistance(result.weights(save: result.trajectory.times.count - 1, unit: k), exact), 1e-8, "unit \(k)")
+        }
+    }
+
+    /// §5: on Gaussian inputs Stein's lemma is exact, so the gaussian closure's right-hand side is
+    /// the Monte Carlo one's up to the sample's own error: every component within 4.5 standard errors
+    /// (K x D = 72 components per case), for relu and erf with distinct biases and readouts.
+    func testGaussianClosureMatchesMonteCarloOnGaussianInputs() throws {
+        let task = try self.task(gaussian: true)
+        let d = task.dimension, units = 3
+        for activation in [ActivationKind.relu, .erf] {
+            let network = CommitteeNetwork(units: units, neuron: try NeuronSpec(activation: activation, bias: 0.4),
+                                           options: try NetworkOptions(readout: .conv))
+            let gaussian = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .gaussian), learningRate: 1)
+            let monteCarlo = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .montecarlo, monteCarloSamples: 40_000, monteCarloSeed: 2),
+                                               learningRate: 1)
+            let state = try Initialization.random(scale: 1.2, seed: 4).weights(dimension: units * d)
+            let exact = gaussian.velocity(state), sampled = monteCarlo.velocity(state)
+            let errors = try XCTUnwrap(monteCarlo.monteCarloStandardError(state))
+            var worst = 0.0
+            for i in 0..<(units * d) { worst = max(worst, abs(exact[i] - sampled[i]) / errors[i]) }
+            XCTAssertLessThan(worst, 4.5, "\(activation): largest deviation in standard errors")
+            // The check has power: the drift is many standard errors from zero.
+            XCTAssertGreaterThan(zip(exact, errors).map { abs($0) / $1 }.max()!, 20, "\(activation)")
+        }
+    }
+
+    /// §5: relabelling the units (weights, trained readouts and biases) relabels the velocity and the
+    /// trajectory, to round-off, under both closures.
+    func testPermutedUnitsGivePermutedTrajectories() throws {
+        let task = try self.task(length: 16)
+        let d = task.dimension, units = 3, permutation = [2, 0, 1]
+        for kind in [ClosureKind.gaussian, .montecarlo] {
+            let network = CommitteeNetwork(units: units, neuron: try NeuronSpec(activation: .erf, bias: 0),
+                                           options: try NetworkOptions(readout: .trained, trainBias: true))
+            let flow = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: kind, monteCarloSamples: 300), learningRate: 1)
+            let weights = try Initialization.random(scale: 1, seed: 8).weights(dimension: units * d)
+            let state = weights + [0.5, -0.2, 0.9] + [0.3, -0.6, 0.1]
+            func permuted(_ s: [Double]) -> [Double] {
+                permutation.flatMap { Array(s[($0 * d)..<(($0 + 1) * d)]) } + permutation.map { s[units * d + $0] }
+                    + permutation.map { s[units * d + units + $0] }
+            }
+            let scale = flow.velocity(state).map(abs).max()!
+            XCTAssertLessThan(maxAbs(flow.velocity(permuted(state)), permuted(flow.velocity(state))), 1e-12 * scale, "\(kind) velocity")
+            let settings = try integrator(kind, tMax: 2)
+            let trajectory = ODEIntegrator.integrate(flow, from: state, settings: settings)
+            let relabelled = ODEIntegrator.integrate(flow, from: permuted(state), settings: settings)
+            XCTAssertEqual(trajectory.status, .completed)
+            XCTAssertLessThan(maxAbs(relabelled.weights.last!, permuted(trajectory.weights.last!)), 1e-10, "\(kind) trajectory")
+            XCTAssertGreaterThan(maxAbs(trajectory.weights.last!, state), 1e-2, "\(kind): the units moved")
+        }
+    }
+
+    /// The random w0 of --seed is simulate's (K D values of Initialization, unit-major), so theory
+    /// and SGD start together; and W, then v and b, is the state.
+    func testInitialWeightsAreSimulateOnes() throws {
+        let task = try self.task()
+        let neuron = try NeuronSpec(activation: .relu, bias: 0.2)
+        let initialization = Initialization.random(scale: 0.3, seed: 17)
+        let network = try NetworkOptions(readout: .trained, trainBias: true)
+        let parameters = committee(SolveParameters(task: task, neuron: neuron, closure: try ClosureSpec(kind: .gaussian),
+                                                   integrator: try integrator(.gaussian, tMax: 1), learningRate: 1, initialization: initialization),
+                                   model: .twolayer, units: 4, network: network)
+        let simulation = try SimulationParameters(task: task, neuron: neuron, model: .twolayer, hiddenUnits: 4, learningRate: 1, tMax: 1,
+                                                  initialization: initialization, network: network)
+        XCTAssertEqual(try CommitteeSolveJob.initialWeights(parameters), try simulation.initialWeights())
+        let flow = try CommitteeFlow(task: task, network: parameters.committeeNetwork, closure: parameters.closure, learningRate: 1)
+        let state = flow.layout.state(weights: try simulation.initialWeights(), network: flow.network)
+        XCTAssertEqual(Array(state.suffix(8)), simulation.initialReadouts + (0..<4).map(simulation.bias(ofUnit:)))
+    }
+}
