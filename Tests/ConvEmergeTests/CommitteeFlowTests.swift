@@ -81,26 +81,32 @@ final class CommitteeFlowTests: XCTestCase {
         }
     }
 
-    /// §5: on Gaussian inputs Stein's lemma is exact, so the gaussian closure's right-hand side is
-    /// the Monte Carlo one's up to the sample's own error: every component within 4.5 standard errors
-    /// (K x D = 72 components per case), for relu and erf with distinct biases and readouts.
+    /// §5: on Gaussian inputs Stein's lemma is exact, so the gaussian closure's right-hand side
+    /// (weights, trained readouts and biases) and loss are the Monte Carlo ones up to the sample's own
+    /// error: every component within 4.5 standard errors (K x D + 2K = 78 per case), for relu and erf
+    /// with distinct biases and readouts.
     func testGaussianClosureMatchesMonteCarloOnGaussianInputs() throws {
         let task = try self.task(gaussian: true)
         let d = task.dimension, units = 3
         for activation in [ActivationKind.relu, .erf] {
-            let network = CommitteeNetwork(units: units, neuron: try NeuronSpec(activation: activation, bias: 0.4),
-                                           options: try NetworkOptions(readout: .conv))
+            let network = CommitteeNetwork(units: units, neuron: try NeuronSpec(activation: activation, bias: 0),
+                                           options: try NetworkOptions(readout: .trained, trainBias: true))
             let gaussian = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .gaussian), learningRate: 1)
             let monteCarlo = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .montecarlo, monteCarloSamples: 40_000, monteCarloSeed: 2),
                                                learningRate: 1)
-            let state = try Initialization.random(scale: 1.2, seed: 4).weights(dimension: units * d)
+            let state = try Initialization.random(scale: 1.2, seed: 4).weights(dimension: units * d) + [0.8, -0.5, 0.3] + [0.4, -0.3, 0.1]
             let exact = gaussian.velocity(state), sampled = monteCarlo.velocity(state)
-            let errors = try XCTUnwrap(monteCarlo.monteCarloStandardError(state))
+            let errors = try XCTUnwrap(monteCarlo.monteCarloStandardErrors(state))
+            XCTAssertEqual(errors.velocity.count, units * d + 2 * units)
             var worst = 0.0
-            for i in 0..<(units * d) { worst = max(worst, abs(exact[i] - sampled[i]) / errors[i]) }
+            for i in state.indices { worst = max(worst, abs(exact[i] - sampled[i]) / errors.velocity[i]) }
             XCTAssertLessThan(worst, 4.5, "\(activation): largest deviation in standard errors")
-            // The check has power: the drift is many standard errors from zero.
-            XCTAssertGreaterThan(zip(exact, errors).map { abs($0) / $1 }.max()!, 20, "\(activation)")
+            XCTAssertLessThan(abs(gaussian.loss(state) - monteCarlo.loss(state)), 4.5 * errors.loss, "\(activation) loss")
+            // The check has power: the drift is many standard errors from zero, readouts and biases included.
+            XCTAssertGreaterThan(zip(exact, errors.velocity).map { abs($0) / $1 }.max()!, 20, "\(activation)")
+            for offset in [units * d, units * d + units] {
+                XCTAssertGreaterThan((offset..<(offset + units)).map { abs(exact[$0]) / errors.velocity[$0] }.max()!, 5, "\(activation) at \(offset)")
+            }
         }
     }
 

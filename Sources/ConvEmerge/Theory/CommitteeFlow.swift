@@ -158,23 +158,28 @@ public final class CommitteeFlow: VelocityField, @unchecked Sendable {
         }
     }
 
-    /// Per-component standard error of the weight part of `velocity` under `montecarlo`
+    /// Per-component standard error of `velocity` (the whole state) and of `loss` under `montecarlo`
     /// (independent samples per class); nil for the deterministic closures.
-    public func monteCarloStandardError(_ state: [Double]) -> [Double]? {
+    public func monteCarloStandardErrors(_ state: [Double]) -> (velocity: [Double], loss: Double)? {
         lock.lock(); defer { lock.unlock() }
         guard closure.kind == .montecarlo else { return nil }
-        var variance = [Double](repeating: 0, count: layout.weightCount)
+        var variance = [Double](repeating: 0, count: layout.stateSize), lossVariance = 0.0
         let rate = learningRate * network.weightRateFactor
         state.withUnsafeBufferPointer { input in
             withParameters(input.baseAddress!) { w, v, b in
                 for (c, expectation) in classes.enumerated() {
-                    let error = (expectation as! CommitteeMonteCarloClosure).weightDriftStandardError(weights: w, readouts: v, biases: b)
-                    let weight = rate * task.priors[c]
-                    for i in variance.indices { variance[i] += weight * weight * error[i] * error[i] }
+                    let errors = (expectation as! CommitteeMonteCarloClosure).standardErrors(weights: w, readouts: v, biases: b)
+                    func add(_ values: [Double], weight: Double, offset: Int) {
+                        for (i, error) in values.enumerated() { variance[offset + i] += weight * weight * error * error }
+                    }
+                    add(errors.weights, weight: rate * task.priors[c], offset: 0)
+                    if layout.trainsReadout { add(errors.readouts, weight: learningRate * task.priors[c], offset: layout.readoutOffset) }
+                    if layout.trainsBias { add(errors.biases, weight: rate * task.priors[c], offset: layout.biasOffset) }
+                    lossVariance += task.priors[c] * task.priors[c] * errors.loss * errors.loss
                 }
             }
         }
-        return variance.map { $0.squareRoot() }
+        return (variance.map { $0.squareRoot() }, lossVariance.squareRoot())
     }
 
     /// Q_kk of class c, w_k.C_c w_k / D, for each unit k: [class][unit].

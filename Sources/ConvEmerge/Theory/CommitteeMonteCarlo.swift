@@ -90,29 +90,50 @@ public final class CommitteeMonteCarloClosure: CommitteeClassExpectation {
         return total / Double(sampleCount)
     }
 
-    /// Per-component standard error of sqrt(D) E_c[x f_k] from the sample's spread (K x D).
-    public func weightDriftStandardError(weights w: UnsafePointer<Double>, readouts v: UnsafePointer<Double>,
-                                         biases b: UnsafePointer<Double>) -> [Double] {
-        let count = units * size
-        var sum = [Double](repeating: 0, count: count), sumSquares = sum
+    /// Standard errors of the class drift from the sample's spread: the weight part sqrt(D) E_c[x f_k]
+    /// (K x D), E_c[(y - yhat) g_k] and E_c[f_k] (K each), and of the loss E_c[(y - yhat)^2] / 2.
+    public func standardErrors(weights w: UnsafePointer<Double>, readouts v: UnsafePointer<Double>,
+                               biases b: UnsafePointer<Double>) -> (weights: [Double], readouts: [Double], biases: [Double], loss: Double) {
+        let count = units * size, root = Double(size).squareRoot()
+        var weightTerms = SampleMoments(count), readoutTerms = SampleMoments(units), biasTerms = SampleMoments(units), lossTerms = SampleMoments(1)
         inputs.withUnsafeBufferPointer { x in
             for m in 0..<sampleCount {
                 let row = x.baseAddress! + m * size
                 let error = forward(row, w, v, b)
                 for k in 0..<units {
                     let f = error * v[k] * derivatives[k]
-                    for i in 0..<size {
-                        let term = f * row[i]
-                        sum[k * size + i] += term
-                        sumSquares[k * size + i] += term * term
-                    }
+                    for i in 0..<size { weightTerms.add(root * f * row[i], at: k * size + i) }
+                    readoutTerms.add(error * activations[k], at: k)
+                    biasTerms.add(f, at: k)
                 }
+                lossTerms.add(0.5 * error * error, at: 0)
             }
         }
-        let n = Double(sampleCount), d = Double(size)
-        return (0..<count).map { i in
-            let mean = sum[i] / n
-            return d.squareRoot() * (max(0, sumSquares[i] / n - mean * mean) / n).squareRoot()
+        precondition(weightTerms.sum.count == count)
+        return (weightTerms.standardErrors(sampleCount), readoutTerms.standardErrors(sampleCount),
+                biasTerms.standardErrors(sampleCount), lossTerms.standardErrors(sampleCount)[0])
+    }
+}
+
+/// Sums and sums of squares of per-sample terms: the standard error of their means.
+struct SampleMoments {
+    var sum: [Double], sumSquares: [Double]
+    init(_ count: Int) {
+        sum = [Double](repeating: 0, count: count)
+        sumSquares = sum
+    }
+
+    @inline(__always)
+    mutating func add(_ term: Double, at i: Int) {
+        sum[i] += term
+        sumSquares[i] += term * term
+    }
+
+    func standardErrors(_ n: Int) -> [Double] {
+        let n = Double(n)
+        return zip(sum, sumSquares).map { total, squares in
+            let mean = total / n
+            return (max(0, squares / n - mean * mean) / n).squareRoot()
         }
     }
 }
