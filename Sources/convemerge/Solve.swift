@@ -49,7 +49,7 @@ struct Solve: ParsableCommand {
     @Option(help: "Number of saved times (2 ... 1000000): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
     @Flag(name: .customLong("linear-saves"), help: "Evenly spaced saves from 0 to t-max.") var linearSaves = false
     @Option(help: "Learning rate eta, in (0, 1000].") var lr: Double = 1
-    @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (length D, or the last row of an (n, D) array).") var initial: String = "random"
+    @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (length D, or the last row of an (n, D) array; for --model committee|twolayer (K, D), or the last save of an (n, K, D) array).") var initial: String = "random"
     @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights, in (0, 1000].") var initScale: Double = 0.1
     @Option(help: "Seed of the random initial weights.") var seed: UInt64 = 0
     // Optional to the parser, required in run(): an unknown option is then reported first.

@@ -60,10 +60,10 @@ public final class CommitteeGaussianClosure: CommitteeClassExpectation {
         }
     }
 
-    /// E[g^(n)(a_k) g^(j)(a_m)], a_k = lambda_k + b_k.
-    private func pair(_ n: Int, _ j: Int, _ k: Int, _ m: Int, _ b: UnsafePointer<Double>) -> Double {
-        pairs.pair(innerOrder: n, outerOrder: j, meanA: b[k], meanB: b[m], varianceA: overlap[k * units + k],
-                   varianceB: overlap[m * units + m], covariance: overlap[k * units + m])
+    /// The pair moments of units k (inner) and m (outer), a_k = lambda_k + b_k.
+    private func pairMoments(_ k: Int, _ m: Int, _ b: UnsafePointer<Double>) -> CommitteePairExpectations.Moments {
+        pairs.moments(meanA: b[k], meanB: b[m], varianceA: overlap[k * units + k], varianceB: overlap[m * units + m],
+                      covariance: overlap[k * units + m])
     }
 
     /// The unit's own function of lambda_k, evaluated as the single neuron's error signal is.
@@ -87,15 +87,21 @@ public final class CommitteeGaussianClosure: CommitteeClassExpectation {
             biasDrift?[k] = v[k] * moments[0]
         }
         for k in 0..<units {
+            if let readoutDrift {
+                let readout = v[k], y = target, g = activation
+                readoutDrift[k] = ownMean(k, b) { a in (y - readout * g.value(a)) * g.value(a) }
+            }
             for m in 0..<units where m != k {
-                coefficients[k * units + k] -= v[k] * v[m] * pair(2, 0, k, m, b)
-                // E[g'_k g'_m] is symmetric: computed once per pair.
+                // One pass over a_m gives every pair moment this (k, m) needs.
+                let pair = pairMoments(k, m, b)
+                coefficients[k * units + k] -= v[k] * v[m] * pair.curvatureValue
+                // E[g'_k g'_m] is symmetric: taken from the pass with k < m.
                 if m > k {
-                    let slopes = pair(1, 1, k, m, b)
-                    coefficients[k * units + m] = -v[k] * v[m] * slopes
-                    coefficients[m * units + k] = -v[k] * v[m] * slopes
+                    coefficients[k * units + m] = -v[k] * v[m] * pair.slopeSlope
+                    coefficients[m * units + k] = -v[k] * v[m] * pair.slopeSlope
                 }
-                if biasDrift != nil { biasDrift![k] -= v[k] * v[m] * pair(1, 0, k, m, b) }
+                biasDrift?[k] -= v[k] * v[m] * pair.slopeValue
+                readoutDrift?[k] -= v[m] * pair.valueValue
             }
         }
         for k in 0..<units {
@@ -104,17 +110,6 @@ public final class CommitteeGaussianClosure: CommitteeClassExpectation {
             let cw = covarianceTimesW + k * size
             for i in 0..<size { row[i] = own * cw[i] }
             for l in 0..<units where l != k { axpy(coefficients[k * units + l], covarianceTimesW + l * size, row, size) }
-        }
-        if let readoutDrift { fillReadoutDrift(v, b, into: readoutDrift) }
-    }
-
-    /// E[(y - yhat) g_k] = E[(y - v_k g_k) g_k] - sum_(m != k) v_m E[g_k g_m].
-    private func fillReadoutDrift(_ v: UnsafePointer<Double>, _ b: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
-        let g = activation, y = target
-        for k in 0..<units {
-            let readout = v[k]
-            out[k] = ownMean(k, b) { a in (y - readout * g.value(a)) * g.value(a) }
-            for m in 0..<units where m != k { out[k] -= v[m] * pair(0, 0, k, m, b) }
         }
     }
 
@@ -136,7 +131,7 @@ public final class CommitteeGaussianClosure: CommitteeClassExpectation {
                 let error = y - readout * g.value(a)
                 return 0.5 * error * error
             }
-            for m in (k + 1)..<units { total += v[k] * v[m] * pair(0, 0, k, m, b) }
+            for m in (k + 1)..<units { total += v[k] * v[m] * pairMoments(k, m, b).valueValue }
         }
         return total
     }

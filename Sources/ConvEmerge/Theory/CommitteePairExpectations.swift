@@ -17,39 +17,54 @@ public struct CommitteePairExpectations: Sendable {
         self.expectation = expectation
     }
 
-    /// G_n(mu, s^2) = E[g^(n)(a)], a ~ N(mu, s^2), n = 0, 1, 2 (derivations/committee-closures.md §3, eq. (G)).
+    /// (G_0, G_1, G_2)(mu, s^2), G_n = E[g^(n)(a)], a ~ N(mu, s^2) (derivations/committee-closures.md §3, eq. (G)).
     @inlinable
-    public func conditionalMoment(order n: Int, mean mu: Double, variance s2: Double) -> Double {
+    public func conditionalMoments(mean mu: Double, variance s2: Double) -> (Double, Double, Double) {
         switch activation.kind {
         case .linear:
-            return n == 0 ? mu : n == 1 ? 1 : 0
+            return (mu, 1, 0)
         case .quadratic:
-            return n == 0 ? mu * mu + s2 : n == 1 ? 2 * mu : 2
+            return (mu * mu + s2, 2 * mu, 2)
         case .erf:
             // g = erf(a / sqrt 2): Gaussian convolutions of g' = sqrt(2/pi) e^(-a^2/2).
             let spread = 1 + s2
-            if n == 0 { return Foundation.erf(mu / (2 * spread).squareRoot()) }
             let first = 0.79788456080286535588 * exp(-0.5 * mu * mu / spread) / spread.squareRoot()
-            return n == 1 ? first : -mu / spread * first
+            return (Foundation.erf(mu / (2 * spread).squareRoot()), first, -mu / spread * first)
         case .relu:
-            guard s2 > 0 else { return n == 0 ? max(mu, 0) : n == 1 ? (mu > 0 ? 1 : 0) : 0 }
+            guard s2 > 0 else { return (max(mu, 0), mu > 0 ? 1 : 0, 0) }
             let s = s2.squareRoot(), z = mu / s
             let density = exp(-0.5 * z * z) * 0.39894228040143267794
-            if n == 2 { return density / s }
             let cumulative = 0.5 * erfc(-z * 0.70710678118654752440)
-            return n == 1 ? cumulative : mu * cumulative + s * density
+            return (mu * cumulative + s * density, cumulative, density / s)
         default:
             preconditionFailure("unreachable: checked in init")
         }
     }
 
-    /// E[g^(n)(a) g^(j)(b)], n in 0...2, j in 0...1, for (a, b) Gaussian with these means, variances
-    /// and covariance.
-    public func pair(innerOrder n: Int, outerOrder j: Int, meanA: Double, meanB: Double,
-                     varianceA: Double, varianceB: Double, covariance: Double) -> Double {
+    /// The pair expectations of two units, inner a and outer b, from one pass over b.
+    public struct Moments: Sendable {
+        /// E[g''(a) g(b)], E[g'(a) g'(b)], E[g'(a) g(b)], E[g(a) g(b)], E[g(a) g'(b)].
+        public var curvatureValue = 0.0, slopeSlope = 0.0, slopeValue = 0.0, valueValue = 0.0, valueSlope = 0.0
+    }
+
+    /// E[g^(n)(a) g^(j)(b)] for (a, b) Gaussian with these means, variances and covariance: conditioning on
+    /// b, a | b ~ N(mu_a + (C/V_b)(b - mu_b), V_a - C^2/V_b), then one integral over b on GaussianExpectation's
+    /// mesh (panel edges at g's kinks, graded around its transitions), all five moments at each node.
+    public func moments(meanA: Double, meanB: Double, varianceA: Double, varianceB: Double, covariance: Double) -> Moments {
         let g = activation
-        func outer(_ b: Double) -> Double { j == 0 ? g.value(b) : g.derivative(b) }
-        guard varianceB > 0 else { return outer(meanB) * conditionalMoment(order: n, mean: meanA, variance: varianceA) }
+        var result = Moments()
+        func accumulate(_ weight: Double, _ b: Double, _ conditional: (Double, Double, Double)) {
+            let value = g.value(b), slope = g.derivative(b)
+            result.curvatureValue += weight * conditional.2 * value
+            result.slopeSlope += weight * conditional.1 * slope
+            result.slopeValue += weight * conditional.1 * value
+            result.valueValue += weight * conditional.0 * value
+            result.valueSlope += weight * conditional.0 * slope
+        }
+        guard varianceB > 0 else {
+            accumulate(1, meanB, conditionalMoments(mean: meanA, variance: varianceA))
+            return result
+        }
         let slope = covariance / varianceB
         // Clamped: round-off can make a perfectly correlated pair's conditional variance negative.
         let conditionalVariance = max(varianceA - slope * covariance, 0)
@@ -61,8 +76,37 @@ public struct CommitteePairExpectations: Sendable {
             breakpoints.append(crossing)
             for scale in [1.0, 2, 4] where width > 0 { breakpoints += [crossing - scale * width, crossing + scale * width] }
         }
-        return expectation.smoothedMean(of: { b in
-            outer(b) * conditionalMoment(order: n, mean: meanA + slope * (b - meanB), variance: conditionalVariance)
-        }, breakpoints: breakpoints, transitions: g.transitions, mean: meanB, variance: varianceB)
+        let sigma = varianceB.squareRoot(), transitions = g.transitions
+        let levels = expectation.gradingLevels(sigma: sigma)
+        let capacity = expectation.panels + 1 + breakpoints.count + transitions.count * (1 + 2 * levels)
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: capacity) { edges in
+            let count = expectation.buildMesh(breakpoints: breakpoints, transitions: transitions, levels: levels,
+                                              mean: meanB, sigma: sigma, into: edges)
+            let x = expectation.abscissae, w = expectation.weights
+            for panel in 0..<(count - 1) {
+                let half = 0.5 * (edges[panel + 1] - edges[panel]), middle = 0.5 * (edges[panel + 1] + edges[panel])
+                for i in x.indices {
+                    let u = middle + half * x[i]
+                    let b = meanB + sigma * u
+                    accumulate(w[i] * half * 0.39894228040143267794 * exp(-0.5 * u * u), b,
+                                conditionalMoments(mean: meanA + slope * (b - meanB), variance: conditionalVariance))
+                }
+            }
+        }
+        return result
+    }
+
+    /// E[g^(n)(a) g^(j)(b)] for (n, j) in (2, 0), (1, 1), (1, 0), (0, 0), (0, 1): one of `moments`.
+    public func pair(innerOrder n: Int, outerOrder j: Int, meanA: Double, meanB: Double,
+                     varianceA: Double, varianceB: Double, covariance: Double) -> Double {
+        let m = moments(meanA: meanA, meanB: meanB, varianceA: varianceA, varianceB: varianceB, covariance: covariance)
+        switch (n, j) {
+        case (2, 0): return m.curvatureValue
+        case (1, 1): return m.slopeSlope
+        case (1, 0): return m.slopeValue
+        case (0, 0): return m.valueValue
+        case (0, 1): return m.valueSlope
+        default: preconditionFailure("CommitteePairExpectations.pair: no (\(n), \(j)) moment")
+        }
     }
 }

@@ -50,6 +50,12 @@ public enum CommitteeSolveJob {
         // The state per save: K x D weights and at most K readouts and K biases.
         try MemoryBudget.require(MemoryBudget.product(3, parameters.integrator.saves, units, parameters.task.dimension + 2, 8), flag: "--saves",
                                  for: "\(parameters.integrator.saves) saves of K x D = \(units) x \(parameters.task.dimension) weights")
+        if parameters.integrator.stepper.needsJacobian {
+            // The implicit stepper's Jacobian by central differences: (K D)^2 doubles (and GSL's own copy).
+            try MemoryBudget.require(MemoryBudget.product(2, units * parameters.task.dimension + 2 * units,
+                                                          units * parameters.task.dimension + 2 * units, 8),
+                                     flag: "--stepper", for: "the \(parameters.integrator.stepper.rawValue) Jacobian of K x D = \(units) x \(parameters.task.dimension) weights")
+        }
         _ = try initialWeights(parameters)
     }
 
