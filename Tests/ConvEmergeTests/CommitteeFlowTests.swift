@@ -136,6 +136,40 @@ final class CommitteeFlowTests: XCTestCase {
         }
     }
 
+    /// §1: the flow is the small-learning-rate limit of simulate's SGD, with its readout scaling, rate
+    /// factor and trained readout and biases: at eta = 0.05 (t = 40, 64 replicas from the same w0) every
+    /// weight of the seed-mean is within 4.5 standard errors of the gaussian closure's (Gaussian inputs,
+    /// where Stein is exact; the O(eta) bias of SGD measured below the noise), while the weights moved by
+    /// many standard errors.
+    func testGaussianFlowIsTheSmallLearningRateLimitOfSGD() throws {
+        let task = try self.task(gaussian: true, length: 40)
+        let neuron = try NeuronSpec(activation: .erf, bias: 0.3)
+        for (model, network) in [(ModelKind.committee, try NetworkOptions(readout: .lazy)),
+                                 (.twolayer, try NetworkOptions(readout: .trained, trainBias: true))] {
+            let initialization = Initialization.random(scale: 0.5, seed: 3)
+            let sgd = try SimulationJob.run(SimulationParameters(task: task, neuron: neuron, model: model, hiddenUnits: 4, learningRate: 0.05,
+                                                                 seeds: 64, seed: 1, tMax: 40, saves: 3, logSpacedSaves: false,
+                                                                 initialization: initialization, testSamples: 10, network: network))
+            let theory = try CommitteeSolveJob.run(committee(SolveParameters(task: task, neuron: neuron, closure: try ClosureSpec(kind: .gaussian),
+                                                                             integrator: try integrator(.gaussian, tMax: 40), learningRate: 0.05,
+                                                                             initialization: initialization),
+                                                             model: model, units: 4, network: network))
+            let last = sgd.saveCount - 1, count = 4 * task.dimension, seeds = Double(sgd.seedCount)
+            XCTAssertEqual(sgd.times.last!, theory.trajectory.times.last!, accuracy: 1e-12)
+            let predicted = Array(theory.trajectory.weights.last![0..<count]), start = theory.trajectory.weights[0]
+            var worst = 0.0, moved = 0.0
+            for i in 0..<count {
+                let values = sgd.weights.map { $0[last * count + i] }
+                let mean = values.reduce(0, +) / seeds
+                let error = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (seeds - 1) / seeds).squareRoot()
+                worst = max(worst, abs(predicted[i] - mean) / error)
+                moved = max(moved, abs(predicted[i] - start[i]) / error)
+            }
+            XCTAssertLessThan(worst, 4.5, "\(model): largest deviation in standard errors")
+            XCTAssertGreaterThan(moved, 20, "\(model): the weights moved")
+        }
+    }
+
     /// The random w0 of --seed is simulate's (K D values of Initialization, unit-major), so theory
     /// and SGD start together; and W, then v and b, is the state.
     func testInitialWeightsAreSimulateOnes() throws {
