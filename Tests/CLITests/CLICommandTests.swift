@@ -190,7 +190,7 @@ final class CLIBenchTests: CLITestCase {
     /// positive peak RSS. The memory section's peaks grow with D at least by the growth of
     /// the arrays the runs write, which they hold in memory before writing them.
     func testQuickBenchEverySectionAloneHasItsKeysAndPositivePeakRSS() throws {
-        let keys = ["inputs": ["sampler", "leading_cumulant"], "theory": ["rhs_scaling", "rhs_dense", "default_solve"],
+        let keys = ["inputs": ["sampler", "leading_cumulant"], "theory": ["rhs_scaling", "rhs_dense", "default_solve", "committee"],
                     "simulation": ["sgd", "sgd_two_seed_speedup"], "data": ["data"], "memory": ["memory"]]
         var memory: [[String: Any]] = []
         for (section, expected) in keys {

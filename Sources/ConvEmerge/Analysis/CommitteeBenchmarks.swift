@@ -2,13 +2,14 @@ import Foundation
 
 /// Cost of the K-unit flow (issue 12): the gaussian right-hand side of K = 8 units against D
 /// (O(K D log D + K^2 D), fitted exponent), against the Monte Carlo closure (the plain O(M K D)
-/// loop) at one size, and a K = 8, D = 100, t = 150 solve end to end.
+/// loop) at one size, and a K = 8, D = 100 solve end to end (t = 150; shorter for `bench --quick`).
 public enum CommitteeBenchmarks {
     public struct Report: Codable, Sendable {
         public let units: Int
         public let scaling: TheoryBenchmarks.ScalingFit
         public let monteCarloComparison: SpeedComparison
         public let solve: TheoryBenchmarks.SolveTiming
+        public let solveTime: Double
     }
 
     public static let units = 8
@@ -29,7 +30,7 @@ public enum CommitteeBenchmarks {
         { state.withUnsafeBufferPointer { flow.velocity($0.baseAddress!, into: out) } }
     }
 
-    public static func run(lengths: [Int], plan: BenchmarkPlan, progress: (String) -> Void = { _ in }) throws -> Report {
+    public static func run(lengths: [Int], solveTime: Double, plan: BenchmarkPlan, progress: (String) -> Void = { _ in }) throws -> Report {
         progress("right-hand side of the committee gaussian closure, K = \(units), D = \(lengths)")
         let seconds = try lengths.map { length -> Double in
             let flow = try self.flow(length: length, closure: ClosureSpec(kind: .gaussian))
@@ -52,9 +53,9 @@ public enum CommitteeBenchmarks {
                                          baseline: "montecarlo M=\(monteCarloSamples)", candidateSecondsPerCall: times.candidate,
                                          baselineSecondsPerCall: times.baseline, baselineSetupSeconds: setup, maximumRelativeDifference: nil)
 
-        progress("committee solve (K = \(units), D = 100, gaussian closure, t = 150)")
+        progress("committee solve (K = \(units), D = 100, gaussian closure, t = \(solveTime))")
         var parameters = SolveParameters(task: try TheoryBenchmarks.task(latticeDimension: 1, length: 100), neuron: try NeuronSpec(activation: .relu, bias: 0),
-                                         closure: try ClosureSpec(kind: .gaussian), integrator: try IntegratorSpec(),
+                                         closure: try ClosureSpec(kind: .gaussian), integrator: try IntegratorSpec(tMax: solveTime),
                                          learningRate: 1, initialization: .random(scale: 0.1, seed: 0))
         parameters.model = .committee
         parameters.hiddenUnits = units
@@ -62,6 +63,6 @@ public enum CommitteeBenchmarks {
         let solve = try CommitteeSolveJob.run(parameters)
         let timing = TheoryBenchmarks.SolveTiming(dimension: 100, closure: "committee-gaussian K=\(units)", seconds: solve.wallSeconds,
                                                   rightHandSides: solve.trajectory.evaluations, finalIpr: solve.finalMeanIPR ?? .nan)
-        return Report(units: units, scaling: fit, monteCarloComparison: comparison, solve: timing)
+        return Report(units: units, scaling: fit, monteCarloComparison: comparison, solve: timing, solveTime: solveTime)
     }
 }

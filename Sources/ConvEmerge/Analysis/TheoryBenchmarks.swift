@@ -76,7 +76,8 @@ public enum TheoryBenchmarks {
     }
 
     /// `lengths1D` ring sizes, `lengths2D` torus sides; dense comparison at `denseSize` (ring).
-    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, plan: BenchmarkPlan,
+    /// `committeeSolveTime`: t of the K = 8 committee solve (CommitteeBenchmarks).
+    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, committeeSolveTime: Double = 150, plan: BenchmarkPlan,
                            progress: (String) -> Void = { _ in }) throws -> Report {
         var fits: [ScalingFit] = []
         for closure in closures {
@@ -114,7 +115,7 @@ public enum TheoryBenchmarks {
         let timing = SolveTiming(dimension: 100, closure: "cumulant-leading", seconds: solve.wallSeconds,
                                  rightHandSides: solve.trajectory.evaluations, finalIpr: solve.finalIPR ?? .nan)
         var report = Report(scaling: fits, denseComparison: comparisons, defaultSolve: timing)
-        report.committee = try CommitteeBenchmarks.run(lengths: lengths1D, plan: plan, progress: progress)
+        report.committee = try CommitteeBenchmarks.run(lengths: lengths1D, solveTime: committeeSolveTime, plan: plan, progress: progress)
         return report
     }
 
