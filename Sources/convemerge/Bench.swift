@@ -86,7 +86,8 @@ struct Bench: ParsableCommand {
         let theory = try section(.theory) {
             try TheoryBenchmarks.run(
                 lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [10, 12, 16] : [16, 32, 64, 128],
-                denseSize: quick ? 256 : 4096, threadSizes: quick ? [4096] : [10000, 100_000], plan: plan) { Report.progress("bench: \($0)") }
+                denseSize: quick ? 256 : 4096, threadSizes: quick ? [4096] : [10000, 100_000], committeeSolveTime: quick ? 30 : 150,
+                plan: plan) { Report.progress("bench: \($0)") }
         }
         let simulationSize = quick ? 64 : 400, simulationSeconds = quick ? 0.05 : 1.0
         let simulationResults = try section(.simulation) { () throws -> ([SimulationBenchmarks.Measurement], Double, [StepCostBenchmarks.Measurement]) in
@@ -140,6 +141,11 @@ struct Bench: ParsableCommand {
                 object["default_solve"] = ["D": theory.defaultSolve.dimension, "seconds": Report.json(theory.defaultSolve.seconds),
                                            "rhs_evaluations": theory.defaultSolve.rightHandSides,
                                            "final_ipr": Report.json(theory.defaultSolve.finalIpr)]
+                if let committee = theory.committee {
+                    object["committee"] = ["K": committee.units, "D": committee.scaling.sizes, "seconds": Report.json(committee.scaling.secondsPerCall),
+                                           "exponent": Report.json(committee.scaling.exponent), "montecarlo": entry(committee.monteCarloComparison),
+                                           "solve_t": Report.json(committee.solveTime), "solve_seconds": Report.json(committee.solve.seconds), "solve_rhs_evaluations": committee.solve.rightHandSides]
+                }
             }
             if let simulation, let seedScaling {
                 object["sgd"] = simulation.map { m -> [String: Any] in
@@ -299,6 +305,17 @@ extension Bench {
         let solve = theory.defaultSolve
         print("\nDefault solve (D = \(solve.dimension), \(solve.closure), t = 150): \(String(format: "%.3f", solve.seconds)) s, "
               + "\(solve.rightHandSides) right-hand sides, final IPR \(Report.format(solve.finalIpr)).")
+        if let committee = theory.committee { printCommittee(committee) }
+    }
+
+    private func printCommittee(_ committee: CommitteeBenchmarks.Report) {
+        let fit = committee.scaling, c = committee.monteCarloComparison, solve = committee.solve
+        print("\nK = \(committee.units) units (solve --model committee), gaussian right-hand side: D = \(fit.sizes.map(String.init).joined(separator: ",")), "
+              + "s/call \(fit.secondsPerCall.map(Report.format).joined(separator: ",")), exponent p = \(String(format: "%.3f", fit.exponent)) (target <= 1.2).")
+        print("At D = \(c.size): \(c.candidate) \(Report.format(c.candidateSecondsPerCall)) s/call, \(c.baseline) \(Report.format(c.baselineSecondsPerCall)) s/call "
+              + "(\(Report.format(c.speedup))x).")
+        print("K = \(committee.units), D = \(solve.dimension), t = \(Report.format(committee.solveTime)) \(solve.closure) solve: \(String(format: "%.3f", solve.seconds)) s, "
+              + "\(solve.rightHandSides) right-hand sides, final mean IPR \(Report.format(solve.finalIpr)).")
     }
 
     private func printInputs(_ report: BenchmarkReport) {

@@ -10,9 +10,16 @@ struct Solve: ParsableCommand {
         DIR/weights.npy (n_saves x D), DIR/times.npy and DIR/observables.csv (t, ipr, participation_ratio, q0, q1, \
         loss, center, width, norm). A diverging run stops, keeps its saves and sets status in the manifest.
 
+        --model committee|twolayer --K K: the flow of K units with simulate's readout, bias and rate \
+        conventions, under --closure montecarlo or gaussian (the default for K units); weights.npy is n_saves x K x D, readouts.npy \
+        (twolayer) and biases.npy (--train-bias) n_saves x K, observables.csv the unit means and ipr_k, q0_k, \
+        q1_k, norm_k, center_k, width_k per unit; the random w0 of --seed is simulate's.
+
         Example (SPEC §3 localisation setting):
           convemerge solve --L 40 --gain 3 --xi0 0.5 --xi1 2 --closure montecarlo \\
             --t-max 150 --out runs/mc
+          convemerge solve --model committee --K 4 --L 40 --gain 3 --xi0 0.5 --xi1 2 \\
+            --closure gaussian --t-max 20 --out runs/committee
         """)
 
     @OptionGroup(title: "Inputs") var input: InputOptions
@@ -25,11 +32,24 @@ struct Solve: ParsableCommand {
     var rtol: Double?
     @Option(help: "Absolute tolerance of the stepper, in [1e-300, 1] (default 1e-10; 1e-6 for --closure montecarlo).")
     var atol: Double?
+    @Option(help: "Network: neuron (default), committee (K units, fixed readout) or twolayer (trained readout): the fully-connected models of simulate, with the same options below.")
+    var model: ModelKind = .neuron
+    @Option(name: .customLong("K"), help: "Hidden units of --model committee|twolayer, 1 ... 4096 (default 8).") var hiddenUnits: Int?
+    @Option(help: "Readout of --model committee: mf (1/K, default), lazy (1/sqrt K), conv (1); trained is --model twolayer.")
+    var readout: ReadoutKind?
+    @Flag(name: .customLong("train-bias"), inversion: .prefixedNo, help: "--model committee|twolayer: train the biases, at the first-layer rate / D (default: fixed).")
+    var trainBias = false
+    @Option(name: .customLong("bias-init"), help: "--model committee|twolayer: biases (initial ones with --train-bias): halves or one number for all, |b| <= 1e6; replaces --bias (default +b, -b, +b, ...).")
+    var biasInit: String?
+    @Option(help: "Output heads: 1 (the only one solve integrates for K units).") var heads: Int?
+    @Option(help: "Loss: mse (the only one solve integrates for K units).") var loss: LossKind?
+    @Option(help: "--model committee|twolayer: L1 decay rate of the first layer, dw/dt -= l1 sign(w), in [0, 1000] (default 0).") var l1: Double = 0
+    @Option(help: "--model committee|twolayer: L2 decay rate of the first layer, dw/dt -= l2 w, in [0, 1000] (default 0).") var l2: Double = 0
     @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9].") var tMax: Double = 150
     @Option(help: "Number of saved times (2 ... 1000000): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
     @Flag(name: .customLong("linear-saves"), help: "Evenly spaced saves from 0 to t-max.") var linearSaves = false
     @Option(help: "Learning rate eta, in (0, 1000].") var lr: Double = 1
-    @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (length D, or the last row of an (n, D) array).") var initial: String = "random"
+    @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (length D, or the last row of an (n, D) array; for --model committee|twolayer (K, D), or the last save of an (n, K, D) array).") var initial: String = "random"
     @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights, in (0, 1000].") var initScale: Double = 0.1
     @Option(help: "Seed of the random initial weights.") var seed: UInt64 = 0
     @Option(help: "Worker threads, 1 ... 1024 (default: the available cores). The gaussian and cumulant closures evaluate the two classes at once from D = 4096 up; the result does not depend on it.")
@@ -39,7 +59,7 @@ struct Solve: ParsableCommand {
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func parameters() throws -> SolveParameters {
-        try SolveParameters(
+        var parameters = try SolveParameters(
             task: taskOptions.taskSpec(input: input),
             neuron: taskOptions.neuronSpec(),
             closure: closureOptions.spec(),
@@ -47,12 +67,20 @@ struct Solve: ParsableCommand {
                                               absoluteTolerance: atol, tMax: tMax, saves: saves, logSpacedSaves: !linearSaves),
             learningRate: lr,
             initialization: initial == "random" ? .random(scale: initScale, seed: seed) : .file(path: initial))
+        if let (model, units, network) = try committee() {
+            parameters.closure = try committeeClosure()
+            parameters.model = model
+            parameters.hiddenUnits = units
+            parameters.network = network
+        }
+        return parameters
     }
 
     func run() throws {
         let out = try required(outOption, flag: "--out", "the run directory to write")
         let parameters = try parameters()
         let threads = try Self.workerThreads(threads)
+        if parameters.isCommittee { return try runCommittee(parameters, out: out) }
         try parameters.validate(holdingSaves: false)
         let directory = try RunDirectory(path: out)
         let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.closure.kind.rawValue)")

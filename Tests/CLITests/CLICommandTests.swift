@@ -191,7 +191,7 @@ final class CLIBenchTests: CLITestCase {
     /// + the command's own footprint), and solve, which writes its saves as they come, grows by
     /// less than the arrays it writes.
     func testQuickBenchEverySectionAloneHasItsKeysAndPositivePeakRSS() throws {
-        let keys = ["inputs": ["sampler", "leading_cumulant"], "theory": ["rhs_scaling", "rhs_dense", "rhs_threads", "default_solve"],
+        let keys = ["inputs": ["sampler", "leading_cumulant"], "theory": ["rhs_scaling", "rhs_dense", "rhs_threads", "default_solve", "committee"],
                     "simulation": ["sgd", "sgd_two_seed_speedup", "sgd_step"], "data": ["data"], "memory": ["memory"]]
         var memory: [[String: Any]] = []
         for (section, expected) in keys {

@@ -51,6 +51,8 @@ public enum TheoryBenchmarks {
         /// The whole right-hand side (both classes) on 2 threads against 1 (`GradientFlow.threads`).
         public let threadComparison: [ThreadTiming]
         public let defaultSolve: SolveTiming
+        /// The K-unit flow at the same ring sizes (issue 12).
+        public var committee: CommitteeBenchmarks.Report?
     }
 
     /// The closures timed: the two that must be O(D log D).
@@ -93,8 +95,10 @@ public enum TheoryBenchmarks {
     }
 
     /// `lengths1D` ring sizes, `lengths2D` torus sides; dense comparison at `denseSize` (ring);
-    /// 2 threads against 1 at `threadSizes` (ring).
-    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, threadSizes: [Int], plan: BenchmarkPlan,
+    /// 2 threads against 1 at `threadSizes` (ring). `committeeSolveTime`: t of the K = 8 committee
+    /// solve (CommitteeBenchmarks).
+    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, threadSizes: [Int], committeeSolveTime: Double = 150,
+                           plan: BenchmarkPlan,
                            progress: (String) -> Void = { _ in }) throws -> Report {
         var fits: [ScalingFit] = []
         for closure in closures {
@@ -138,7 +142,9 @@ public enum TheoryBenchmarks {
         let solve = try SolveJob.run(parameters)
         let timing = SolveTiming(dimension: 100, closure: "cumulant-leading", seconds: solve.wallSeconds,
                                  rightHandSides: solve.trajectory.evaluations, finalIpr: solve.finalIPR ?? .nan)
-        return Report(scaling: fits, denseComparison: comparisons, threadComparison: threadComparisons, defaultSolve: timing)
+        var report = Report(scaling: fits, denseComparison: comparisons, threadComparison: threadComparisons, defaultSolve: timing)
+        report.committee = try CommitteeBenchmarks.run(lengths: lengths1D, solveTime: committeeSolveTime, plan: plan, progress: progress)
+        return report
     }
 
     /// The gradient flow's velocity (both classes, relu neuron) on 2 threads against 1.

@@ -29,6 +29,11 @@ public struct SolveParameters: Codable, Hashable, Sendable {
     public var integrator: IntegratorSpec
     public var learningRate: Double
     public var initialization: Initialization
+    /// `--model committee|twolayer` with K units and the network options (CommitteeSolveJob);
+    /// nil for the neuron, and in manifests written before K-unit runs existed.
+    public var model: ModelKind? = nil
+    public var hiddenUnits: Int? = nil
+    public var network: NetworkOptions? = nil
 
     public init(task: TaskSpec, neuron: NeuronSpec, closure: ClosureSpec, integrator: IntegratorSpec,
                 learningRate: Double, initialization: Initialization) {

@@ -1,0 +1,68 @@
+import Foundation
+
+/// Cost of the K-unit flow (issue 12): the gaussian right-hand side of K = 8 units against D
+/// (O(K D log D + K^2 D), fitted exponent), against the Monte Carlo closure (the plain O(M K D)
+/// loop) at one size, and a K = 8, D = 100 solve end to end (t = 150; shorter for `bench --quick`).
+public enum CommitteeBenchmarks {
+    public struct Report: Codable, Sendable {
+        public let units: Int
+        public let scaling: TheoryBenchmarks.ScalingFit
+        public let monteCarloComparison: SpeedComparison
+        public let solve: TheoryBenchmarks.SolveTiming
+        public let solveTime: Double
+    }
+
+    public static let units = 8
+    static let monteCarloSamples = 1000
+
+    /// The default task of TheoryBenchmarks, K relu units with the mf readout.
+    static func flow(length: Int, closure: ClosureSpec) throws -> CommitteeFlow {
+        let task = try TheoryBenchmarks.task(latticeDimension: 1, length: length)
+        let network = CommitteeNetwork(units: units, neuron: try NeuronSpec(activation: .relu, bias: 0), options: .standard)
+        return try CommitteeFlow(task: task, network: network, closure: closure, learningRate: 1)
+    }
+
+    static func testState(_ flow: CommitteeFlow) throws -> [Double] {
+        try Initialization.random(scale: 1, seed: 5).weights(dimension: flow.dimension)
+    }
+
+    static func timer(_ flow: CommitteeFlow, _ state: [Double], _ out: UnsafeMutablePointer<Double>) -> () -> Void {
+        { state.withUnsafeBufferPointer { flow.velocity($0.baseAddress!, into: out) } }
+    }
+
+    public static func run(lengths: [Int], solveTime: Double, plan: BenchmarkPlan, progress: (String) -> Void = { _ in }) throws -> Report {
+        progress("right-hand side of the committee gaussian closure, K = \(units), D = \(lengths)")
+        let seconds = try lengths.map { length -> Double in
+            let flow = try self.flow(length: length, closure: ClosureSpec(kind: .gaussian))
+            let state = try testState(flow), out = UnsafeMutablePointer<Double>.allocate(capacity: flow.dimension)
+            defer { out.deallocate() }
+            return Stopwatch.secondsPerCall(batchSeconds: plan.batchSeconds, rounds: plan.rounds, timer(flow, state, out))
+        }
+        let fit = TheoryBenchmarks.ScalingFit(closure: "committee-gaussian K=\(units)", latticeDimension: 1, sizes: lengths, secondsPerCall: seconds)
+
+        let size = lengths[lengths.count / 2]
+        progress("committee right-hand side at D = \(size): gaussian vs montecarlo (M = \(monteCarloSamples)), alternating")
+        let gaussian = try self.flow(length: size, closure: ClosureSpec(kind: .gaussian))
+        var monteCarlo: CommitteeFlow?
+        let setup = try Stopwatch.seconds { monteCarlo = try flow(length: size, closure: ClosureSpec(kind: .montecarlo, monteCarloSamples: monteCarloSamples)) }
+        let state = try testState(gaussian), out = UnsafeMutablePointer<Double>.allocate(capacity: gaussian.dimension)
+        defer { out.deallocate() }
+        let times = Stopwatch.compare(batchSeconds: plan.batchSeconds, rounds: plan.rounds,
+                                      candidate: timer(gaussian, state, out), baseline: timer(monteCarlo!, state, out))
+        let comparison = SpeedComparison(task: "committee K=\(units) right-hand side", size: size, candidate: "gaussian (pairs, FFT)",
+                                         baseline: "montecarlo M=\(monteCarloSamples)", candidateSecondsPerCall: times.candidate,
+                                         baselineSecondsPerCall: times.baseline, baselineSetupSeconds: setup, maximumRelativeDifference: nil)
+
+        progress("committee solve (K = \(units), D = 100, gaussian closure, t = \(solveTime))")
+        var parameters = SolveParameters(task: try TheoryBenchmarks.task(latticeDimension: 1, length: 100), neuron: try NeuronSpec(activation: .relu, bias: 0),
+                                         closure: try ClosureSpec(kind: .gaussian), integrator: try IntegratorSpec(tMax: solveTime),
+                                         learningRate: 1, initialization: .random(scale: 0.1, seed: 0))
+        parameters.model = .committee
+        parameters.hiddenUnits = units
+        parameters.network = .standard
+        let solve = try CommitteeSolveJob.run(parameters)
+        let timing = TheoryBenchmarks.SolveTiming(dimension: 100, closure: "committee-gaussian K=\(units)", seconds: solve.wallSeconds,
+                                                  rightHandSides: solve.trajectory.evaluations, finalIpr: solve.finalMeanIPR ?? .nan)
+        return Report(units: units, scaling: fit, monteCarloComparison: comparison, solve: timing, solveTime: solveTime)
+    }
+}

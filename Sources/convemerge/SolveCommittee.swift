@@ -1,0 +1,53 @@
+import ArgumentParser
+import ConvEmerge
+import Foundation
+
+/// `solve --model committee|twolayer --K K` (derivations/committee-closures.md): the flags as
+/// simulate reads them, and the run through CommitteeSolveJob.
+extension Solve {
+    /// The K-unit model as simulate reads it (nil for the neuron, whose run is unchanged).
+    func committee() throws -> (ModelKind, Int, NetworkOptions)? {
+        try require(model != .cnn, flag: "--model", "solve integrates neuron, committee or twolayer, got cnn")
+        guard model != .neuron else {
+            for (flag, given) in [("--K", hiddenUnits.map { $0 != 1 } ?? false), ("--readout", readout != nil), ("--train-bias", trainBias),
+                                  ("--bias-init", biasInit != nil), ("--heads", heads != nil), ("--loss", loss != nil), ("--l1", l1 != 0), ("--l2", l2 != 0)] {
+                try require(!given, flag: flag, "applies to --model committee|twolayer, not --model neuron")
+            }
+            return nil
+        }
+        try require(model != .twolayer || readout == nil || readout == .trained, flag: "--readout",
+                    "--model twolayer is the trained readout; give --readout trained or no --readout, got \(readout?.rawValue ?? "")")
+        let model = readout == .trained ? ModelKind.twolayer : self.model
+        let network = try NetworkOptions(readout: readout ?? (model == .twolayer ? .trained : .mf), trainBias: trainBias, biasInit: biasInit,
+                                         heads: heads ?? 1, loss: loss ?? .mse, l1: l1, l2: l2)
+        return (model, hiddenUnits ?? 8, network)
+    }
+
+    /// K units have no cumulant closure (derivations/committee-closures.md §5): their default is gaussian.
+    func committeeClosure() throws -> ClosureSpec {
+        var closureOptions = closureOptions
+        if !Simulate.typed("--closure") { closureOptions.closure = .gaussian }
+        return try closureOptions.spec()
+    }
+
+    /// K units: CommitteeSolveJob, the same run directory with a unit axis.
+    func runCommittee(_ parameters: SolveParameters, out: String) throws {
+        try CommitteeSolveJob.validate(parameters)
+        let directory = try RunDirectory(path: out)
+        let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.model!.rawValue) K=\(parameters.hiddenUnits!) \(parameters.closure.kind.rawValue)")
+        let result = try CommitteeSolveJob.run(parameters) { progress?.update($0) }
+        progress?.finish()
+        try CommitteeSolveJob.save(result, to: directory)
+        try finish(result.trajectory, ipr: result.finalMeanIPR, seconds: result.wallSeconds, out: out)
+    }
+
+    private func finish(_ trajectory: Trajectory, ipr: Double?, seconds: Double, out: String) throws {
+        let ipr = ipr.map { String(format: "%.4f", $0) } ?? "n/a"
+        print("\(trajectory.status.rawValue): t = \(trajectory.times.last ?? 0), final IPR \(ipr), "
+              + "\(trajectory.evaluations) right-hand sides in \(String(format: "%.2f", seconds)) s -> \(out)")
+        if trajectory.status != .completed {
+            FileHandle.standardError.write(Data("warning: \(trajectory.message)\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}
