@@ -19,7 +19,11 @@ struct Bench: ParsableCommand {
         Theory (issue 3): seconds per right-hand side of the gaussian and cumulant-leading \
         closures on rings D = 256 ... 16384 and tori L = 16 ... 128, with the fitted exponent p \
         of time ~ D^p; the same closures with dense O(D^2) products at D = 4096 (speed-up); and \
-        a default solve (D = 100) end to end.
+        a default solve (D = 100) end to end. The montecarlo closure (issue 11) at D = 100, M = 20000 per class \
+        (quick: 2000): CPU and wall seconds per right-hand side of the one-pass loop on one thread and on all \
+        cores, the previous implementation, a plain scalar loop and the float sample (its error against the \
+        Monte Carlo standard error), with the load average; and the demo's montecarlo solve (t = 150, quick: 30) \
+        before (previous loop and tolerances, one thread) and after (the defaults).
 
         Simulation (issue 4): online-SGD steps per second on one core at D = 400, B = 1, NLGP \
         sampling included, for one relu neuron (fast sampler, exact FFT sampler) and a K = 8 \
@@ -42,7 +46,8 @@ struct Bench: ParsableCommand {
         JSON keys (--json): quick, sampler (list of {D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup}), leading_cumulant ({D, fft_seconds, dense_seconds, \
         dense_setup_seconds, speedup, max_relative_difference}), requirements ({target: met}, \
-        for the sizes measured), rhs_scaling, rhs_dense, default_solve, sgd, data, sections \
+        for the sizes measured), rhs_scaling, rhs_dense, default_solve, montecarlo ({D, M, load_average, rhs, \
+        solve, ...}), sgd, data, sections \
         ({NAME: {seconds, peak_rss_bytes}}), memory (list of {command, D, peak_rss_bytes, array_bytes, \
         peak_rss_bytes_per_site, peak_rss_over_arrays}); times are seconds per call.
 
@@ -78,7 +83,8 @@ struct Bench: ParsableCommand {
         let theory = try section(.theory) {
             try TheoryBenchmarks.run(
                 lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [10, 12, 16] : [16, 32, 64, 128],
-                denseSize: quick ? 256 : 4096, plan: plan) { Report.progress("bench: \($0)") }
+                denseSize: quick ? 256 : 4096, monteCarloSamples: quick ? 2000 : 20000, monteCarloTMax: quick ? 30 : 150,
+                plan: plan) { Report.progress("bench: \($0)") }
         }
         let simulationSize = quick ? 64 : 400, simulationSeconds = quick ? 0.05 : 1.0
         let simulationResults = try section(.simulation) { () throws -> ([SimulationBenchmarks.Measurement], Double) in
@@ -124,6 +130,7 @@ struct Bench: ParsableCommand {
                 object["default_solve"] = ["D": theory.defaultSolve.dimension, "seconds": Report.json(theory.defaultSolve.seconds),
                                            "rhs_evaluations": theory.defaultSolve.rightHandSides,
                                            "final_ipr": Report.json(theory.defaultSolve.finalIpr)]
+                object["montecarlo"] = Self.jsonObject(theory.monteCarlo)
             }
             if let simulation, let seedScaling {
                 object["sgd"] = simulation.map { m -> [String: Any] in
@@ -244,6 +251,7 @@ extension Bench {
             [c.task, String(c.size), Report.format(c.candidateSecondsPerCall), Report.format(c.baselineSecondsPerCall),
              Report.format(c.speedup), Report.format(c.maximumRelativeDifference ?? .nan)]
         }))
+        printMonteCarlo(theory.monteCarlo)
         let solve = theory.defaultSolve
         print("\nDefault solve (D = \(solve.dimension), \(solve.closure), t = 150): \(String(format: "%.3f", solve.seconds)) s, "
               + "\(solve.rightHandSides) right-hand sides, final IPR \(Report.format(solve.finalIpr)).")

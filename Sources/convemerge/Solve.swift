@@ -21,9 +21,9 @@ struct Solve: ParsableCommand {
 
     @Option(help: "GSL stepper: rk8pd, rkf45, rkck, rk4, msadams, msbdf (default rk8pd; rkf45 for --closure montecarlo).")
     var stepper: Stepper?
-    @Option(help: "Relative tolerance of the stepper, in [1e-13, 1): double precision meets no tighter one (default 1e-8; 1e-5 for --closure montecarlo).")
+    @Option(help: "Relative tolerance of the stepper, in [1e-13, 1): double precision meets no tighter one (default 1e-8; 1e-4 for --closure montecarlo).")
     var rtol: Double?
-    @Option(help: "Absolute tolerance of the stepper, in [1e-300, 1] (default 1e-10; 1e-6 for --closure montecarlo).")
+    @Option(help: "Absolute tolerance of the stepper, in [1e-300, 1] (default 1e-10; 1e-5 for --closure montecarlo).")
     var atol: Double?
     @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9].") var tMax: Double = 150
     @Option(help: "Number of saved times (2 ... 1000000): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
@@ -34,6 +34,8 @@ struct Solve: ParsableCommand {
     @Option(help: "Seed of the random initial weights.") var seed: UInt64 = 0
     // Optional to the parser, required in run(): an unknown option is then reported first.
     @Option(name: .customLong("out"), help: "Output run directory (required; created with its parents).") var outOption: String?
+    @Option(help: "Threads of the montecarlo right-hand side, 1 ... 1024 (default: the available cores); any value gives the same result to the bit.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func parameters() throws -> SolveParameters {
@@ -51,12 +53,14 @@ struct Solve: ParsableCommand {
         let out = try required(outOption, flag: "--out", "the run directory to write")
         let parameters = try parameters()
         try parameters.validate()
+        try GradientFlow.requireThreads(threads)
         let directory = try RunDirectory(path: out)
         let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.closure.kind.rawValue)")
-        // On data the flow is built here, so that a jitter the clone needed is reported.
-        let flow = try parameters.task.usesData ? GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
-                                                               learningRate: parameters.learningRate) : nil
-        for note in flow?.distributions.compactMap(\.cloneJitterNote) ?? [] { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        // Built here for its threads, and so that a jitter the clone needed is reported.
+        let flow = try GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
+                                    learningRate: parameters.learningRate)
+        flow.monteCarloThreads = threads
+        for note in flow.distributions.compactMap(\.cloneJitterNote) { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         let result = try SolveJob.run(parameters, flow: flow) { progress?.update($0) }
         progress?.finish()
         try SolveJob.save(result, to: directory)

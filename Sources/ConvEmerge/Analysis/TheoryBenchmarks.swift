@@ -32,6 +32,7 @@ public enum TheoryBenchmarks {
         public let scaling: [ScalingFit]
         public let denseComparison: [SpeedComparison]
         public let defaultSolve: SolveTiming
+        public let monteCarlo: MonteCarloBenchmarks.Report
     }
 
     /// The closures timed: the two that must be O(D log D).
@@ -74,8 +75,10 @@ public enum TheoryBenchmarks {
     }
 
     /// `lengths1D` ring sizes, `lengths2D` torus sides; dense comparison at `denseSize` (ring).
-    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, plan: BenchmarkPlan,
-                           progress: (String) -> Void = { _ in }) throws -> Report {
+    /// The montecarlo rows use `monteCarloSamples` per class and a solve to `monteCarloTMax` (MonteCarloBenchmarks).
+    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, monteCarloSamples: Int = 20000,
+                           monteCarloTMax: Double = 150, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                           plan: BenchmarkPlan, progress: (String) -> Void = { _ in }) throws -> Report {
         var fits: [ScalingFit] = []
         for closure in closures {
             for (dimension, lengths) in [(1, lengths1D), (2, lengths2D)] {
@@ -111,7 +114,9 @@ public enum TheoryBenchmarks {
         let solve = try SolveJob.run(parameters)
         let timing = SolveTiming(dimension: 100, closure: "cumulant-leading", seconds: solve.wallSeconds,
                                  rightHandSides: solve.trajectory.evaluations, finalIpr: solve.finalIPR ?? .nan)
-        return Report(scaling: fits, denseComparison: comparisons, defaultSolve: timing)
+        let monteCarlo = try MonteCarloBenchmarks.run(samples: monteCarloSamples, tMax: monteCarloTMax, threads: threads,
+                                                      plan: plan, progress: progress)
+        return Report(scaling: fits, denseComparison: comparisons, defaultSolve: timing, monteCarlo: monteCarlo)
     }
 
     static func velocity(_ closure: GaussianClosure, _ w: [Double]) -> [Double] {

@@ -18,7 +18,8 @@ public final class GradientFlow: @unchecked Sendable {
                 distributions: [InputDistribution]? = nil) throws {
         try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
         if closure.kind == .montecarlo {
-            try MemoryBudget.require(MemoryBudget.product(task.classes.count, closure.monteCarloSamples, task.dimension, 8),
+            try MemoryBudget.require(MemoryBudget.product(task.classes.count, closure.monteCarloSamples, task.dimension,
+                                                          closure.monteCarloPrecision.bytesPerValue),
                                      flag: "--mc-samples", for: "a fixed sample of \(closure.monteCarloSamples) inputs per class at D = \(task.dimension)")
         }
         self.task = task
@@ -34,6 +35,22 @@ public final class GradientFlow: @unchecked Sendable {
     deinit { scratch.deallocate() }
 
     public var dimension: Int { task.dimension }
+
+    /// Threads of the Monte Carlo closure's right-hand side (1 unless set): any value gives the
+    /// same bits (derivations/monte-carlo-closure.md, "One pass in fixed chunks").
+    public var monteCarloThreads = 1 {
+        didSet { for case let sample as MonteCarloClosure in classes { sample.threads = monteCarloThreads } }
+    }
+
+    /// Refuses a thread count outside 1 ... 1024 (`--threads`).
+    public static func requireThreads(_ threads: Int) throws {
+        try require(threads >= 1 && threads <= 1024, flag: "--threads", "must be in 1 ... 1024, got \(threads)")
+    }
+
+    /// The Monte Carlo closure's loop (`.chunked` unless a benchmark asks for a reference).
+    public var monteCarloKernel = MonteCarloKernel.chunked {
+        didSet { for case let sample as MonteCarloClosure in classes { sample.kernel = monteCarloKernel } }
+    }
 
     /// dw/dt at w, into `out`. Serialised: closures own scratch buffers.
     public func velocity(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {

@@ -1,0 +1,162 @@
+import ConvEmerge
+import Foundation
+import XCTest
+
+/// The montecarlo closure's loops (derivations/monte-carlo-closure.md): fixed chunks give the
+/// same bits on any number of threads, the one-pass loop is the previous one to rounding, the
+/// float sample stays within its rounding bound, and the default tolerance's integration error
+/// stays far below the sample's Monte Carlo noise.
+final class MonteCarloClosureTests: XCTestCase {
+    /// The default task (NLGP xi 0.5 vs 2, gain 3) on a ring of `length` sites.
+    private func task(length: Int) throws -> TaskSpec {
+        let lattice = try Lattice(dimension: 1, length: length)
+        let base = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 2), gain: 3)
+        return try TaskSpec.xi(base: base, xi0: 0.5, xi1: 2, gaussianControl: false, prior1: 0.5, targets: [0, 1])
+    }
+
+    private func flow(length: Int, samples: Int, seed: UInt64 = 3, precision: MonteCarloPrecision = .double) throws -> GradientFlow {
+        try GradientFlow(task: task(length: length), neuron: NeuronSpec(activation: .relu, bias: 0),
+                         closure: ClosureSpec(kind: .montecarlo, monteCarloSamples: samples, monteCarloSeed: seed,
+                                              monteCarloPrecision: precision),
+                         learningRate: 1)
+    }
+
+    private func gaussianVector(_ d: Int, scale: Double, seed: UInt64) -> [Double] {
+        var rng = Xoshiro256(seed: seed)
+        return (0..<d).map { _ in scale * rng.nextGaussian() }
+    }
+
+    private func maximumRelativeDifference(_ a: [Double], _ b: [Double]) -> Double {
+        zip(a, b).map { abs($0 - $1) }.max()! / b.map(abs).max()!
+    }
+
+    /// derivations/monte-carlo-closure.md, "One pass in fixed chunks": the chunks and their order
+    /// depend on M only, so 1, 2, 3 or 7 threads and repeated calls give the same bits.
+    func testChunkedRightHandSideIsBitIdenticalAcrossThreadCountsAndRuns() throws {
+        for precision in MonteCarloPrecision.allCases {
+            // 3001 rows: chunks of unequal size (46 or 47 rows), the dimension not a multiple of 4.
+            let flow = try flow(length: 30, samples: 3001, precision: precision)
+            for seed in 1...3 as ClosedRange<UInt64> {
+                let w = gaussianVector(30, scale: 1, seed: seed)
+                flow.monteCarloThreads = 1
+                let reference = flow.velocity(w)
+                for threads in [1, 2, 3, 7] {
+                    flow.monteCarloThreads = threads
+                    for _ in 0..<3 {
+                        let v = flow.velocity(w)
+                        XCTAssertEqual(v.map(\.bitPattern), reference.map(\.bitPattern), "\(precision), \(threads) threads, w seed \(seed)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The one-pass loop sums the same terms in another order than the previous loop and the plain
+    /// loop: the three agree to rounding (relative 1e-12 allows ~4000 ulps of accumulated reordering).
+    func testOnePassMatchesThePreviousAndThePlainLoops() throws {
+        for precision in MonteCarloPrecision.allCases {
+            let flow = try flow(length: 37, samples: 4000, precision: precision)
+            for seed in 1...3 as ClosedRange<UInt64> {
+                let w = gaussianVector(37, scale: 1, seed: seed)
+                flow.monteCarloKernel = .chunked
+                let onePass = flow.velocity(w)
+                for kernel in [MonteCarloKernel.previous, .plain] {
+                    flow.monteCarloKernel = kernel
+                    XCTAssertLessThan(maximumRelativeDifference(onePass, flow.velocity(w)), 1e-12, "\(kernel), \(precision), seed \(seed)")
+                }
+            }
+        }
+    }
+
+    /// derivations/monte-carlo-closure.md, "Float sample": for relu with target y, each component of
+    /// g_float - g_double is bounded row by row by the rounding of x (2^-24 relative) and of lambda,
+    /// with the whole |x| (|y| + |lambda| + delta) where a row may cross the kink; and the float
+    /// error is far below the Monte Carlo standard error of the drift itself (< 1e-3 of it).
+    func testFloatSampleStaysWithinItsRoundingBound() throws {
+        let d = 40, samples = 5000, u = pow(2.0, -24)
+        let distribution = try InputDistribution(task(length: d).classes[1])
+        for target in [1.0, 0.0] {
+            let signal = ErrorSignal(activation: Activation(.relu), bias: 0, target: target)
+            var rng = Xoshiro256(seed: 11, stream: 1)
+            let double = MonteCarloClosure(distribution: distribution, signal: signal, samples: samples, rng: &rng)
+            rng = Xoshiro256(seed: 11, stream: 1)
+            let float = MonteCarloClosure(distribution: distribution, signal: signal, samples: samples, precision: .float, rng: &rng)
+            rng = Xoshiro256(seed: 11, stream: 1)
+            let x = distribution.sample(count: samples, rng: &rng)
+            for seed in 1...3 as ClosedRange<UInt64> {
+                let w = gaussianVector(d, scale: 1, seed: seed)
+                let exact = drift(double, w), rounded = drift(float, w)
+                var bound = [Double](repeating: 0, count: d), magnitude = bound
+                for m in 0..<samples {
+                    let row = x[(m * d)..<((m + 1) * d)]
+                    let lambda = zip(row, w).reduce(0) { $0 + $1.0 * $1.1 } / Double(d).squareRoot()
+                    let absoluteDot = zip(row, w).reduce(0) { $0 + abs($1.0 * $1.1) } / Double(d).squareRoot()
+                    // Rounding of x to float, then the double rounding of three D-term sums in different
+                    // orders (the float closure's, the double closure's, this one).
+                    let delta = absoluteDot * (u * (1 + u) + 4 * Double(d) * 1.12e-16)
+                    let h = lambda > 0 ? target - lambda : 0
+                    let rowBound: Double
+                    if abs(lambda) <= delta {
+                        rowBound = (1 + u) * (abs(target) + abs(lambda) + delta) + abs(target) + abs(lambda)
+                    } else {
+                        rowBound = lambda > 0 ? u * (abs(h) + delta) + delta : 0
+                    }
+                    for (i, value) in row.enumerated() {
+                        bound[i] += abs(value) * rowBound
+                        magnitude[i] += abs(value * h)
+                    }
+                }
+                let scale = Double(d).squareRoot() / Double(samples)
+                let standardError = w.withUnsafeBufferPointer { double.driftStandardError($0.baseAddress!) }
+                for i in 0..<d {
+                    // Plus the double rounding of the M-term sums of both drifts.
+                    let allowed = scale * (bound[i] + 1e-12 * magnitude[i])
+                    XCTAssertLessThanOrEqual(abs(rounded[i] - exact[i]), allowed, "component \(i), target \(target), seed \(seed)")
+                    XCTAssertLessThan(abs(rounded[i] - exact[i]), 1e-3 * standardError[i], "component \(i), target \(target), seed \(seed)")
+                }
+            }
+        }
+    }
+
+    private func drift(_ closure: MonteCarloClosure, _ w: [Double]) -> [Double] {
+        var out = [Double](repeating: 0, count: w.count)
+        w.withUnsafeBufferPointer { input in
+            out.withUnsafeMutableBufferPointer { closure.drift(input.baseAddress!, into: $0.baseAddress!) }
+        }
+        return out
+    }
+
+    /// derivations/monte-carlo-closure.md, "Tolerance": the default rkf45 at rtol 1e-4 / atol 1e-5
+    /// moves the final weights and IPR by far less than the Monte Carlo noise of the run (the
+    /// spread over independent samples) away from the previous default 1e-5 / 1e-6, with fewer
+    /// right-hand sides; the float sample's trajectory also stays far inside that noise.
+    func testDefaultToleranceErrorIsFarBelowTheMonteCarloNoise() throws {
+        let samples = 1500, tMax = 60.0
+        func solve(seed: UInt64, rtol: Double? = nil, atol: Double? = nil, precision: MonteCarloPrecision = .double) throws -> Trajectory {
+            let flow = try flow(length: 24, samples: samples, seed: seed, precision: precision)
+            let settings = try IntegratorSpec.suited(to: .montecarlo, relativeTolerance: rtol, absoluteTolerance: atol, tMax: tMax, saves: 4)
+            let initial = gaussianVector(24, scale: 0.1, seed: 5)
+            let trajectory = ODEIntegrator.integrate(flow, from: initial, settings: settings)
+            XCTAssertEqual(trajectory.status, .completed)
+            return trajectory
+        }
+        let current = try solve(seed: 1), previous = try solve(seed: 1, rtol: 1e-5, atol: 1e-6), float = try solve(seed: 1, precision: .float)
+        XCTAssertLessThan(current.evaluations, previous.evaluations)
+        let others = try (2...6).map { try solve(seed: UInt64($0)).weights.last! }
+        let finals = others + [current.weights.last!]
+        // Monte Carlo noise of w(t-max) and of its IPR: the spread over six independent samples.
+        let mean = (0..<24).map { i in finals.reduce(0) { $0 + $1[i] } / Double(finals.count) }
+        let weightNoise = (finals.reduce(0) { total, w in total + zip(w, mean).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } }
+                           / Double(finals.count - 1)).squareRoot()
+        let iprs = finals.map(Observables.inverseParticipationRatio)
+        let meanIpr = iprs.reduce(0, +) / Double(iprs.count)
+        let iprNoise = (iprs.reduce(0) { $0 + ($1 - meanIpr) * ($1 - meanIpr) } / Double(iprs.count - 1)).squareRoot()
+        for (name, run) in [("previous tolerance", previous), ("float sample", float)] {
+            let w = run.weights.last!, reference = current.weights.last!
+            let distance = zip(w, reference).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+            XCTAssertLessThan(distance, 0.1 * weightNoise, name)
+            XCTAssertLessThan(abs(Observables.inverseParticipationRatio(w) - Observables.inverseParticipationRatio(reference)),
+                              0.1 * iprNoise, name)
+        }
+    }
+}
