@@ -73,7 +73,7 @@ final class MonteCarloClosureTests: XCTestCase {
     /// with the whole |x| (|y| + |lambda| + delta) where a row may cross the kink; and the float
     /// error is far below the Monte Carlo standard error of the drift itself (< 1e-3 of it).
     func testFloatSampleStaysWithinItsRoundingBound() throws {
-        let d = 40, samples = 5000, u = pow(2.0, -24)
+        let d = 40, samples = 5000, u = 1.0 / 16_777_216  // 2^-24
         let distribution = try InputDistribution(task(length: d).classes[1])
         for target in [1.0, 0.0] {
             let signal = ErrorSignal(activation: Activation(.relu), bias: 0, target: target)
