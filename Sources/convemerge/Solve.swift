@@ -19,11 +19,11 @@ struct Solve: ParsableCommand {
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
     @OptionGroup(title: "Closure") var closureOptions: ClosureOptions
 
-    @Option(help: "GSL stepper: rk8pd, rkf45, rkck, rk4, msadams, msbdf (default rk8pd; rkf45 for --closure montecarlo).")
+    @Option(help: "GSL stepper: rk8pd, rkf45, rkck, rk4, rk2, msadams, msbdf (default rk8pd; rk2 for --closure montecarlo).")
     var stepper: Stepper?
-    @Option(help: "Relative tolerance of the stepper, in [1e-13, 1): double precision meets no tighter one (default 1e-8; 1e-4 for --closure montecarlo).")
+    @Option(help: "Relative tolerance of the stepper, in [1e-13, 1): double precision meets no tighter one (default 1e-8; 1e-3 for --closure montecarlo).")
     var rtol: Double?
-    @Option(help: "Absolute tolerance of the stepper, in [1e-300, 1] (default 1e-10; 1e-5 for --closure montecarlo).")
+    @Option(help: "Absolute tolerance of the stepper, in [1e-300, 1] (default 1e-10; 1e-4 for --closure montecarlo).")
     var atol: Double?
     @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9].") var tMax: Double = 150
     @Option(help: "Number of saved times (2 ... 1000000): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100

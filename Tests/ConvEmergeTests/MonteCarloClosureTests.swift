@@ -126,37 +126,41 @@ final class MonteCarloClosureTests: XCTestCase {
         return out
     }
 
-    /// derivations/monte-carlo-closure.md, "Tolerance": the default rkf45 at rtol 1e-4 / atol 1e-5
-    /// moves the final weights and IPR by far less than the Monte Carlo noise of the run (the
-    /// spread over independent samples) away from the previous default 1e-5 / 1e-6, with fewer
-    /// right-hand sides; the float sample's trajectory also stays far inside that noise.
-    func testDefaultToleranceErrorIsFarBelowTheMonteCarloNoise() throws {
-        let samples = 1500, tMax = 60.0
-        func solve(seed: UInt64, rtol: Double? = nil, atol: Double? = nil, precision: MonteCarloPrecision = .double) throws -> Trajectory {
-            let flow = try flow(length: 24, samples: samples, seed: seed, precision: precision)
-            let settings = try IntegratorSpec.suited(to: .montecarlo, relativeTolerance: rtol, absoluteTolerance: atol, tMax: tMax, saves: 4)
-            let initial = gaussianVector(24, scale: 0.1, seed: 5)
-            let trajectory = ODEIntegrator.integrate(flow, from: initial, settings: settings)
+    /// derivations/monte-carlo-closure.md, "Tolerance": the default rk2 at rtol 1e-3 / atol 1e-4
+    /// moves the weights and IPR at every save by less than a quarter of the Monte Carlo noise of
+    /// the run (the spread over independent samples) away from the previous default 1e-5 / 1e-6, with fewer
+    /// right-hand sides (rkf45 at 1e-5 / 1e-6); the float sample's trajectory also stays far inside that noise.
+    func testDefaultStepperErrorStaysWithinAQuarterOfTheMonteCarloNoise() throws {
+        let samples = 1500, tMax = 60.0, d = 24
+        func solve(seed: UInt64, stepper: Stepper? = nil, rtol: Double? = nil, atol: Double? = nil,
+                   precision: MonteCarloPrecision = .double) throws -> Trajectory {
+            let flow = try flow(length: d, samples: samples, seed: seed, precision: precision)
+            let settings = try IntegratorSpec.suited(to: .montecarlo, stepper: stepper, relativeTolerance: rtol, absoluteTolerance: atol,
+                                                     tMax: tMax, saves: 6)
+            let trajectory = ODEIntegrator.integrate(flow, from: gaussianVector(d, scale: 0.1, seed: 5), settings: settings)
             XCTAssertEqual(trajectory.status, .completed)
             return trajectory
         }
-        let current = try solve(seed: 1), previous = try solve(seed: 1, rtol: 1e-5, atol: 1e-6), float = try solve(seed: 1, precision: .float)
+        let current = try solve(seed: 1), float = try solve(seed: 1, precision: .float)
+        let previous = try solve(seed: 1, stepper: .rkf45, rtol: 1e-5, atol: 1e-6)
         XCTAssertLessThan(current.evaluations, previous.evaluations)
-        let others = try (2...6).map { try solve(seed: UInt64($0)).weights.last! }
-        let finals = others + [current.weights.last!]
-        // Monte Carlo noise of w(t-max) and of its IPR: the spread over six independent samples.
-        let mean = (0..<24).map { i in finals.reduce(0) { $0 + $1[i] } / Double(finals.count) }
-        let weightNoise = (finals.reduce(0) { total, w in total + zip(w, mean).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } }
-                           / Double(finals.count - 1)).squareRoot()
-        let iprs = finals.map(Observables.inverseParticipationRatio)
-        let meanIpr = iprs.reduce(0, +) / Double(iprs.count)
-        let iprNoise = (iprs.reduce(0) { $0 + ($1 - meanIpr) * ($1 - meanIpr) } / Double(iprs.count - 1)).squareRoot()
-        for (name, run) in [("previous tolerance", previous), ("float sample", float)] {
-            let w = run.weights.last!, reference = current.weights.last!
-            let distance = zip(w, reference).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
-            XCTAssertLessThan(distance, 0.1 * weightNoise, name)
-            XCTAssertLessThan(abs(Observables.inverseParticipationRatio(w) - Observables.inverseParticipationRatio(reference)),
-                              0.1 * iprNoise, name)
+        let runs = try (2...6).map { try solve(seed: UInt64($0)) } + [current]
+        func distance(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot() }
+        // Monte Carlo noise at each save: the spread of w(t) and of its IPR over six independent samples.
+        // The criterion: a quarter of it at every save (measured: 12% at t = 11 here, 1.5% on the default demo).
+        for k in 1..<current.times.count {
+            let states = runs.map { $0.weights[k] }
+            let mean = (0..<d).map { i in states.reduce(0) { $0 + $1[i] } / Double(states.count) }
+            let weightNoise = (states.reduce(0) { $0 + distance($1, mean) * distance($1, mean) } / Double(states.count - 1)).squareRoot()
+            let iprs = states.map(Observables.inverseParticipationRatio)
+            let meanIpr = iprs.reduce(0, +) / Double(iprs.count)
+            let iprNoise = (iprs.reduce(0) { $0 + ($1 - meanIpr) * ($1 - meanIpr) } / Double(iprs.count - 1)).squareRoot()
+            for (name, run) in [("previous stepper and tolerance", previous), ("float sample", float)] {
+                let w = run.weights[k], reference = current.weights[k]
+                XCTAssertLessThan(distance(w, reference), 0.25 * weightNoise, "\(name), t = \(current.times[k])")
+                XCTAssertLessThan(abs(Observables.inverseParticipationRatio(w) - Observables.inverseParticipationRatio(reference)),
+                                  0.25 * iprNoise, "\(name), t = \(current.times[k])")
+            }
         }
     }
 }
