@@ -20,9 +20,9 @@ struct Bench: ParsableCommand {
         closures on rings D = 256 ... 16384 and tori L = 16 ... 128, with the fitted exponent p \
         of time ~ D^p; the same closures with dense O(D^2) products at D = 4096 (speed-up); and \
         a default solve (D = 100) end to end. The montecarlo closure (issue 11) at D = 100, M = 20000 per class \
-        (quick: 2000): CPU and wall seconds per right-hand side of the one-pass loop on one thread and on all \
+        (quick: 1000): CPU and wall seconds per right-hand side of the one-pass loop on one thread and on all \
         cores, the previous implementation, a plain scalar loop and the float sample (its error against the \
-        Monte Carlo standard error), with the load average; and the demo's montecarlo solve (t = 150, quick: 30) \
+        Monte Carlo standard error), with the load average; and the demo's montecarlo solve (t = 150, quick: 10) \
         before (previous loop and tolerances, one thread) and after (the defaults).
 
         Simulation (issue 4): online-SGD steps per second on one core at D = 400, B = 1, NLGP \
@@ -83,7 +83,7 @@ struct Bench: ParsableCommand {
         let theory = try section(.theory) {
             try TheoryBenchmarks.run(
                 lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [10, 12, 16] : [16, 32, 64, 128],
-                denseSize: quick ? 256 : 4096, monteCarloSamples: quick ? 2000 : 20000, monteCarloTMax: quick ? 30 : 150,
+                denseSize: quick ? 256 : 4096, monteCarloSamples: quick ? 1000 : 20000, monteCarloTMax: quick ? 10 : 150,
                 plan: plan) { Report.progress("bench: \($0)") }
         }
         let simulationSize = quick ? 64 : 400, simulationSeconds = quick ? 0.05 : 1.0

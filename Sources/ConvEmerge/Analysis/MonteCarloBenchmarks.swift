@@ -39,7 +39,7 @@ public enum MonteCarloBenchmarks {
     public struct Report: Codable, Sendable {
         public let rightHandSide: RightHandSide
         public let solves: [Solve]
-        /// |w_after - w_before| / |w_before| at t-max.
+        /// |w_after - w_before| / |w_before| at t-max (the first "after" run).
         public let finalWeightsRelativeDistance: Double
         public let tMax: Double
         /// /proc/loadavg's 1, 5 and 15 minute averages when the measurement began (empty where unreadable).
@@ -96,13 +96,15 @@ public enum MonteCarloBenchmarks {
 
         progress("demo montecarlo solve (t = \(tMax)): previous loop and tolerances on one thread, then the defaults")
         let before = try IntegratorSpec(stepper: .rkf45, relativeTolerance: 1e-5, absoluteTolerance: 1e-6, tMax: tMax)
-        let runs: [(name: String, integrator: IntegratorSpec, kernel: MonteCarloKernel, threads: Int)] = [
-            ("before: previous loop, rkf45 1e-5, 1 thread", before, .previous, 1),
-            ("after: defaults, \(threads) thread\(threads == 1 ? "" : "s")", integrator, .chunked, threads),
+        let runs: [(name: String, integrator: IntegratorSpec, precision: MonteCarloPrecision, kernel: MonteCarloKernel, threads: Int)] = [
+            ("before: previous loop, rkf45 1e-5, 1 thread", before, .double, .previous, 1),
+            ("after: defaults, \(threads) thread\(threads == 1 ? "" : "s")", integrator, .double, .chunked, threads),
+            ("after: defaults, 1 thread", integrator, .double, .chunked, 1),
+            ("after: defaults, float, \(threads) thread\(threads == 1 ? "" : "s")", integrator, .float, .chunked, threads),
         ]
         var trajectories: [[Double]] = []
         let solves = try runs.map { run -> Solve in
-            let parameters = try parameters(samples: samples, integrator: run.integrator)
+            let parameters = try parameters(samples: samples, precision: run.precision, integrator: run.integrator)
             let flow = try flow(parameters)
             flow.monteCarloKernel = run.kernel
             flow.monteCarloThreads = run.threads
