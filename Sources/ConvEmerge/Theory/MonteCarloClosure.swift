@@ -31,6 +31,9 @@ public final class MonteCarloClosure: ClassExpectation, @unchecked Sendable {
     /// rows), and there are at most `maximumChunks` chunks.
     static let minimumRowsPerChunk = 64
     static let maximumChunks = 16
+    /// Below this many stored values (256 kB of doubles) a right-hand side takes microseconds, as
+    /// long as waking a second thread: it runs on the calling thread (the same chunks, the same bits).
+    static let minimumParallelValues = 1 << 15
 
     public init(distribution: InputDistribution, signal: ErrorSignal, samples: Int,
                 precision: MonteCarloPrecision = .double, rng: inout Xoshiro256) {
@@ -126,7 +129,7 @@ public final class MonteCarloClosure: ClassExpectation, @unchecked Sendable {
 
     /// Runs `body` on every chunk, on up to `threads` threads, each chunk exactly once.
     private func forEachChunk(_ body: (Int) -> Void) {
-        let workers = min(threads, chunkCount)
+        let workers = sampleCount * size >= Self.minimumParallelValues ? min(threads, chunkCount) : 1
         guard workers > 1 else {
             for chunk in 0..<chunkCount { body(chunk) }
             return
