@@ -17,6 +17,7 @@
 /* GSL exposes its steppers as mutable globals, which Swift 6 refuses to read
    from nonisolated code; these accessors hand out the (never mutated) values. */
 static inline const gsl_odeiv2_step_type *convemerge_step_rk8pd(void) { return gsl_odeiv2_step_rk8pd; }
+static inline const gsl_odeiv2_step_type *convemerge_step_rk2(void) { return gsl_odeiv2_step_rk2; }
 static inline const gsl_odeiv2_step_type *convemerge_step_rkf45(void) { return gsl_odeiv2_step_rkf45; }
 static inline const gsl_odeiv2_step_type *convemerge_step_rkck(void) { return gsl_odeiv2_step_rkck; }
 static inline const gsl_odeiv2_step_type *convemerge_step_rk4(void) { return gsl_odeiv2_step_rk4; }

@@ -20,8 +20,12 @@ struct Bench: ParsableCommand {
         closures on rings D = 256 ... 16384 and tori L = 16 ... 128, with the fitted exponent p \
         of time ~ D^p; the same closures with dense O(D^2) products at D = 4096 (speed-up); the \
         whole right-hand side (both classes) on 2 threads against 1 at D = 1e4 and 1e5 (quick: 4096; \
-        wall-clock and process CPU time, alternating batches, with the 1-minute load average); and a default solve \
-        (D = 100) end to end.
+        wall-clock and process CPU time, alternating batches, with the 1-minute load average); a default solve \
+        (D = 100) end to end. The montecarlo closure (issue 11) at D = 100, M = 20000 per class \
+        (quick: 1000): CPU and wall seconds per right-hand side of the one-pass loop on one thread and on all \
+        cores, the previous implementation, a plain scalar loop and the float sample (its error against the \
+        Monte Carlo standard error), with the load average; and the demo's montecarlo solve (t = 150, quick: 10) \
+        before (previous loop and tolerances, one thread) and after (the defaults).
 
         Simulation (issue 4): online-SGD steps per second on one core at D = 400, B = 1, NLGP \
         sampling included, for one relu neuron (fast sampler, exact FFT sampler) and a K = 8 \
@@ -49,7 +53,8 @@ struct Bench: ParsableCommand {
         dense_setup_seconds, speedup, max_relative_difference}), requirements ({target: met}, \
         for the sizes measured), rhs_scaling, rhs_dense, rhs_threads ({closure, D, one_thread_seconds, \
         two_thread_seconds, speedup, one_thread_cpu_seconds, two_thread_cpu_seconds, cpu_ratio, \
-        max_relative_difference, load_average}), default_solve, sgd, sgd_step ({name, D, K, step_seconds, \
+        max_relative_difference, load_average}), default_solve, montecarlo ({D, M, load_average, rhs, \
+        solve, ...}), committee, sgd, sgd_step ({name, D, K, step_seconds, \
         baseline_seconds, speedup, limit_seconds, fraction_of_limit, primitive_seconds, load_average}), data, sections \
         ({NAME: {seconds, peak_rss_bytes}}), memory (list of {command, D, peak_rss_bytes, array_bytes, \
         peak_rss_bytes_per_site, peak_rss_over_arrays, base_peak_rss_bytes, peak_rss_over_arrays_and_base}); times are seconds per call.
@@ -86,7 +91,8 @@ struct Bench: ParsableCommand {
         let theory = try section(.theory) {
             try TheoryBenchmarks.run(
                 lengths1D: quick ? [64, 128, 256] : [256, 1024, 4096, 16384], lengths2D: quick ? [10, 12, 16] : [16, 32, 64, 128],
-                denseSize: quick ? 256 : 4096, threadSizes: quick ? [4096] : [10000, 100_000], committeeSolveTime: quick ? 30 : 150,
+                denseSize: quick ? 256 : 4096, threadSizes: quick ? [4096] : [10000, 100_000],
+                monteCarloSamples: quick ? 1000 : 20000, monteCarloTMax: quick ? 10 : 150, committeeSolveTime: quick ? 30 : 150,
                 plan: plan) { Report.progress("bench: \($0)") }
         }
         let simulationSize = quick ? 64 : 400, simulationSeconds = quick ? 0.05 : 1.0
@@ -141,6 +147,7 @@ struct Bench: ParsableCommand {
                 object["default_solve"] = ["D": theory.defaultSolve.dimension, "seconds": Report.json(theory.defaultSolve.seconds),
                                            "rhs_evaluations": theory.defaultSolve.rightHandSides,
                                            "final_ipr": Report.json(theory.defaultSolve.finalIpr)]
+                object["montecarlo"] = Self.jsonObject(theory.monteCarlo)
                 if let committee = theory.committee {
                     object["committee"] = ["K": committee.units, "D": committee.scaling.sizes, "seconds": Report.json(committee.scaling.secondsPerCall),
                                            "exponent": Report.json(committee.scaling.exponent), "montecarlo": entry(committee.monteCarloComparison),
@@ -302,6 +309,7 @@ extension Bench {
             [t.closure, String(t.dimension), Report.format(t.oneThreadSeconds), Report.format(t.twoThreadSeconds),
              Report.format(t.speedup), Report.format(t.cpuRatio), Report.format(t.relativeDifference), String(format: "%.2f", t.loadAverage)]
         }))
+        printMonteCarlo(theory.monteCarlo)
         let solve = theory.defaultSolve
         print("\nDefault solve (D = \(solve.dimension), \(solve.closure), t = 150): \(String(format: "%.3f", solve.seconds)) s, "
               + "\(solve.rightHandSides) right-hand sides, final IPR \(Report.format(solve.finalIpr)).")

@@ -21,6 +21,10 @@ struct Demo: ParsableCommand {
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
 
     @Option(name: .customLong("mc-samples"), help: "Inputs per class of the montecarlo closure, 1 ... 5e7 (memory permitting).") var monteCarloSamples: Int = 20000
+    @Option(name: .customLong("mc-precision"), help: "Storage of the montecarlo sample: double or float (see `solve --help`).")
+    var monteCarloPrecision: MonteCarloPrecision = .double
+    @Option(help: "Threads of the montecarlo right-hand side, 1 ... 1024 (default: the available cores); any value gives the same result to the bit.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9] (and t-max x D <= 1e12 SGD steps).") var tMax: Double = 150
     @Option(help: "Learning rate eta, in (0, 1000].") var lr: Double = 1
     @Option(name: .customLong("init-scale"), help: "Standard deviation of the random initial weights, in (0, 1000].") var initScale: Double = 0.1
@@ -45,7 +49,8 @@ struct Demo: ParsableCommand {
             ("cumulant-leading", ClosureSpec(kind: .cumulant, cumulantMethod: .leading), task),
             ("cumulant-full", ClosureSpec(kind: .cumulant, cumulantMethod: .full), task),
             ("conditional", ClosureSpec(kind: .conditional), task),
-            ("montecarlo", ClosureSpec(kind: .montecarlo, monteCarloSamples: monteCarloSamples, monteCarloSeed: seed), task),
+            ("montecarlo", ClosureSpec(kind: .montecarlo, monteCarloSamples: monteCarloSamples, monteCarloSeed: seed,
+                                       monteCarloPrecision: monteCarloPrecision), task),
         ] + (control.map { [("gaussian-control", try ClosureSpec(kind: .gaussian), $0)] } ?? [])
         // A copula has no exact cumulant: those rows are left out.
         let closures = candidates.filter { (try? $0.spec.requireApplicable(to: $0.task)) != nil }
@@ -58,6 +63,7 @@ struct Demo: ParsableCommand {
             try parameters.validate()
             return parameters
         }
+        try GradientFlow.requireThreads(threads)
         try require(seeds >= 0 && seeds <= SimulationParameters.maximumSeeds, flag: "--seeds",
                     "must be in 0 ... \(SimulationParameters.maximumSeeds) (0: no simulation), got \(seeds)")
         let reference = solves[closures.firstIndex { $0.spec.kind == .montecarlo }!]
@@ -84,7 +90,10 @@ struct Demo: ParsableCommand {
         for (closure, parameters) in zip(closures, solves) {
             let directory = try RunDirectory(path: "\(out)/\(closure.name)")
             let progress = ProgressLine(label: "demo \(closure.name)")
-            let result = try SolveJob.run(parameters) { progress.update($0) }
+            let flow = try GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
+                                        learningRate: parameters.learningRate)
+            flow.threads = threads
+            let result = try SolveJob.run(parameters, flow: flow) { progress.update($0) }
             progress.finish()
             try SolveJob.save(result, to: directory)
             if parameters == reference { montecarlo = result }

@@ -76,9 +76,9 @@ struct PhaseRun: ParsableCommand {
     @OptionGroup(title: "Inputs") var input: InputOptions
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
     @OptionGroup(title: "Closure") var closureOptions: ClosureOptions
-    @Option(help: "GSL stepper (default rk8pd; rkf45 for --closure montecarlo).") var stepper: Stepper?
-    @Option(help: "Relative tolerance, in [1e-13, 1) (default 1e-8; 1e-5 for montecarlo).") var rtol: Double?
-    @Option(help: "Absolute tolerance, in [1e-300, 1] (default 1e-10; 1e-6 for montecarlo).") var atol: Double?
+    @Option(help: "GSL stepper (default rk8pd; rk2 for --closure montecarlo).") var stepper: Stepper?
+    @Option(help: "Relative tolerance, in [1e-13, 1) (default 1e-8; 1e-3 for montecarlo).") var rtol: Double?
+    @Option(help: "Absolute tolerance, in [1e-300, 1] (default 1e-10; 1e-4 for montecarlo).") var atol: Double?
     @Option(name: .customLong("t-max"), help: "Final time of each ODE, in SGD steps / D, in (0, 1e9].") var tMax: Double = 150
     @Option(help: "Learning rate eta, in (0, 1000].") var lr: Double = 1
     @Option(name: .customLong("init-scale"), help: "Scale of the random initial weights (same seed in every cell), in (0, 1000].") var initScale: Double = 0.1

@@ -26,11 +26,11 @@ struct Solve: ParsableCommand {
     @OptionGroup(title: "Task and neuron") var taskOptions: TaskOptions
     @OptionGroup(title: "Closure") var closureOptions: ClosureOptions
 
-    @Option(help: "GSL stepper: rk8pd, rkf45, rkck, rk4, msadams, msbdf (default rk8pd; rkf45 for --closure montecarlo).")
+    @Option(help: "GSL stepper: rk8pd, rkf45, rkck, rk4, rk2, msadams, msbdf (default rk8pd; rk2 for --closure montecarlo).")
     var stepper: Stepper?
-    @Option(help: "Relative tolerance of the stepper, in [1e-13, 1): double precision meets no tighter one (default 1e-8; 1e-5 for --closure montecarlo).")
+    @Option(help: "Relative tolerance of the stepper, in [1e-13, 1): double precision meets no tighter one (default 1e-8; 1e-3 for --closure montecarlo).")
     var rtol: Double?
-    @Option(help: "Absolute tolerance of the stepper, in [1e-300, 1] (default 1e-10; 1e-6 for --closure montecarlo).")
+    @Option(help: "Absolute tolerance of the stepper, in [1e-300, 1] (default 1e-10; 1e-4 for --closure montecarlo).")
     var atol: Double?
     @Option(help: "Network: neuron (default), committee (K units, fixed readout) or twolayer (trained readout): the fully-connected models of simulate, with the same options below.")
     var model: ModelKind = .neuron
@@ -52,7 +52,7 @@ struct Solve: ParsableCommand {
     @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (length D, or the last row of an (n, D) array; for --model committee|twolayer (K, D), or the last save of an (n, K, D) array).") var initial: String = "random"
     @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights, in (0, 1000].") var initScale: Double = 0.1
     @Option(help: "Seed of the random initial weights.") var seed: UInt64 = 0
-    @Option(help: "Worker threads, 1 ... 1024 (default: the available cores). The gaussian and cumulant closures evaluate the two classes at once from D = 4096 up; the result does not depend on it.")
+    @Option(help: "Worker threads, 1 ... 1024 (default: the available cores). The montecarlo closure splits its sample across them; the gaussian and cumulant closures evaluate the two classes at once from D = 4096 up. The result does not depend on it, to the bit.")
     var threads: Int?
     // Optional to the parser, required in run(): an unknown option is then reported first.
     @Option(name: .customLong("out"), help: "Output run directory (required; created with its parents).") var outOption: String?
@@ -104,7 +104,7 @@ struct Solve: ParsableCommand {
     /// --threads: 1 ... 1024, by default the cores available.
     static func workerThreads(_ threads: Int?) throws -> Int {
         guard let threads else { return ProcessInfo.processInfo.activeProcessorCount }
-        try require(threads >= 1 && threads <= 1024, flag: "--threads", "must be in 1 ... 1024, got \(threads)")
+        try GradientFlow.requireThreads(threads)
         return threads
     }
 }

@@ -51,6 +51,7 @@ final class CLIBadInputTableTests: CLITestCase {
     static let closureFlags: [(String, [String])] = [
         ("--mc-samples", positive(over: "100000000")),
         ("--mc-seed", nonFinite + ["-1", "1e30"]),
+        ("--mc-precision", ["bogus", "half", ""]),
     ]
     static let integrationFlags: [(String, [String])] = [
         ("--rtol", positive(over: "2") + ["1e-300"]),
@@ -141,7 +142,8 @@ final class CLIBadInputTableTests: CLITestCase {
             ("--seeds", ["2"]), ("--K", ["8"]), ("--null-samples", ["1000"])]])
         all += cases(["demo", "--out", "demo", "--t-max", "1", "--seeds", "0"] + small, [inputFlags, taskFlags, [
             ("--mc-samples", positive(over: "100000000")), ("--t-max", positive(over: "1e12")), ("--lr", positive(over: "1e7")),
-            ("--init-scale", positive(over: "1e7")), ("--seed", nonFinite + ["-1", "1e30"]), ("--batch", positive(over: "1e7"))]])
+            ("--init-scale", positive(over: "1e7")), ("--seed", nonFinite + ["-1", "1e30"]), ("--batch", positive(over: "1e7")),
+            ("--threads", positive(over: "2000")), ("--mc-precision", ["bogus"])]])
         all += cases(["demo", "--out", "demo", "--t-max", "1"] + small, [[("--seeds", nonFinite + ["-1", "1e5"])]])
         all += cases(["validate", "--out", "report.md"], [[("--lrs", ["nan", "-1", "0", "inf", "1,,2", ""])]])
         all += cases(["bench", "--quick"], [[("--seed", nonFinite + ["-1", "1e30"])]])

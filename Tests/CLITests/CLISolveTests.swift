@@ -45,6 +45,23 @@ final class CLISolveTests: CLITestCase {
         XCTAssertEqual(Array(start.values.prefix(16)), Array(weights.values.suffix(16)))
     }
 
+    /// derivations/monte-carlo-closure.md: the montecarlo run is the same bits on one thread and
+    /// on three; --mc-precision is recorded in the manifest (and a float run stays close to double).
+    func testMonteCarloThreadsGiveTheSameRunAndPrecisionIsRecorded() throws {
+        // 2500 x 16 values: past the size below which one thread does the whole right-hand side.
+        let montecarlo = small + ["--closure", "montecarlo", "--mc-samples", "2500"]
+        try runOK(["solve"] + montecarlo + ["--threads", "1", "--out", path("one")])
+        try runOK(["solve"] + montecarlo + ["--threads", "3", "--out", path("three")])
+        let one = try NpyArray.read(from: path("one") + "/weights.npy", flag: "test")
+        XCTAssertEqual(one.values.map(\.bitPattern), try NpyArray.read(from: path("three") + "/weights.npy", flag: "test").values.map(\.bitPattern))
+        try runOK(["solve"] + montecarlo + ["--mc-precision", "float", "--out", path("float")])
+        let manifest = try RunDirectory.readManifest(SolveManifest.self, in: path("float"), flag: "--theory")
+        XCTAssertEqual(manifest.parameters.closure.monteCarloPrecision, .float)
+        XCTAssertEqual(try RunDirectory.readManifest(SolveManifest.self, in: path("one"), flag: "--theory").parameters.closure.monteCarloPrecision, .double)
+        let float = try NpyArray.read(from: path("float") + "/weights.npy", flag: "test")
+        XCTAssertLessThan(Observables.relativeDistance(Array(float.values.suffix(16)), Array(one.values.suffix(16))), 1e-3)
+    }
+
     func testSolveRejectsBadInputAndWritesNothing() throws {
         let bad: [([String], String)] = [
             (["--rtol", "0"], "--rtol"), (["--t-max=-1"], "--t-max"), (["--saves", "1"], "--saves"),

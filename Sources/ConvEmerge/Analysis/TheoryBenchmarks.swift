@@ -52,6 +52,7 @@ public enum TheoryBenchmarks {
         public let threadComparison: [ThreadTiming]
         public let defaultSolve: SolveTiming
         /// The K-unit flow at the same ring sizes (issue 12).
+        public let monteCarlo: MonteCarloBenchmarks.Report
         public var committee: CommitteeBenchmarks.Report?
     }
 
@@ -95,10 +96,12 @@ public enum TheoryBenchmarks {
     }
 
     /// `lengths1D` ring sizes, `lengths2D` torus sides; dense comparison at `denseSize` (ring);
-    /// 2 threads against 1 at `threadSizes` (ring). `committeeSolveTime`: t of the K = 8 committee
-    /// solve (CommitteeBenchmarks).
-    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, threadSizes: [Int], committeeSolveTime: Double = 150,
-                           plan: BenchmarkPlan,
+    /// 2 threads against 1 at `threadSizes` (ring). The montecarlo rows use `monteCarloSamples` per
+    /// class and a solve to `monteCarloTMax` (MonteCarloBenchmarks). `committeeSolveTime`: t of the
+    /// K = 8 committee solve (CommitteeBenchmarks).
+    public static func run(lengths1D: [Int], lengths2D: [Int], denseSize: Int, threadSizes: [Int], monteCarloSamples: Int = 20000,
+                           monteCarloTMax: Double = 150, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                           committeeSolveTime: Double = 150, plan: BenchmarkPlan,
                            progress: (String) -> Void = { _ in }) throws -> Report {
         var fits: [ScalingFit] = []
         for closure in closures {
@@ -142,7 +145,10 @@ public enum TheoryBenchmarks {
         let solve = try SolveJob.run(parameters)
         let timing = SolveTiming(dimension: 100, closure: "cumulant-leading", seconds: solve.wallSeconds,
                                  rightHandSides: solve.trajectory.evaluations, finalIpr: solve.finalIPR ?? .nan)
-        var report = Report(scaling: fits, denseComparison: comparisons, threadComparison: threadComparisons, defaultSolve: timing)
+        let monteCarlo = try MonteCarloBenchmarks.run(samples: monteCarloSamples, tMax: monteCarloTMax, threads: threads,
+                                                      plan: plan, progress: progress)
+        var report = Report(scaling: fits, denseComparison: comparisons, threadComparison: threadComparisons, defaultSolve: timing,
+                            monteCarlo: monteCarlo)
         report.committee = try CommitteeBenchmarks.run(lengths: lengths1D, solveTime: committeeSolveTime, plan: plan, progress: progress)
         return report
     }

@@ -23,15 +23,33 @@ public struct ClosureSpec: Codable, Hashable, Sendable {
     /// For `montecarlo`: inputs per class and the seed of the fixed sample.
     public var monteCarloSamples: Int
     public var monteCarloSeed: UInt64
+    /// For `montecarlo`: how the sample is stored (derivations/monte-carlo-closure.md, "Float sample").
+    public var monteCarloPrecision: MonteCarloPrecision
 
     public init(kind: ClosureKind, cumulantMethod: CumulantMethod = .leading,
-                monteCarloSamples: Int = 20000, monteCarloSeed: UInt64 = 1) throws {
+                monteCarloSamples: Int = 20000, monteCarloSeed: UInt64 = 1,
+                monteCarloPrecision: MonteCarloPrecision = .double) throws {
         try require(monteCarloSamples >= 1 && monteCarloSamples <= 50_000_000, flag: "--mc-samples",
                     "must be in 1 ... 50000000, got \(monteCarloSamples)")
         self.kind = kind
         self.cumulantMethod = cumulantMethod
         self.monteCarloSamples = monteCarloSamples
         self.monteCarloSeed = monteCarloSeed
+        self.monteCarloPrecision = monteCarloPrecision
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case kind, cumulantMethod, monteCarloSamples, monteCarloSeed, monteCarloPrecision
+    }
+
+    /// Manifests written before `monteCarloPrecision` existed read as double.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(kind: container.decode(ClosureKind.self, forKey: .kind),
+                      cumulantMethod: container.decode(CumulantMethod.self, forKey: .cumulantMethod),
+                      monteCarloSamples: container.decode(Int.self, forKey: .monteCarloSamples),
+                      monteCarloSeed: container.decode(UInt64.self, forKey: .monteCarloSeed),
+                      monteCarloPrecision: container.decodeIfPresent(MonteCarloPrecision.self, forKey: .monteCarloPrecision) ?? .double)
     }
 
     /// Refuses a closure that is not defined on some class of `task`, before anything is built
@@ -117,8 +135,8 @@ public enum ClosureFactory {
             case .montecarlo:
                 // Each class gets its own stream of the seed: common random numbers across runs.
                 var rng = Xoshiro256(seed: closure.monteCarloSeed, stream: c)
-                return MonteCarloClosure(distribution: distribution, signal: signal,
-                                         samples: closure.monteCarloSamples, rng: &rng)
+                return MonteCarloClosure(distribution: distribution, signal: signal, samples: closure.monteCarloSamples,
+                                         precision: closure.monteCarloPrecision, rng: &rng)
             case .lufkin:
                 return LufkinClosure(distribution: distribution, signal: signal)
             }

@@ -17,8 +17,12 @@ public final class GradientFlow: @unchecked Sendable {
     /// Threads for `velocity`: with 2 or more, the gaussian and cumulant closures evaluate the two
     /// classes' drifts at once (each class on one thread, with its own buffers and FFT workspace)
     /// from D = `parallelMinimumDimension` up, and sum them in the same order as one thread does,
-    /// so the velocity is the same to the bit for any number of threads.
-    public var threads = 1
+    /// so the velocity is the same to the bit for any number of threads. The montecarlo closure
+    /// splits its sample into fixed chunks on up to this many threads instead, again with the
+    /// same bits for any value (derivations/monte-carlo-closure.md, "One pass in fixed chunks").
+    public var threads = 1 {
+        didSet { for case let sample as MonteCarloClosure in classes { sample.threads = threads } }
+    }
     /// Below this D a class's drift costs about as much as handing it to another thread.
     public static let parallelMinimumDimension = 4096
 
@@ -26,7 +30,8 @@ public final class GradientFlow: @unchecked Sendable {
                 distributions: [InputDistribution]? = nil) throws {
         try requirePositive(learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
         if closure.kind == .montecarlo {
-            try MemoryBudget.require(MemoryBudget.product(task.classes.count, closure.monteCarloSamples, task.dimension, 8),
+            try MemoryBudget.require(MemoryBudget.product(task.classes.count, closure.monteCarloSamples, task.dimension,
+                                                          closure.monteCarloPrecision.bytesPerValue),
                                      flag: "--mc-samples", for: "a fixed sample of \(closure.monteCarloSamples) inputs per class at D = \(task.dimension)")
         }
         self.task = task
@@ -48,6 +53,16 @@ public final class GradientFlow: @unchecked Sendable {
     }
 
     public var dimension: Int { task.dimension }
+
+    /// Refuses a thread count outside 1 ... 1024 (`--threads`).
+    public static func requireThreads(_ threads: Int) throws {
+        try require(threads >= 1 && threads <= 1024, flag: "--threads", "must be in 1 ... 1024, got \(threads)")
+    }
+
+    /// The Monte Carlo closure's loop (`.chunked` unless a benchmark asks for a reference).
+    public var monteCarloKernel = MonteCarloKernel.chunked {
+        didSet { for case let sample as MonteCarloClosure in classes { sample.kernel = monteCarloKernel } }
+    }
 
     /// dw/dt at w, into `out`. Serialised: closures own scratch buffers.
     public func velocity(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
