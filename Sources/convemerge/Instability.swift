@@ -23,7 +23,7 @@ struct Instability: ParsableCommand {
         With --model committee|twolayer --K K: the symmetric state of K identical units on the pair k* \
         (derivations/committee-stability.md), the Jacobian's permutation sectors (symmetric A+(K-1)B, difference \
         A-B), the leading modes by unit, and whether a tiled configuration lies in the leading eigenspace.
-          convemerge instability --model committee --K 3 --L 16 --gain 3 --xi0 0.5 --xi1 2 --activation erf --json
+          convemerge instability --model committee --K 3 --L 16 --gain 3 --xi0 0.5 --xi1 2 --activation quadratic --targets 0,1 --json
         """)
 
     @OptionGroup(title: "Inputs") var input: InputOptions

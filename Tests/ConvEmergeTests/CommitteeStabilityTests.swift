@@ -22,7 +22,8 @@ final class CommitteeStabilityTests: XCTestCase {
     }
 
     /// K = 1 is the single neuron: the same extended state (amplitude and weights) and the same
-    /// growth rate (analytic Jacobian there, central differences here) to 1e-6.
+    /// growth rate (analytic Jacobian there, central differences here) to 1e-6; and so is the
+    /// symmetric sector of K mf units.
     func testOneUnitReproducesTheSingleNeuronInstability() throws {
         for activation in [ActivationKind.quadratic, .relu] {
             let neuron = try InstabilityAnalysis(task: task(), neuron: NeuronSpec(activation: activation, bias: 0),
@@ -33,6 +34,11 @@ final class CommitteeStabilityTests: XCTestCase {
             XCTAssertLessThan(distance, 1e-9 * euclideanNorm(neuron.state), "\(activation)")
             XCTAssertEqual(unit.leading.mode.rate, neuron.growthRate, accuracy: 1e-6 * abs(neuron.growthRate), "\(activation)")
         }
+        // §2: with the mf readout the symmetric motion of K units is the neuron's flow, so A + (K-1) B is its Jacobian.
+        let neuron = try InstabilityAnalysis(task: task(), neuron: NeuronSpec(activation: .quadratic, bias: 0),
+                                             closure: ClosureSpec(kind: .gaussian), learningRate: 0.7).analyse()
+        let symmetric = try committee(units: 3).analyse().symmetric
+        XCTAssertEqual(symmetric.leading.rate, neuron.growthRate, accuracy: 1e-6 * abs(neuron.growthRate))
     }
 
     /// §2: the symmetric state is a fixed point, and for quadratic units yhat = K v (w.x)^2 / D is the
