@@ -161,25 +161,31 @@ public final class InstabilityAnalysis: @unchecked Sendable {
         }
     }
 
-    /// The smallest s where F turns from positive to negative (a radially stable fixed
-    /// point), bracketed on a log grid s = 1e-8 ... 1e8 and bisected in log s.
+    /// The smallest s where F turns from positive to negative (a radially stable fixed point).
     private func radialFixedPoint(mode m: Int) -> Double? {
         guard distributions.allSatisfy({ $0.covariance.halfSpectrum[m] > 1e-12 * $0.covariance.maximumEigenvalue }) else {
             return nil
         }
+        return Self.firstDownwardCrossing { radialSlope(mode: m, s: $0) }
+    }
+
+    /// The smallest s > 0 where f turns from positive to non-positive, bracketed on a log grid
+    /// s = 1e-8 ... 1e8 and bisected in log s; nil without such a crossing. Shared by the
+    /// single neuron's and the committee's radial fixed points (derivations/linear-stability.md §2).
+    static func firstDownwardCrossing(_ f: (Double) -> Double) -> Double? {
         let logGrid = stride(from: -8.0, through: 8.0, by: 0.25).map { pow(10, $0) }
-        var previous = (s: logGrid[0], f: radialSlope(mode: m, s: logGrid[0]))
+        var previous = (s: logGrid[0], f: f(logGrid[0]))
         for s in logGrid.dropFirst() {
-            let f = radialSlope(mode: m, s: s)
-            if previous.f > 0 && f <= 0 {
+            let value = f(s)
+            if previous.f > 0 && value <= 0 {
                 var (low, high) = (log(previous.s), log(s))
                 for _ in 0..<80 where high - low > 1e-14 {
                     let mid = 0.5 * (low + high)
-                    if radialSlope(mode: m, s: exp(mid)) > 0 { low = mid } else { high = mid }
+                    if f(exp(mid)) > 0 { low = mid } else { high = mid }
                 }
                 return exp(0.5 * (low + high))
             }
-            previous = (s, f)
+            previous = (s, value)
         }
         return nil
     }
@@ -299,20 +305,8 @@ public final class InstabilityAnalysis: @unchecked Sendable {
         let star = modes.starBasis(of: extended.mode)
         stage?("eigenpairs of the \(dimension) x \(dimension) Jacobian (gsl_eigen_nonsymmv)",
                DenseCost.eigensystem.seconds(dimension))
-        let all = try eigenmodes(matrix, translations: translations, star: star)
-        // A translation mode is the one eigenvector (per lattice axis that moves the state) lying in the generators' span.
-        var translationModes: [JacobianMode] = []
-        var others: [JacobianMode] = []
-        var excluded = 0
-        for mode in all.sorted(by: { $0.translationOverlap > $1.translationOverlap }) {
-            if excluded < translations.count && mode.translationOverlap > 0.5 {
-                translationModes.append(mode)
-                excluded += 1
-            } else {
-                others.append(mode)
-            }
-        }
-        others.sort { $0.rate > $1.rate }
+        let all = try Self.eigenmodes(matrix, n: dimension, translations: translations, star: star)
+        let (translationModes, others) = Self.separatingTranslationModes(all, generators: translations.count)
         return StabilityReport(
             dispersion: dispersion(overlaps: extended.overlaps), initialDispersion: initialDispersion(scale: initialScale),
             extendedState: extended, state: state, stateResidual: residual, refined: refined,
@@ -326,24 +320,35 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     /// it there (nil when the state moved after it), so that `analyse` need not recompute it.
     func closureFixedPoint(from start: [Double], reporting: StageProgress = StageProgress()) throws
         -> (state: [Double], residual: Double, refined: Bool, jacobian: [Double]?) {
+        if closure.kind == .gaussian { return (start, euclideanNorm(flow.velocity(start)) / euclideanNorm(start), true, nil) }
+        return try Self.newtonFixedPoint(from: start, velocity: flow.velocity, label: closure.kind.rawValue, reporting: reporting) { w, step in
+            jacobian(at: w, reporting: reporting, step: step)
+        }
+    }
+
+    /// Newton's method on v(w) = 0 (shared with the committee's symmetric state): each step a
+    /// truncated-SVD least-squares solve (translation directions are singular), halved until |v| decreases.
+    static func newtonFixedPoint(from start: [Double], velocity field: ([Double]) -> [Double], label: String,
+                                 reporting: StageProgress, jacobian: ([Double], String) -> [Double]) throws
+        -> (state: [Double], residual: Double, refined: Bool, jacobian: [Double]?) {
+        let n = start.count
         var w = start
-        var velocity = flow.velocity(w)
-        if closure.kind == .gaussian { return (w, euclideanNorm(velocity) / euclideanNorm(w), true, nil) }
+        var velocity = field(w)
         var rateScale = 0.0
         var jacobianAtW: [Double]?
         for iteration in 0..<30 {
-            let newton = "\(closure.kind.rawValue) fixed point, Newton step \(iteration + 1): "
-            let matrix = jacobian(at: w, reporting: reporting, step: newton)
+            let newton = "\(label) fixed point, Newton step \(iteration + 1): "
+            let matrix = jacobian(w, newton)
             jacobianAtW = matrix
-            rateScale = euclideanNorm(matrix) / Double(dimension).squareRoot()
+            rateScale = euclideanNorm(matrix) / Double(n).squareRoot()
             if euclideanNorm(velocity) <= 1e-12 * rateScale * euclideanNorm(w) { break }
-            reporting.stage?(newton + "least squares by SVD (gsl_linalg_SV_decomp)", DenseCost.singularValues.seconds(dimension))
-            let step = try DenseLinearAlgebra.leastSquaresSolve(matrix, n: dimension, velocity.map { -$0 }, relativeCutoff: 1e-10)
+            reporting.stage?(newton + "least squares by SVD (gsl_linalg_SV_decomp)", DenseCost.singularValues.seconds(n))
+            let step = try DenseLinearAlgebra.leastSquaresSolve(matrix, n: n, velocity.map { -$0 }, relativeCutoff: 1e-10)
             var fraction = 1.0
             var accepted = false
             for _ in 0..<12 {
                 let trial = zip(w, step).map { $0 + fraction * $1 }
-                let trialVelocity = flow.velocity(trial)
+                let trialVelocity = field(trial)
                 if euclideanNorm(trialVelocity) < euclideanNorm(velocity) {
                     w = trial
                     velocity = trialVelocity
@@ -361,11 +366,26 @@ public final class InstabilityAnalysis: @unchecked Sendable {
 
     /// Eigenpairs of a general real matrix (DenseLinearAlgebra.nonsymmetricEigensystem), with their IPR and their
     /// overlaps with the translation generators and the k* star.
-    func eigenmodes(_ matrix: [Double], translations: [[Double]], star: [[Double]]) throws -> [JacobianMode] {
-        try DenseLinearAlgebra.nonsymmetricEigensystem(matrix, n: dimension).map { pair in
+    static func eigenmodes(_ matrix: [Double], n: Int, translations: [[Double]], star: [[Double]]) throws -> [JacobianMode] {
+        try DenseLinearAlgebra.nonsymmetricEigensystem(matrix, n: n).map { pair in
             JacobianMode(rate: pair.value.re, frequency: pair.value.im, real: pair.vector.re, imaginary: pair.vector.im,
                          translations: translations, star: star)
         }
+    }
+
+    /// Splits off the translation (Goldstone) modes: per generator, the one eigenvector lying in the
+    /// generators' span (overlap > 1/2); the rest sorted by rate, largest first.
+    static func separatingTranslationModes(_ all: [JacobianMode], generators: Int) -> (translation: [JacobianMode], others: [JacobianMode]) {
+        var translationModes: [JacobianMode] = []
+        var others: [JacobianMode] = []
+        for mode in all.sorted(by: { $0.translationOverlap > $1.translationOverlap }) {
+            if translationModes.count < generators && mode.translationOverlap > 0.5 {
+                translationModes.append(mode)
+            } else {
+                others.append(mode)
+            }
+        }
+        return (translationModes, others.sorted { $0.rate > $1.rate })
     }
 
     // MARK: - Critical gain

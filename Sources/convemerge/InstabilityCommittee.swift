@@ -1,0 +1,105 @@
+import ArgumentParser
+import ConvEmerge
+import Foundation
+
+/// `instability --model committee|twolayer --K K` (derivations/committee-stability.md): the
+/// symmetric extended state of K identical units, its Jacobian and permutation sectors.
+extension Instability {
+    /// The K-unit network, read like `solve --model committee|twolayer` (nil for the neuron).
+    func committeeNetwork() throws -> CommitteeNetwork? {
+        guard model != .neuron else {
+            for (flag, given) in [("--K", hiddenUnits.map { $0 != 1 } ?? false), ("--readout", readout != nil), ("--train-bias", trainBias),
+                                  ("--bias-init", biasInit != nil), ("--l1", l1 != 0), ("--l2", l2 != 0)] {
+                try require(!given, flag: flag, "applies to --model committee|twolayer, not --model neuron")
+            }
+            return nil
+        }
+        try require(model != .cnn, flag: "--model", "instability analyses neuron, committee or twolayer, got cnn")
+        try require(scanGain == nil, flag: "--scan-gain", "applies to --model neuron only")
+        try require(model != .twolayer || readout == nil || readout == .trained, flag: "--readout",
+                    "--model twolayer is the trained readout; give --readout trained or no --readout, got \(readout?.rawValue ?? "")")
+        let units = hiddenUnits ?? 2
+        try require(units >= 1 && units <= 4096, flag: "--K", "must be in 1 ... 4096, got \(units)")
+        let kind = readout == .trained ? ModelKind.twolayer : model
+        let options = try NetworkOptions(readout: readout ?? (kind == .twolayer ? .trained : .mf), trainBias: trainBias,
+                                         biasInit: biasInit, l1: l1, l2: l2)
+        let neuron = try taskOptions.neuronSpec()
+        try require(biasInit == nil || neuron.bias == 0, flag: "--bias-init", "replaces --bias; give one of them, got --bias \(neuron.bias)")
+        return CommitteeNetwork(units: units, neuron: neuron, options: options)
+    }
+
+    func runCommittee(_ network: CommitteeNetwork) throws {
+        try requirePositive(lr, flag: "--lr", atMost: ParameterBound.learningRate)
+        var closureOptions = closureOptions
+        // K units have no cumulant closure yet (derivations/committee-closures.md §4): gaussian by default, as in solve.
+        if !Simulate.typed("--closure") { closureOptions.closure = .gaussian }
+        let analysis = try CommitteeStabilityAnalysis(task: taskOptions.taskSpec(input: input), network: network,
+                                                      closure: closureOptions.spec(), learningRate: lr)
+        let progress = quiet ? nil : ProgressLine(label: "instability K=\(network.units)")
+        let report = try analysis.analyse(stage: progress?.stage, progress: progress?.update)
+        progress?.finish()
+        let closure = closureOptions.closure.rawValue
+        if json {
+            try Report.printJSON(committeeJSON(report, closure: closure))
+        } else {
+            print(committeeTable(report, closure: closure))
+        }
+    }
+
+    private func sectorJSON(_ sector: SectorSpectrum) -> [String: Any] {
+        [
+            "growth_rate": Report.json(sector.leading.rate), "frequency": Report.json(sector.leading.frequency),
+            "ipr": Report.json(sector.leading.ipr), "multiplicity": sector.multiplicity, "full_multiplicity": sector.fullMultiplicity,
+            "pattern_centers": sector.patternCenters.map(Report.json), "pattern_iprs": Report.json(sector.patternIPRs),
+            "eigenvalues": Report.json(sector.modes.prefix(8).map(\.rate)),
+        ]
+    }
+
+    private func modeJSON(_ mode: CommitteeMode) -> [String: Any] {
+        [
+            "rate": Report.json(mode.mode.rate), "frequency": Report.json(mode.mode.frequency), "ipr": Report.json(mode.mode.ipr),
+            "symmetric_fraction": Report.json(mode.symmetricFraction),
+            "unit_weights": Report.json(mode.units.map(\.weight)), "unit_centers": mode.units.map { Report.json($0.center) },
+            "unit_iprs": Report.json(mode.units.map(\.ipr)),
+        ]
+    }
+
+    func committeeJSON(_ report: CommitteeStabilityReport, closure: String) -> [String: Any] {
+        [
+            "model": model.rawValue, "K": report.units, "closure": closure,
+            "k_star": report.wavevector.count == 1 ? report.wavevector[0] as Any : report.wavevector,
+            "amplitude": Report.json(report.amplitude), "single_neuron_amplitude": Report.json(report.singleNeuronAmplitude),
+            "state_refined": report.refined, "state_residual": Report.json(report.stateResidual),
+            "symmetry_deviation": Report.json(report.symmetryDeviation),
+            "growth_rate": Report.json(report.leading.mode.rate),
+            "leading_sector": report.leadingSector,
+            "symmetric_sector": sectorJSON(report.symmetric),
+            "difference_sector": report.difference.map(sectorJSON) ?? NSNull(),
+            "tiled_overlap": report.tiledOverlap.map { Report.json($0) } ?? NSNull(),
+            "tiles_linearly": report.tilesLinearly, "verdict": report.verdict,
+            "leading_modes": report.modes.prefix(4).map(modeJSON),
+            "translation_mode_rates": Report.json(report.translationModes.map(\.rate)),
+        ]
+    }
+
+    func committeeTable(_ report: CommitteeStabilityReport, closure: String) -> String {
+        let f = Report.format
+        let centers = { (centers: [[Double]]) in centers.map { $0.map(f).joined(separator: ",") }.joined(separator: "; ") }
+        var rows: [[String]] = [
+            ["k*", "\(report.wavevector)", "|w_k| = \(f(report.amplitude)) (single neuron \(f(report.singleNeuronAmplitude)))"],
+            ["\(closure) state", report.refined ? "fixed point" : "not converged",
+             "residual \(f(report.stateResidual)), block symmetry deviation \(f(report.symmetryDeviation))"],
+            ["sector", "growth rate", "multiplicity (full), pattern centres, IPR"],
+        ]
+        for (name, sector) in [("symmetric A+(K-1)B", report.symmetric), ("difference A-B", report.difference)] {
+            guard let sector else { continue }
+            rows.append([name, f(sector.leading.rate), "\(sector.multiplicity) (\(sector.fullMultiplicity)), [\(centers(sector.patternCenters))], \(f(sector.leading.ipr))"])
+        }
+        rows.append(["leading sector", report.leadingSector, report.tiledOverlap.map { "tiled overlap \(f($0)), localised above IPR \(f(report.localisedIPR))" } ?? ""])
+        for (rank, mode) in report.modes.prefix(4).enumerated() {
+            rows.append(["mode \(rank + 1)", f(mode.mode.rate),
+                         "symmetric fraction \(f(mode.symmetricFraction)), unit centres [\(centers(mode.units.map(\.center)))], unit IPRs \(mode.units.map { f($0.ipr) })"])
+        }
+        return "instability (\(model.rawValue), K = \(report.units), \(closure)):\n" + Report.table(rows) + "\n" + report.verdict
+    }
+}
