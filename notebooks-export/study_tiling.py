@@ -29,8 +29,8 @@ import tempfile
 
 import numpy as np
 
-SOURCES = ["montecarlo", "cumulant", "simulate"]
-CLOSURES = ["montecarlo", "cumulant"]
+SOURCES = ["montecarlo", "cumulant", "gaussian", "simulate"]
+CLOSURES = ["montecarlo", "cumulant", "gaussian"]
 P_TILED = 0.05
 
 

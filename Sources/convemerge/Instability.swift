@@ -34,17 +34,7 @@ struct Instability: ParsableCommand {
     @Option(name: .customLong("scan-gain"), help: "Scan the gain over a:b (n samples with a:b:n, default 9) and bisect the sign change of growth_rate.")
     var scanGain: String?
     @Option(name: .customLong("gain-tolerance"), help: "Bisection tolerance on g_c.") var gainTolerance: Double = 1e-3
-    @Option(help: "Network: neuron (default), committee (K units, fixed readout) or twolayer (trained readout): the symmetric state of K identical units.")
-    var model: ModelKind = .neuron
-    @Option(name: .customLong("K"), help: "Hidden units of --model committee|twolayer, 1 ... 4096 with K D <= 2048 (default 2).") var hiddenUnits: Int?
-    @Option(help: "Readout of --model committee: mf (1/K, default), lazy (1/sqrt K), conv (1); trained is --model twolayer.")
-    var readout: ReadoutKind?
-    @Flag(name: .customLong("train-bias"), inversion: .prefixedNo, help: "--model committee|twolayer: the biases are trained (default: fixed).")
-    var trainBias = false
-    @Option(name: .customLong("bias-init"), help: "--model committee|twolayer: one bias for all units, |b| <= 1e6 (identical units; replaces --bias).")
-    var biasInit: String?
-    @Option(help: "--model committee|twolayer: L1 decay rate (refused: no Jacobian at w = 0).") var l1: Double = 0
-    @Option(help: "--model committee|twolayer: L2 decay rate of the first layer, in [0, 1000] (default 0).") var l2: Double = 0
+    @OptionGroup(title: "K units (--model committee|twolayer)") var committeeModel: CommitteeModelOptions
     @Flag(help: "Print JSON on stdout.") var json = false
     @Flag(help: "No progress on stderr.") var quiet = false
 

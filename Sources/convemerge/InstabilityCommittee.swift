@@ -7,25 +7,12 @@ import Foundation
 extension Instability {
     /// The K-unit network, read like `solve --model committee|twolayer` (nil for the neuron).
     func committeeNetwork() throws -> CommitteeNetwork? {
-        guard model != .neuron else {
-            for (flag, given) in [("--K", hiddenUnits.map { $0 != 1 } ?? false), ("--readout", readout != nil), ("--train-bias", trainBias),
-                                  ("--bias-init", biasInit != nil), ("--l1", l1 != 0), ("--l2", l2 != 0)] {
-                try require(!given, flag: flag, "applies to --model committee|twolayer, not --model neuron")
-            }
-            return nil
-        }
-        try require(model != .cnn, flag: "--model", "instability analyses neuron, committee or twolayer, got cnn")
+        guard let committee = try committeeModel.network(command: "instability", defaultUnits: 2) else { return nil }
         try require(scanGain == nil, flag: "--scan-gain", "applies to --model neuron only")
-        try require(model != .twolayer || readout == nil || readout == .trained, flag: "--readout",
-                    "--model twolayer is the trained readout; give --readout trained or no --readout, got \(readout?.rawValue ?? "")")
-        let units = hiddenUnits ?? 2
-        try require(units >= 1 && units <= 4096, flag: "--K", "must be in 1 ... 4096, got \(units)")
-        let kind = readout == .trained ? ModelKind.twolayer : model
-        let options = try NetworkOptions(readout: readout ?? (kind == .twolayer ? .trained : .mf), trainBias: trainBias,
-                                         biasInit: biasInit, l1: l1, l2: l2)
         let neuron = try taskOptions.neuronSpec()
-        try require(biasInit == nil || neuron.bias == 0, flag: "--bias-init", "replaces --bias; give one of them, got --bias \(neuron.bias)")
-        return CommitteeNetwork(units: units, neuron: neuron, options: options)
+        try require(committee.options.biasInit == nil || neuron.bias == 0, flag: "--bias-init",
+                    "replaces --bias; give one of them, got --bias \(neuron.bias)")
+        return CommitteeNetwork(units: committee.units, neuron: neuron, options: committee.options)
     }
 
     func runCommittee(_ network: CommitteeNetwork) throws {
@@ -66,7 +53,7 @@ extension Instability {
 
     func committeeJSON(_ report: CommitteeStabilityReport, closure: String) -> [String: Any] {
         [
-            "model": model.rawValue, "K": report.units, "closure": closure,
+            "model": committeeModel.model.rawValue, "K": report.units, "closure": closure,
             "k_star": report.wavevector.count == 1 ? report.wavevector[0] as Any : report.wavevector,
             "amplitude": Report.json(report.amplitude), "single_neuron_amplitude": Report.json(report.singleNeuronAmplitude),
             "state_refined": report.refined, "state_residual": Report.json(report.stateResidual),
@@ -100,6 +87,6 @@ extension Instability {
             rows.append(["mode \(rank + 1)", f(mode.mode.rate),
                          "symmetric fraction \(f(mode.symmetricFraction)), unit centres [\(centers(mode.units.map(\.center)))], unit IPRs \(mode.units.map { f($0.ipr) })"])
         }
-        return "instability (\(model.rawValue), K = \(report.units), \(closure)):\n" + Report.table(rows) + "\n" + report.verdict
+        return "instability (\(committeeModel.model.rawValue), K = \(report.units), \(closure)):\n" + Report.table(rows) + "\n" + report.verdict
     }
 }

@@ -32,19 +32,7 @@ struct Solve: ParsableCommand {
     var rtol: Double?
     @Option(help: "Absolute tolerance of the stepper, in [1e-300, 1] (default 1e-10; 1e-4 for --closure montecarlo).")
     var atol: Double?
-    @Option(help: "Network: neuron (default), committee (K units, fixed readout) or twolayer (trained readout): the fully-connected models of simulate, with the same options below.")
-    var model: ModelKind = .neuron
-    @Option(name: .customLong("K"), help: "Hidden units of --model committee|twolayer, 1 ... 4096 (default 8).") var hiddenUnits: Int?
-    @Option(help: "Readout of --model committee: mf (1/K, default), lazy (1/sqrt K), conv (1); trained is --model twolayer.")
-    var readout: ReadoutKind?
-    @Flag(name: .customLong("train-bias"), inversion: .prefixedNo, help: "--model committee|twolayer: train the biases, at the first-layer rate / D (default: fixed).")
-    var trainBias = false
-    @Option(name: .customLong("bias-init"), help: "--model committee|twolayer: biases (initial ones with --train-bias): halves or one number for all, |b| <= 1e6; replaces --bias (default +b, -b, +b, ...).")
-    var biasInit: String?
-    @Option(help: "Output heads: 1 (the only one solve integrates for K units).") var heads: Int?
-    @Option(help: "Loss: mse (the only one solve integrates for K units).") var loss: LossKind?
-    @Option(help: "--model committee|twolayer: L1 decay rate of the first layer, dw/dt -= l1 sign(w), in [0, 1000] (default 0).") var l1: Double = 0
-    @Option(help: "--model committee|twolayer: L2 decay rate of the first layer, dw/dt -= l2 w, in [0, 1000] (default 0).") var l2: Double = 0
+    @OptionGroup(title: "K units (--model committee|twolayer)") var committeeModel: CommitteeModelOptions
     @Option(name: .customLong("t-max"), help: "Final time, in SGD steps / D, in (0, 1e9].") var tMax: Double = 150
     @Option(help: "Number of saved times (2 ... 1000000): 0, then log-spaced from t-max/1000 unless --linear-saves.") var saves: Int = 100
     @Flag(name: .customLong("linear-saves"), help: "Evenly spaced saves from 0 to t-max.") var linearSaves = false

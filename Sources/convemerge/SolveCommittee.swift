@@ -7,20 +7,7 @@ import Foundation
 extension Solve {
     /// The K-unit model as simulate reads it (nil for the neuron, whose run is unchanged).
     func committee() throws -> (ModelKind, Int, NetworkOptions)? {
-        try require(model != .cnn, flag: "--model", "solve integrates neuron, committee or twolayer, got cnn")
-        guard model != .neuron else {
-            for (flag, given) in [("--K", hiddenUnits.map { $0 != 1 } ?? false), ("--readout", readout != nil), ("--train-bias", trainBias),
-                                  ("--bias-init", biasInit != nil), ("--heads", heads != nil), ("--loss", loss != nil), ("--l1", l1 != 0), ("--l2", l2 != 0)] {
-                try require(!given, flag: flag, "applies to --model committee|twolayer, not --model neuron")
-            }
-            return nil
-        }
-        try require(model != .twolayer || readout == nil || readout == .trained, flag: "--readout",
-                    "--model twolayer is the trained readout; give --readout trained or no --readout, got \(readout?.rawValue ?? "")")
-        let model = readout == .trained ? ModelKind.twolayer : self.model
-        let network = try NetworkOptions(readout: readout ?? (model == .twolayer ? .trained : .mf), trainBias: trainBias, biasInit: biasInit,
-                                         heads: heads ?? 1, loss: loss ?? .mse, l1: l1, l2: l2)
-        return (model, hiddenUnits ?? 8, network)
+        try committeeModel.network(command: "solve", defaultUnits: 8).map { ($0.model, $0.units, $0.options) }
     }
 
     /// K units have no cumulant closure (derivations/committee-closures.md §5): their default is gaussian.
