@@ -103,7 +103,8 @@ public enum StepCostBenchmarks {
         return try [(ModelKind.neuron, 1), (.committee, 8)].map { model, units in
             let parameters = try SimulationBenchmarks.parameters(dimension: dimension, model: model, units: units)
             let (tuned, baseline) = try stepSeconds(parameters, steps: stepsPerRound, rounds: rounds)
-            return Measurement(name: model == .neuron ? "SGD step D=\(dimension)" : "SGD step K=\(units) D=\(dimension)",
+            let name = model == .neuron ? "SGD step D=\(dimension)" : "SGD step K=\(units) D=\(dimension)"
+            return Measurement(name: name + " (erf \(KernelVariant.best.name))",
                                dimension: dimension, units: units, stepSeconds: tuned, baselineSeconds: baseline,
                                limitSeconds: units == 1 ? limit : nil, primitives: primitives, loadAverage: loadAverage())
         }
@@ -146,7 +147,7 @@ public enum StepCostBenchmarks {
         var sink = 0.0
         let kernels: [(String, () -> Void)] = [
             ("c2r", { spectrum.update(from: source, count: spectrumCount); fft.backwardAligned(spectrum, field) }),
-            ("normals", { rng.fillZigguratGaussian(field, count: d) }),
+            ("normals", { rng.fillZigguratGaussianNative(field, count: d) }),
             ("erf", { sampler.applyFastNonlinearity(source, into: field) }),
             ("dot+axpy", { sink += dot(output, source, d); axpy(1e-9, source, output, d) }),
         ]
