@@ -127,8 +127,9 @@ final class SGDStepTests: XCTestCase {
             viaSampler.withUnsafeMutableBufferPointer { sampler.applyFastNonlinearity(source.baseAddress!, into: $0.baseAddress!) }
             FastErf.shared.coefficients.withUnsafeBufferPointer { table in
                 viaVariant.withUnsafeMutableBufferPointer {
-                    FastErf.evaluate(source.baseAddress!, into: $0.baseAddress!, count: 203, argumentScale: psi.argumentScale,
-                                     outputScale: psi.outputScale, table: table.baseAddress!, variant: .best)
+                    // GainFunction's scales, g / sqrt 2 and 1 / sqrt(gamma), as it computes them.
+                    FastErf.evaluate(source.baseAddress!, into: $0.baseAddress!, count: 203, argumentScale: psi.gain / 2.0.squareRoot(),
+                                     outputScale: 1 / psi.gamma.squareRoot(), table: table.baseAddress!, variant: .best)
                 }
             }
         }
