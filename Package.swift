@@ -17,9 +17,11 @@ let package = Package(
                        providers: [.apt(["libfftw3-dev"])]),
         // renameat2(2) for atomic replacement of run directories (glibc hides it from Swift).
         .target(name: "CPosix"),
+        // The SGD step's erf and ziggurat kernels, compiled for several ISAs, chosen at run time.
+        .target(name: "CKernels"),
         .target(
             name: "ConvEmerge",
-            dependencies: ["CGSL", "CFFTW", "CPosix"],
+            dependencies: ["CGSL", "CFFTW", "CPosix", "CKernels"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(

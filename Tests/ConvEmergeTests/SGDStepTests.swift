@@ -64,6 +64,99 @@ final class SGDStepTests: XCTestCase {
         }
     }
 
+    /// Every C erf variant this CPU runs, called explicitly: within 1.2e-16 of libm's erf on 2e6
+    /// points of [-7, 7] (chunks of 4099, so every variant's remainder path runs) and on both sides
+    /// of every interval boundary, +-1 beyond 6 and NaN for NaN; fused multiply-adds change only
+    /// the rounding of Horner's steps, so the bound of the Swift kernel holds for each. The
+    /// portable variant rounds as the Swift kernel does: equal bit for bit.
+    func testEveryISAVariantMeetsTheErfBound() {
+        XCTAssertTrue(KernelVariant.supported.contains(.portable))
+        var z = (0...2_000_000).map { -7 + 14 * Double($0) / 2_000_000 }
+        for boundary in 0...192 {
+            let x = Double(boundary) / 32
+            z += [x.nextDown, x, x.nextUp, -x.nextUp, -x]
+        }
+        let special: [Double] = [6, -6.5, 6.0.nextDown, -(6.0.nextDown), .infinity, -.infinity, .nan]
+        z += special
+        var swiftValues = [Double](repeating: 0, count: z.count)
+        FastErf.shared.coefficients.withUnsafeBufferPointer { table in
+            z.withUnsafeBufferPointer { source in
+                swiftValues.withUnsafeMutableBufferPointer {
+                    FastErf.evaluate(source.baseAddress!, into: $0.baseAddress!, count: z.count, argumentScale: 1, outputScale: 1,
+                                     table: table.baseAddress!)
+                }
+            }
+        }
+        let chunk = 4099
+        for variant in KernelVariant.supported {
+            var x = [Double](repeating: 0, count: z.count)
+            FastErf.shared.coefficients.withUnsafeBufferPointer { table in
+                z.withUnsafeBufferPointer { source in
+                    x.withUnsafeMutableBufferPointer { output in
+                        for start in stride(from: 0, to: z.count, by: chunk) {
+                            FastErf.evaluate(source.baseAddress! + start, into: output.baseAddress! + start,
+                                             count: min(chunk, z.count - start), argumentScale: 1, outputScale: 1,
+                                             table: table.baseAddress!, variant: variant)
+                        }
+                    }
+                }
+            }
+            var worst = 0.0
+            for (value, argument) in zip(x, z) where argument.isFinite { worst = max(worst, abs(value - erf(argument))) }
+            XCTAssertLessThanOrEqual(worst, 1.2e-16, variant.name)
+            let tail = Array(x.suffix(special.count))
+            XCTAssertEqual(Array(tail.prefix(6)), [1, -1, erf(6.0.nextDown), -erf(6.0.nextDown), 1, -1], variant.name)
+            XCTAssertTrue(tail[6].isNaN, variant.name)
+            if variant == .portable {
+                XCTAssertTrue(zip(x, swiftValues).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "portable is the Swift kernel")
+            }
+        }
+    }
+
+    /// The dispatcher takes the widest variant this CPU runs, once, and the sampler's psi is that
+    /// variant's pass bit for bit (scales included).
+    func testSamplerUsesTheWidestSupportedVariant() throws {
+        XCTAssertEqual(KernelVariant.best, KernelVariant.supported.max { $0.rawValue < $1.rawValue })
+        XCTAssertEqual(Set(KernelVariant.allCases.map(\.name)).count, KernelVariant.allCases.count)
+        let distribution = try distribution(length: 203)
+        let sampler = try SimulationSampler(distribution, mode: .fast)
+        let z = (0..<203).map { -5 + 10 * Double($0) / 202 }
+        var viaSampler = [Double](repeating: 0, count: 203), viaVariant = viaSampler
+        let psi = distribution.psi
+        z.withUnsafeBufferPointer { source in
+            viaSampler.withUnsafeMutableBufferPointer { sampler.applyFastNonlinearity(source.baseAddress!, into: $0.baseAddress!) }
+            FastErf.shared.coefficients.withUnsafeBufferPointer { table in
+                viaVariant.withUnsafeMutableBufferPointer {
+                    // GainFunction's scales, g / sqrt 2 and 1 / sqrt(gamma), as it computes them.
+                    FastErf.evaluate(source.baseAddress!, into: $0.baseAddress!, count: 203, argumentScale: psi.gain / 2.0.squareRoot(),
+                                     outputScale: 1 / psi.gamma.squareRoot(), table: table.baseAddress!, variant: .best)
+                }
+            }
+        }
+        XCTAssertEqual(viaSampler, viaVariant)
+    }
+
+    /// The C ziggurat is the Swift one draw for draw: the same 2e5 normals bit for bit (about
+    /// 2400 of them through the wedges and the tail) in fills of uneven sizes, and the same final
+    /// generator state.
+    func testNativeZigguratIsTheSwiftStreamBitForBit() {
+        let n = 200_000
+        var swiftGenerator = Xoshiro256(seed: 11), nativeGenerator = Xoshiro256(seed: 11)
+        var swiftValues = [Double](repeating: 0, count: n), nativeValues = swiftValues
+        swiftValues.withUnsafeMutableBufferPointer { swiftGenerator.fillZigguratGaussian($0.baseAddress!, count: n) }
+        nativeValues.withUnsafeMutableBufferPointer { buffer in
+            var start = 0
+            for size in [0, 1, 7, 400, 1023] where start < n {
+                nativeGenerator.fillZigguratGaussianNative(buffer.baseAddress! + start, count: size)
+                start += size
+            }
+            nativeGenerator.fillZigguratGaussianNative(buffer.baseAddress! + start, count: n - start)
+        }
+        XCTAssertEqual(swiftValues, nativeValues)
+        XCTAssertGreaterThan(nativeValues.map(abs).max()!, Ziggurat.table[1], "a tail draw was among them")
+        XCTAssertEqual(swiftGenerator.next(), nativeGenerator.next())
+    }
+
     /// Kolmogorov-Smirnov: sqrt(n) sup |F_n - Phi| of 2e5 ziggurat draws below 1.95 (the 0.1%
     /// critical value); the buffer fill reproduces the one-at-a-time draws bit for bit.
     func testZigguratPassesKolmogorovSmirnov() {

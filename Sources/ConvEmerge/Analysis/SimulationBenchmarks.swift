@@ -86,7 +86,8 @@ public enum StepCostBenchmarks {
         /// Sum of `primitives` (neuron only: the committee's are K dots and axpys more).
         public var limitSeconds: Double?
         /// CPU seconds per call: one c2r of D (aligned, with the refill of its input), D ziggurat
-        /// normals, D table erfs (psi_g), one dot and one axpy of D.
+        /// normals, D table erfs (psi_g), one dot and one axpy of D; and, not in the limit, the
+        /// Swift normals and erf kernels that the C ones replace (keys ending in " (Swift)").
         public var primitives: [String: Double]
         /// 1-minute load average when the row was measured (the machine may be shared).
         public var loadAverage: Double
@@ -99,11 +100,12 @@ public enum StepCostBenchmarks {
     /// best round is the one that kept its core and its caches.
     public static func run(dimension: Int = 400, stepsPerRound: Int = 2500, rounds: Int = 31) throws -> [Measurement] {
         let primitives = try primitiveSeconds(dimension: dimension, calls: max(500, stepsPerRound / 2), rounds: rounds)
-        let limit = primitives.values.reduce(0, +)
+        let limit = primitives.filter { !$0.key.hasSuffix(swiftReferenceSuffix) }.values.reduce(0, +)
         return try [(ModelKind.neuron, 1), (.committee, 8)].map { model, units in
             let parameters = try SimulationBenchmarks.parameters(dimension: dimension, model: model, units: units)
             let (tuned, baseline) = try stepSeconds(parameters, steps: stepsPerRound, rounds: rounds)
-            return Measurement(name: model == .neuron ? "SGD step D=\(dimension)" : "SGD step K=\(units) D=\(dimension)",
+            let name = model == .neuron ? "SGD step D=\(dimension)" : "SGD step K=\(units) D=\(dimension)"
+            return Measurement(name: name + " (erf \(KernelVariant.best.name))",
                                dimension: dimension, units: units, stepSeconds: tuned, baselineSeconds: baseline,
                                limitSeconds: units == 1 ? limit : nil, primitives: primitives, loadAverage: loadAverage())
         }
@@ -126,6 +128,9 @@ public enum StepCostBenchmarks {
         return (best[0], best[1])
     }
 
+    /// Marks the primitives timed for comparison only: the Swift kernels behind the C ones.
+    static let swiftReferenceSuffix = " (Swift)"
+
     /// The primitives of one neuron step at D, CPU seconds per call, best of `rounds`.
     static func primitiveSeconds(dimension d: Int, calls: Int, rounds: Int) throws -> [String: Double] {
         let parameters = try SimulationBenchmarks.parameters(dimension: d)
@@ -146,8 +151,15 @@ public enum StepCostBenchmarks {
         var sink = 0.0
         let kernels: [(String, () -> Void)] = [
             ("c2r", { spectrum.update(from: source, count: spectrumCount); fft.backwardAligned(spectrum, field) }),
-            ("normals", { rng.fillZigguratGaussian(field, count: d) }),
+            ("normals", { rng.fillZigguratGaussianNative(field, count: d) }),
             ("erf", { sampler.applyFastNonlinearity(source, into: field) }),
+            // The Swift kernels the C ones replace in the tuned sampler, for comparison (not in the limit).
+            ("normals" + swiftReferenceSuffix, { rng.fillZigguratGaussian(field, count: d) }),
+            ("erf" + swiftReferenceSuffix, {
+                FastErf.shared.coefficients.withUnsafeBufferPointer {
+                    FastErf.evaluate(source, into: field, count: d, argumentScale: 2.12, outputScale: 0.9, table: $0.baseAddress!)
+                }
+            }),
             ("dot+axpy", { sink += dot(output, source, d); axpy(1e-9, source, output, d) }),
         ]
         var best = [String: Double]()
