@@ -267,3 +267,83 @@ void convemerge_fill_ziggurat(uint64_t state[4], double *buffer, long count, con
     }
     for (int j = 0; j < 4; j++) state[j] = generator.s[j];
 }
+
+/* The montecarlo closure's one pass (derivations/monte-carlo-closure.md, "C kernel"). One
+   body, inlined into a function per instruction set: the compiler vectorises its fixed lanes
+   (the 8 partial sums of the dot product, the axpy) with that set's registers, and `fused`
+   selects explicit fused multiply-adds. The lanes and their summation tree are written out,
+   so no variant's result depends on how the compiler vectorises. */
+#define MC_LANES 8
+
+#define MC_RELU_PASS_BODY(ROW_TYPE, fused)                                                          \
+    for (long i = 0; i < d; i++) accumulator[i] = 0;                                               \
+    long vector_end = d & ~(long)(MC_LANES - 1);                                                   \
+    for (long m = 0; m < count; m++) {                                                             \
+        const ROW_TYPE *row = rows + m * d;                                                        \
+        double s[MC_LANES] = {0};                                                                  \
+        for (long i = 0; i < vector_end; i += MC_LANES)                                            \
+            for (int k = 0; k < MC_LANES; k++)                                                     \
+                s[k] = (fused) ? __builtin_fma((double)row[i + k], w[i + k], s[k])                 \
+                               : s[k] + (double)row[i + k] * w[i + k];                             \
+        double lambda = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));         \
+        for (long i = vector_end; i < d; i++) lambda += (double)row[i] * w[i];                     \
+        /* relu: (y - relu(x)) relu'(x) with x = lambda + b, as ErrorSignal to the bit. */         \
+        double x = lambda * scale + bias;                                                          \
+        if (!(x > 0)) continue;                                                                    \
+        double h = target - x;                                                                     \
+        if (h == 0) continue;                                                                      \
+        for (long i = 0; i < d; i++)                                                               \
+            accumulator[i] = (fused) ? __builtin_fma(h, (double)row[i], accumulator[i])            \
+                                     : accumulator[i] + h * (double)row[i];                        \
+    }
+
+#define MC_RELU_PASS_FUNCTION(NAME, ROW_TYPE, fused, ...)                                           \
+    __VA_ARGS__ static void NAME(const ROW_TYPE *restrict rows, long count, long d,                \
+                                 const double *restrict w, double scale, double bias, double target, \
+                                 double *restrict accumulator) {                                   \
+        MC_RELU_PASS_BODY(ROW_TYPE, fused)                                                         \
+    }
+
+MC_RELU_PASS_FUNCTION(mc_relu_pass_double_default, double, 0)
+MC_RELU_PASS_FUNCTION(mc_relu_pass_float_default, float, 0)
+#if defined(__x86_64__)
+MC_RELU_PASS_FUNCTION(mc_relu_pass_double_avx2, double, 1, __attribute__((target("avx2,fma"))))
+MC_RELU_PASS_FUNCTION(mc_relu_pass_float_avx2, float, 1, __attribute__((target("avx2,fma"))))
+MC_RELU_PASS_FUNCTION(mc_relu_pass_double_avx512, double, 1, __attribute__((target("avx512f"))))
+MC_RELU_PASS_FUNCTION(mc_relu_pass_float_avx512, float, 1, __attribute__((target("avx512f"))))
+#endif
+
+void convemerge_mc_relu_pass_double(convemerge_isa isa, const double *rows, long count, long d, const double *w,
+                                    double scale, double bias, double target, double *accumulator) {
+    switch (isa) {
+#if defined(__x86_64__)
+    case CONVEMERGE_ISA_AVX2_FMA: mc_relu_pass_double_avx2(rows, count, d, w, scale, bias, target, accumulator); return;
+    case CONVEMERGE_ISA_AVX512F: mc_relu_pass_double_avx512(rows, count, d, w, scale, bias, target, accumulator); return;
+#endif
+    default: mc_relu_pass_double_default(rows, count, d, w, scale, bias, target, accumulator); return;
+    }
+}
+
+void convemerge_mc_relu_pass_float(convemerge_isa isa, const float *rows, long count, long d, const double *w,
+                                   double scale, double bias, double target, double *accumulator) {
+    switch (isa) {
+#if defined(__x86_64__)
+    case CONVEMERGE_ISA_AVX2_FMA: mc_relu_pass_float_avx2(rows, count, d, w, scale, bias, target, accumulator); return;
+    case CONVEMERGE_ISA_AVX512F: mc_relu_pass_float_avx512(rows, count, d, w, scale, bias, target, accumulator); return;
+#endif
+    default: mc_relu_pass_float_default(rows, count, d, w, scale, bias, target, accumulator); return;
+    }
+}
+
+void convemerge_mc_relu_plain_double(const double *rows, long count, long d, const double *w,
+                                     double scale, double bias, double target, double *accumulator) {
+    for (long i = 0; i < d; i++) accumulator[i] = 0;
+    for (long m = 0; m < count; m++) {
+        const double *row = rows + m * d;
+        double lambda = 0;
+        for (long i = 0; i < d; i++) lambda += row[i] * w[i];
+        double x = lambda * scale + bias;
+        if (x > 0)
+            for (long i = 0; i < d; i++) accumulator[i] += (target - x) * row[i];
+    }
+}

@@ -8,14 +8,14 @@ extension Bench {
         let load = report.loadAverage.map { String(format: "%.2f", $0) }.joined(separator: " ")
         print("\nMonteCarlo right-hand side D = \(rhs.dimension) M = \(rhs.samplesPerClass) (both classes; fastest of alternating batches; load average \(load)):")
         let baseline = rhs.variants.first { $0.name == "previous implementation" }
-        let plain = rhs.variants.first { $0.name == "plain loop" }
-        print(Report.table([["loop", "threads", "CPU s/call", "wall s/call", "previous / this (wall)", "plain loop / this (wall)"]]
+        let plain = rhs.variants.first { $0.name == "plain C loop" }
+        print(Report.table([["loop", "threads", "CPU s/call", "wall s/call", "previous / this (wall)", "plain C loop / this (wall)"]]
                            + rhs.variants.map { v in
             [v.name, String(v.threads), Report.format(v.cpuSeconds), Report.format(v.wallSeconds),
              baseline.map { String(format: "%.2f", $0.wallSeconds / v.wallSeconds) } ?? "-",
              plain.map { String(format: "%.2f", $0.wallSeconds / v.wallSeconds) } ?? "-"]
         }))
-        print("One pass vs previous: \(Report.format(rhs.chunkedRelativeDifference)) max relative difference. Float sample: "
+        print("C pass vs previous: \(Report.format(rhs.chunkedRelativeDifference)) max relative difference. Float sample: "
               + "\(Report.format(rhs.floatRelativeError)) max relative error, \(Report.format(rhs.floatErrorOverStandardError)) "
               + "of the Monte Carlo standard error (largest component ratio).")
         print("\nDemo montecarlo solve (D = 100, M = \(rhs.samplesPerClass), relu, t = \(Report.format(report.tMax))):")

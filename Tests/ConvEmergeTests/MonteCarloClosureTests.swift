@@ -31,12 +31,14 @@ final class MonteCarloClosureTests: XCTestCase {
     }
 
     /// derivations/monte-carlo-closure.md, "One pass in fixed chunks": the chunks and their order
-    /// depend on M only, so 1, 2, 3 or 7 threads and repeated calls give the same bits.
+    /// depend on M only, so 1, 2, 3 or 7 threads and repeated calls give the same bits, for the
+    /// C pass (the default) and the Swift one.
     func testChunkedRightHandSideIsBitIdenticalAcrossThreadCountsAndRuns() throws {
         for precision in MonteCarloPrecision.allCases {
             // 3001 rows: chunks of unequal size (46 or 47 rows), the dimension not a multiple of 4.
             let flow = try flow(length: 30, samples: 3001, precision: precision)
             for seed in 1...3 as ClosedRange<UInt64> {
+                flow.monteCarloKernel = seed == 2 ? .chunked : .native
                 let w = gaussianVector(30, scale: 1, seed: seed)
                 flow.threads = 1
                 let reference = flow.velocity(w)
@@ -60,10 +62,71 @@ final class MonteCarloClosureTests: XCTestCase {
                 let w = gaussianVector(37, scale: 1, seed: seed)
                 flow.monteCarloKernel = .chunked
                 let onePass = flow.velocity(w)
-                for kernel in [MonteCarloKernel.previous, .plain] {
+                for kernel in [MonteCarloKernel.previous, .plain, .plainC, .native] {
                     flow.monteCarloKernel = kernel
                     XCTAssertLessThan(maximumRelativeDifference(onePass, flow.velocity(w)), 1e-12, "\(kernel), \(precision), seed \(seed)")
                 }
+            }
+        }
+    }
+
+    /// derivations/monte-carlo-closure.md, "C kernel": the C pass (the default) sums the same terms
+    /// as the Swift one pass in another order within a row's dot product (8 lanes, not 2 x 4) and,
+    /// on the fused variants, with one rounding per multiply-add: the same drift to rounding
+    /// (relative 1e-13 of the largest component, ~500 ulps), for double and float samples.
+    func testNativePassMatchesTheSwiftOnePass() throws {
+        for precision in MonteCarloPrecision.allCases {
+            let flow = try flow(length: 37, samples: 4000, precision: precision)
+            for seed in 1...3 as ClosedRange<UInt64> {
+                let w = gaussianVector(37, scale: 1, seed: seed)
+                flow.monteCarloKernel = .native
+                let native = flow.velocity(w)
+                flow.monteCarloKernel = .chunked
+                let swift = flow.velocity(w)
+                XCTAssertLessThan(maximumRelativeDifference(native, swift), 1e-13, "\(precision), seed \(seed)")
+                XCTAssertNotEqual(swift.map(abs).max()!, 0)
+            }
+        }
+    }
+
+    /// derivations/monte-carlo-closure.md, "C kernel": every instruction-set variant this CPU runs,
+    /// called explicitly, gives the sum over rows of x h(w.x / sqrt D) of the plain-C `default`
+    /// variant to 1e-13 relative, and both match the sum written out here; a bias and a dimension
+    /// that is not a multiple of the 8 lanes exercise the shifted kink and the scalar tail.
+    func testEveryInstructionSetVariantAgreesWithTheDefault() {
+        let d = 45, count = 700, bias = 0.3, target = 1.0, scale = 1 / Double(d).squareRoot()
+        let rows = gaussianVector(d * count, scale: 1, seed: 21), floats = rows.map(Float.init)
+        let w = gaussianVector(d, scale: 1, seed: 22)
+        func expected(_ x: [Double]) -> [Double] {
+            var sum = [Double](repeating: 0, count: d)
+            for m in 0..<count {
+                let row = x[(m * d)..<((m + 1) * d)]
+                let value = zip(row, w).reduce(0) { $0 + $1.0 * $1.1 } * scale + bias
+                if value > 0 { for (i, x) in row.enumerated() { sum[i] += (target - value) * x } }
+            }
+            return sum
+        }
+        func pass(_ variant: KernelVariant, float: Bool) -> [Double] {
+            var out = [Double](repeating: .nan, count: d)
+            out.withUnsafeMutableBufferPointer { out in
+                if float {
+                    MonteCarloNativePass.reluPass(floats, count: count, dimension: d, w: w, preactivationScale: scale, bias: bias,
+                                                  target: target, into: out.baseAddress!, variant: variant)
+                } else {
+                    MonteCarloNativePass.reluPass(rows, count: count, dimension: d, w: w, preactivationScale: scale, bias: bias,
+                                                  target: target, into: out.baseAddress!, variant: variant)
+                }
+            }
+            return out
+        }
+        XCTAssertTrue(KernelVariant.supported.contains(.portable))
+        for float in [false, true] {
+            let reference = pass(.portable, float: float)
+            XCTAssertLessThan(maximumRelativeDifference(reference, expected(float ? floats.map(Double.init) : rows)), 1e-13, "float \(float)")
+            for variant in KernelVariant.supported {
+                let result = pass(variant, float: float)
+                XCTAssertLessThan(maximumRelativeDifference(result, reference), 1e-13, "\(variant.name), float \(float)")
+                XCTAssertEqual(pass(variant, float: float).map(\.bitPattern), result.map(\.bitPattern), "\(variant.name) repeatable")
             }
         }
     }

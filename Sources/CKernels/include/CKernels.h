@@ -36,4 +36,21 @@ void convemerge_erf_table(convemerge_isa isa, const double *z, double *x, long c
    `fillZigguratGaussian` bit for bit, draw for draw. */
 void convemerge_fill_ziggurat(uint64_t state[4], double *buffer, long count, const double *table);
 
+/* The montecarlo closure's one pass over rows [0, count) of a row-major count x d sample
+   (derivations/monte-carlo-closure.md, "C kernel"): for each row x, lambda = (w.x) * scale,
+   h = target - (lambda + bias) where lambda + bias > 0, else 0 (relu's error signal), then
+   accumulator += h x. The accumulator is cleared first. The dot product runs in 8 partial sums
+   summed in a fixed tree, so each variant's result depends on the rows alone; the fused
+   variants round the products and the axpy once (FMA), so their last bits may differ from
+   DEFAULT's. `isa` must be supported. */
+void convemerge_mc_relu_pass_double(convemerge_isa isa, const double *rows, long count, long d, const double *w,
+                                    double scale, double bias, double target, double *accumulator);
+void convemerge_mc_relu_pass_float(convemerge_isa isa, const float *rows, long count, long d, const double *w,
+                                   double scale, double bias, double target, double *accumulator);
+
+/* The same sum by the plainest one-pass loop (one scalar accumulator per dot product, scalar
+   axpy, plain C as in the issue's reference): the benchmark's baseline, not used by solves. */
+void convemerge_mc_relu_plain_double(const double *rows, long count, long d, const double *w,
+                                     double scale, double bias, double target, double *accumulator);
+
 #endif

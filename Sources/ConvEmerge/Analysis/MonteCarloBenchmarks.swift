@@ -1,7 +1,8 @@
 import Foundation
 
-/// Cost of the montecarlo closure (issue 11): its right-hand side under each loop, precision
-/// and thread count against the previous implementation and a plain one-pass loop, measured in
+/// Cost of the montecarlo closure (issue 11): its right-hand side under each loop (the C pass,
+/// the Swift one pass, the previous implementation, plain one-pass loops in C and Swift), precision
+/// and thread count, measured in
 /// the same run; and the default demo's montecarlo solve before (previous loop, one thread, the
 /// previous tolerances) and after (the current defaults).
 public enum MonteCarloBenchmarks {
@@ -22,7 +23,7 @@ public enum MonteCarloBenchmarks {
         public let floatRelativeError: Double
         /// max_i |v_float - v_double|_i / SE_i: the float's error in units of the sample's own Monte Carlo error.
         public let floatErrorOverStandardError: Double
-        /// max_i |v_chunked - v_previous| / max_i |v_previous|.
+        /// max_i |v_native - v_previous| / max_i |v_previous| (the production C pass against the previous loop).
         public let chunkedRelativeDifference: Double
     }
 
@@ -67,10 +68,16 @@ public enum MonteCarloBenchmarks {
         // Unit-variance weights: preactivations of order 1, about half the rows past relu's kink.
         let w = TheoryBenchmarks.testVector(double.dimension)
         typealias Configuration = (name: String, flow: GradientFlow, kernel: MonteCarloKernel, threads: Int)
-        let threaded: [Configuration] = threads > 1 ? [("one pass, double", double, .chunked, threads), ("one pass, float", float, .chunked, threads)] : []
+        let variant = KernelVariant.best.name
+        let threaded: [Configuration] = threads > 1 ? [
+            ("C pass (\(variant)), double", double, .native, threads), ("C pass (\(variant)), float", float, .native, threads),
+            ("Swift one pass, double", double, .chunked, threads),
+        ] : []
         let configurations: [Configuration] = [
-            ("one pass, double", double, .chunked, 1), ("previous implementation", double, .previous, 1),
-            ("plain loop", double, .plain, 1), ("one pass, float", float, .chunked, 1),
+            ("C pass (\(variant)), double", double, .native, 1), ("Swift one pass, double", double, .chunked, 1),
+            ("previous implementation", double, .previous, 1), ("plain C loop", double, .plainC, 1),
+            ("plain Swift loop", double, .plain, 1), ("C pass (\(variant)), float", float, .native, 1),
+            ("Swift one pass, float", float, .chunked, 1),
         ] + threaded
         let times = alternate(configurations.map { configuration in {
             configuration.flow.monteCarloKernel = configuration.kernel
@@ -80,11 +87,11 @@ public enum MonteCarloBenchmarks {
         let variants = zip(configurations, times).map { configuration, time in
             Variant(name: configuration.name, threads: configuration.threads, wallSeconds: time.wall, cpuSeconds: time.cpu)
         }
-        for flow in [double, float] { flow.monteCarloKernel = .chunked; flow.threads = 1 }
+        for flow in [double, float] { flow.monteCarloKernel = .native; flow.threads = 1 }
         let reference = double.velocity(w), rounded = float.velocity(w)
         double.monteCarloKernel = .previous
         let previous = double.velocity(w)
-        double.monteCarloKernel = .chunked
+        double.monteCarloKernel = .native
         let standardError = double.monteCarloStandardError(w)
         let scale = reference.map(abs).max() ?? 1
         let floatError = zip(rounded, reference).map { abs($0 - $1) }
@@ -98,9 +105,10 @@ public enum MonteCarloBenchmarks {
         let before = try IntegratorSpec(stepper: .rkf45, relativeTolerance: 1e-5, absoluteTolerance: 1e-6, tMax: tMax)
         let runs: [(name: String, integrator: IntegratorSpec, precision: MonteCarloPrecision, kernel: MonteCarloKernel, threads: Int)] = [
             ("before: previous loop, rkf45 1e-5, 1 thread", before, .double, .previous, 1),
-            ("after: defaults, \(threads) thread\(threads == 1 ? "" : "s")", integrator, .double, .chunked, threads),
-            ("after: defaults, 1 thread", integrator, .double, .chunked, 1),
-            ("after: defaults, float, \(threads) thread\(threads == 1 ? "" : "s")", integrator, .float, .chunked, threads),
+            ("after: defaults, \(threads) thread\(threads == 1 ? "" : "s")", integrator, .double, .native, threads),
+            ("after: defaults, 1 thread", integrator, .double, .native, 1),
+            ("after: defaults, Swift one pass, 1 thread", integrator, .double, .chunked, 1),
+            ("after: defaults, float, \(threads) thread\(threads == 1 ? "" : "s")", integrator, .float, .native, threads),
         ]
         var trajectories: [[Double]] = []
         let solves = try runs.map { run -> Solve in

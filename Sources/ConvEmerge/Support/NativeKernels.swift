@@ -54,3 +54,31 @@ extension Xoshiro256 {
         }
     }
 }
+
+/// The montecarlo closure's one pass for relu in C (derivations/monte-carlo-closure.md,
+/// "C kernel"): `accumulator` = sum over the `count` rows x of x h(w.x * preactivationScale),
+/// h the relu error signal with `bias` and `target`, by the pass of `variant` (which must be
+/// supported; `MonteCarloClosure` uses `KernelVariant.best`).
+public enum MonteCarloNativePass {
+    public static func reluPass(_ rows: UnsafePointer<Double>, count: Int, dimension: Int, w: UnsafePointer<Double>,
+                                preactivationScale: Double, bias: Double, target: Double,
+                                into accumulator: UnsafeMutablePointer<Double>, variant: KernelVariant) {
+        precondition(KernelVariant.supported.contains(variant), "MonteCarloNativePass: \(variant.name) is not supported on this CPU")
+        convemerge_mc_relu_pass_double(variant.isa, rows, count, dimension, w, preactivationScale, bias, target, accumulator)
+    }
+
+    public static func reluPass(_ rows: UnsafePointer<Float>, count: Int, dimension: Int, w: UnsafePointer<Double>,
+                                preactivationScale: Double, bias: Double, target: Double,
+                                into accumulator: UnsafeMutablePointer<Double>, variant: KernelVariant) {
+        precondition(KernelVariant.supported.contains(variant), "MonteCarloNativePass: \(variant.name) is not supported on this CPU")
+        convemerge_mc_relu_pass_float(variant.isa, rows, count, dimension, w, preactivationScale, bias, target, accumulator)
+    }
+
+    /// The plainest one-pass C loop (the reference: scalar dot, relu signal, scalar axpy),
+    /// for the benchmark only.
+    public static func plainReluPass(_ rows: UnsafePointer<Double>, count: Int, dimension: Int, w: UnsafePointer<Double>,
+                                     preactivationScale: Double, bias: Double, target: Double,
+                                     into accumulator: UnsafeMutablePointer<Double>) {
+        convemerge_mc_relu_plain_double(rows, count, dimension, w, preactivationScale, bias, target, accumulator)
+    }
+}

@@ -59,8 +59,8 @@ public final class GradientFlow: @unchecked Sendable {
         try require(threads >= 1 && threads <= 1024, flag: "--threads", "must be in 1 ... 1024, got \(threads)")
     }
 
-    /// The Monte Carlo closure's loop (`.chunked` unless a benchmark asks for a reference).
-    public var monteCarloKernel = MonteCarloKernel.chunked {
+    /// The Monte Carlo closure's loop (`.native` unless a benchmark asks for a reference).
+    public var monteCarloKernel = MonteCarloKernel.native {
         didSet { for case let sample as MonteCarloClosure in classes { sample.kernel = monteCarloKernel } }
     }
 

@@ -16,8 +16,8 @@ public final class MonteCarloClosure: ClassExpectation, @unchecked Sendable {
     public let precision: MonteCarloPrecision
     /// Threads `drift` may use; the result is the same bits for any value (fixed chunks).
     public var threads = 1
-    /// The loop `drift` runs: `.chunked` unless a test or the benchmark asks for a reference.
-    public var kernel = MonteCarloKernel.chunked
+    /// The loop `drift` runs: `.native` unless a test or the benchmark asks for a reference.
+    public var kernel = MonteCarloKernel.native
     private let size: Int
     private let storage: Storage
     /// derivations/monte-carlo-closure.md, "One pass in fixed chunks": fixed by M alone.
@@ -96,10 +96,17 @@ public final class MonteCarloClosure: ClassExpectation, @unchecked Sendable {
         switch kernel {
         case .previous:
             MonteCarloLoops.previous(rows, count: sampleCount, dimension: d, w: w, preactivationScale: preactivationScale, into: out, signal: signal)
-        case .plain:
+        case .plainC where S.self == Double.self && signal.activation.kind == .relu:
+            MonteCarloNativePass.plainReluPass(UnsafeRawPointer(rows).assumingMemoryBound(to: Double.self), count: sampleCount, dimension: d,
+                                               w: w, preactivationScale: preactivationScale, bias: signal.bias, target: signal.target, into: out)
+        case .plain, .plainC:
             MonteCarloLoops.plain(rows, count: sampleCount, dimension: d, w: w, preactivationScale: preactivationScale, into: out, signal: signal)
-        case .chunked:
-            forEachChunk { chunk in accumulate(rows, chunk: chunk, w, preactivationScale: preactivationScale) }
+        case .chunked, .native:
+            let native = kernel == .native && signal.activation.kind == .relu
+            forEachChunk { chunk in
+                if native { accumulateNative(rows, chunk: chunk, w, preactivationScale: preactivationScale) }
+                else { accumulate(rows, chunk: chunk, w, preactivationScale: preactivationScale) }
+            }
             // Chunk order, whatever thread computed which chunk.
             for i in 0..<d { out[i] = partials[i] }
             for chunk in 1..<chunkCount {
@@ -126,6 +133,25 @@ public final class MonteCarloClosure: ClassExpectation, @unchecked Sendable {
                                     into: accumulator) { signal($0) }
         }
     }
+
+    /// One chunk's sum by the C pass (relu only), on this CPU's widest instruction set.
+    private func accumulateNative<S: SampleScalar>(_ rows: UnsafePointer<S>, chunk: Int, _ w: UnsafePointer<Double>,
+                                                   preactivationScale: Double) {
+        let accumulator = partials + chunk * size, range = self.rows(ofChunk: chunk)
+        let first = UnsafeRawPointer(rows + range.lowerBound * size)
+        if S.self == Float.self {
+            MonteCarloNativePass.reluPass(first.assumingMemoryBound(to: Float.self), count: range.count, dimension: size, w: w,
+                                          preactivationScale: preactivationScale, bias: signal.bias, target: signal.target,
+                                          into: accumulator, variant: Self.nativeVariant)
+        } else {
+            MonteCarloNativePass.reluPass(first.assumingMemoryBound(to: Double.self), count: range.count, dimension: size, w: w,
+                                          preactivationScale: preactivationScale, bias: signal.bias, target: signal.target,
+                                          into: accumulator, variant: Self.nativeVariant)
+        }
+    }
+
+    /// Chosen once per process: the same binary on the same machine gives the same bits.
+    static let nativeVariant = KernelVariant.best
 
     /// Runs `body` on every chunk, on up to `threads` threads, each chunk exactly once.
     private func forEachChunk(_ body: (Int) -> Void) {

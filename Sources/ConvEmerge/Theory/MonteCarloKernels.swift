@@ -11,9 +11,13 @@ public enum MonteCarloPrecision: String, Codable, CaseIterable, Sendable {
     var bytesPerValue: Int { self == .float ? 4 : 8 }
 }
 
-/// How `MonteCarloClosure.drift` walks the sample: the production kernel and the two
+/// How `MonteCarloClosure.drift` walks the sample: the production kernel (`.native`) and the
 /// references it is tested and benchmarked against (they agree to rounding).
 public enum MonteCarloKernel: String, CaseIterable, Sendable {
+    /// `.chunked`'s chunks and order, each chunk's pass in C compiled for this CPU's widest
+    /// instruction set (`KernelVariant.best`; derivations/monte-carlo-closure.md, "C kernel") where
+    /// the activation is relu; other activations run `.chunked`.
+    case native
     /// One pass per row (SIMD4 dot, error signal, axpy) over a fixed number of chunks,
     /// each into its own accumulator, summed in chunk order: the same bits on any number of threads
     /// (derivations/monte-carlo-closure.md, "One pass in fixed chunks").
@@ -22,6 +26,8 @@ public enum MonteCarloKernel: String, CaseIterable, Sendable {
     case previous
     /// The plainest one-pass loop (one scalar accumulator per dot, scalar axpy): the reference speed.
     case plain
+    /// The same plain loop in C (the reference), relu only (other activations run `.plain`).
+    case plainC
 }
 
 /// A stored sample value, read as Double four at a time.
