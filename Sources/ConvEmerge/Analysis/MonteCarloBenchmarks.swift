@@ -68,7 +68,7 @@ public enum MonteCarloBenchmarks {
         // Unit-variance weights: preactivations of order 1, about half the rows past relu's kink.
         let w = TheoryBenchmarks.testVector(double.dimension)
         typealias Configuration = (name: String, flow: GradientFlow, kernel: MonteCarloKernel, threads: Int)
-        let variant = KernelVariant.best.name
+        let variant = MonteCarloClosure.nativeVariant.name
         let threaded: [Configuration] = threads > 1 ? [
             ("C pass (\(variant)), double", double, .native, threads), ("C pass (\(variant)), float", float, .native, threads),
             ("Swift one pass, double", double, .chunked, threads),
