@@ -22,8 +22,9 @@ struct Bench: ParsableCommand {
         whole right-hand side (both classes) on 2 threads against 1 at D = 1e4 and 1e5 (quick: 4096; \
         wall-clock and process CPU time, alternating batches, with the 1-minute load average); a default solve \
         (D = 100) end to end. The montecarlo closure (issue 11) at D = 100, M = 20000 per class \
-        (quick: 1000): CPU and wall seconds per right-hand side of the one-pass loop on one thread and on all \
-        cores, the previous implementation, a plain scalar loop and the float sample (its error against the \
+        (quick: 1000): CPU and wall seconds per right-hand side of the one-pass loop in C (the default) and in \
+        Swift on one thread and on all cores, the previous implementation, plain scalar loops in C and Swift \
+        and the float sample (its error against the \
         Monte Carlo standard error), with the load average; and the demo's montecarlo solve (t = 150, quick: 10) \
         before (previous loop and tolerances, one thread) and after (the defaults).
 
