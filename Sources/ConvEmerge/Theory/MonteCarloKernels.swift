@@ -26,7 +26,7 @@ public enum MonteCarloKernel: String, CaseIterable, Sendable {
     case previous
     /// The plainest one-pass loop (one scalar accumulator per dot, scalar axpy): the reference speed.
     case plain
-    /// The same plain loop in C (the reference), relu only (other activations run `.plain`).
+    /// The same plain loop in C (the reference), for relu on a double sample (otherwise `.plain`).
     case plainC
 }
 
