@@ -23,7 +23,7 @@ extension Solve {
         return (model, hiddenUnits ?? 8, network)
     }
 
-    /// K units have no cumulant closure (derivations/committee-closures.md §5): their default is gaussian.
+    /// K units default to gaussian: their cumulant closure omits the joint cumulants of pairs (derivations/committee-closures.md §5).
     func committeeClosure() throws -> ClosureSpec {
         var closureOptions = closureOptions
         if !Simulate.typed("--closure") { closureOptions.closure = .gaussian }

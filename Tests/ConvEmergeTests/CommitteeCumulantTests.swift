@@ -2,7 +2,8 @@ import ConvEmerge
 import Foundation
 import XCTest
 
-/// The multilinear fourth-cumulant action T(u, v, w) (derivations/committee-closures.md §4).
+/// The multilinear fourth-cumulant action T(u, v, w) (derivations/committee-closures.md §4) and the
+/// K-unit cumulant closure built on it (§5).
 final class CommitteeCumulantTests: XCTestCase {
     private func ring(_ length: Int, xi: Double, gain: Double, jitter: Double = 0) throws -> InputDistribution {
         try InputDistribution(InputSpec(lattice: Lattice(dimension: 1, length: length),
@@ -55,5 +56,146 @@ final class CommitteeCumulantTests: XCTestCase {
             XCTAssertLessThan(relativeDifference(t(combination, v, w), linear), 1e-12, "\(method)")
             XCTAssertLessThan(relativeDifference(t(w, w, w), cumulant.action(w)), 1e-12, "\(method)")
         }
+    }
+
+    // MARK: the K-unit cumulant closure (§5)
+
+    private func task(gain: Double, length: Int = 16) throws -> TaskSpec {
+        let lattice = try Lattice(dimension: 1, length: length)
+        let base = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 2), gain: gain)
+        return try TaskSpec.xi(base: base, xi0: 0.5, xi1: 2, gaussianControl: false, prior1: 0.4, targets: [0, 1])
+    }
+
+    private func network(_ units: Int, _ activation: ActivationKind, trained: Bool = false) throws -> CommitteeNetwork {
+        CommitteeNetwork(units: units, neuron: try NeuronSpec(activation: activation, bias: 0.2),
+                         options: trained ? try NetworkOptions(readout: .trained, trainBias: true) : .standard)
+    }
+
+    private func norm(_ a: [Double]) -> Double { a.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+    private func distance(_ a: [Double], _ b: [Double]) -> Double { norm(zip(a, b).map { $0 - $1 }) }
+
+    /// §5: one unit is the neuron, whose cumulant closure is GaussianClosure's: the whole trajectory
+    /// and the loss agree to round-off, for relu and erf with biases.
+    func testOneUnitReproducesSingleNeuronCumulantSolve() throws {
+        let task = try self.task(gain: 3, length: 24)
+        for (activation, bias) in [(ActivationKind.relu, 0.3), (.erf, -0.2)] {
+            let closure = try ClosureSpec(kind: .cumulant, cumulantMethod: .leading)
+            let neuron = SolveParameters(task: task, neuron: try NeuronSpec(activation: activation, bias: bias), closure: closure,
+                                         integrator: try IntegratorSpec.suited(to: .cumulant, tMax: 4, saves: 12, logSpacedSaves: true),
+                                         learningRate: 0.7, initialization: .random(scale: 0.5, seed: 9))
+            let single = try SolveJob.run(neuron)
+            var parameters = neuron
+            parameters.model = .committee
+            parameters.hiddenUnits = 1
+            let one = try CommitteeSolveJob.run(parameters)
+            XCTAssertEqual(one.trajectory.times, single.trajectory.times)
+            let scale = single.trajectory.weights.flatMap { $0 }.map(abs).max()!
+            for (a, b) in zip(one.trajectory.weights, single.trajectory.weights) {
+                XCTAssertLessThanOrEqual(zip(a, b).map { abs($0 - $1) }.max()!, 1e-12 * scale, "\(activation)")
+            }
+            XCTAssertGreaterThan(distance(single.trajectory.weights.last!, single.trajectory.weights[0]), 0.1 * scale, "\(activation): w moved")
+            XCTAssertEqual(one.observables.rows.last![1], single.observables.rows.last![5], accuracy: 1e-12, "loss, \(activation)")
+        }
+    }
+
+    /// §5: relabelling the units (weights, trained readouts, biases) relabels the cumulant velocity.
+    func testPermutedUnitsGivePermutedCumulantVelocity() throws {
+        let task = try self.task(gain: 3)
+        let d = task.dimension, units = 3, permutation = [2, 0, 1]
+        for activation in [ActivationKind.relu, .erf] {
+            let flow = try CommitteeFlow(task: task, network: network(units, activation, trained: true),
+                                         closure: ClosureSpec(kind: .cumulant), learningRate: 1)
+            let state = try Initialization.random(scale: 1, seed: 8).weights(dimension: units * d) + [0.5, -0.2, 0.9] + [0.3, -0.6, 0.1]
+            func permuted(_ s: [Double]) -> [Double] {
+                permutation.flatMap { Array(s[($0 * d)..<(($0 + 1) * d)]) } + permutation.map { s[units * d + $0] }
+                    + permutation.map { s[units * d + units + $0] }
+            }
+            let velocity = flow.velocity(state)
+            XCTAssertLessThan(distance(flow.velocity(permuted(state)), permuted(velocity)), 1e-12 * norm(velocity), "\(activation)")
+            XCTAssertEqual(flow.loss(permuted(state)), flow.loss(state), accuracy: 1e-13, "\(activation) loss")
+        }
+    }
+
+    /// §5: the fourth-cumulant terms are O(c3/c1) = O(gain^2) as the NLGP gain vanishes (the inputs become
+    /// Gaussian), so |cumulant - gaussian| falls 4x when the gain halves, at K = 3 with pairs overlapping.
+    func testCumulantTendsToGaussianAsGainVanishes() throws {
+        let units = 3
+        for activation in [ActivationKind.relu, .erf] {
+            var gaps: [Double] = []
+            for gain in [0.1, 0.05] {
+                let task = try self.task(gain: gain)
+                let network = try self.network(units, activation, trained: true)
+                let state = try Initialization.random(scale: 1, seed: 3).weights(dimension: units * task.dimension) + [0.7, -0.4, 0.2] + [0.1, 0.2, -0.3]
+                let gaussian = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .gaussian), learningRate: 1).velocity(state)
+                let cumulant = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .cumulant), learningRate: 1).velocity(state)
+                gaps.append(distance(cumulant, gaussian) / norm(gaussian))
+            }
+            XCTAssertLessThan(gaps[1], 1e-2, "\(activation)")
+            XCTAssertEqual(gaps[0] / gaps[1], 4, accuracy: 0.4, "\(activation): gap ratio for gain 0.1 / 0.05")
+        }
+    }
+
+    /// §5: on NLGP at moderate gain the K-unit cumulant right-hand side is closer to Monte Carlo (M = 200000
+    /// per class) than the gaussian one, for K = 2, 3, 4, relu and erf; the test has power: the Monte Carlo
+    /// error (the norm of its standard errors) is below a third of |cumulant - gaussian|.
+    func testCumulantBeatsGaussianAgainstMonteCarlo() throws {
+        let task = try self.task(gain: 1)
+        let d = task.dimension
+        let distributions = try task.classes.map(InputDistribution.init)
+        for units in 2...4 {
+            for activation in [ActivationKind.relu, .erf] {
+                let network = try self.network(units, activation)
+                func flow(_ closure: ClosureSpec) throws -> CommitteeFlow {
+                    try CommitteeFlow(task: task, network: network, closure: closure, learningRate: 1, distributions: distributions)
+                }
+                let reference = try flow(ClosureSpec(kind: .montecarlo, monteCarloSamples: 200_000, monteCarloSeed: 7))
+                // Units on neighbouring sites, overlapping: the pair terms matter.
+                let state = (0..<units).flatMap { k in
+                    (0..<d).map { i -> Double in
+                        let x = Double(min(abs(i - 3 * k), d - abs(i - 3 * k)))
+                        return 2 * exp(-x * x / 4) + 0.2 * sin(Double(i * (k + 1)))
+                    }
+                }
+                let truth = reference.velocity(state)
+                let noise = norm(try XCTUnwrap(reference.monteCarloStandardErrors(state)).velocity)
+                let gaussian = try flow(ClosureSpec(kind: .gaussian)).velocity(state)
+                let cumulant = try flow(ClosureSpec(kind: .cumulant)).velocity(state)
+                let gaussianError = distance(gaussian, truth), cumulantError = distance(cumulant, truth)
+                XCTAssertLessThan(noise, distance(cumulant, gaussian) / 3, "K = \(units) \(activation): Monte Carlo resolves the correction")
+                XCTAssertLessThan(cumulantError, gaussianError, "K = \(units) \(activation)")
+            }
+        }
+    }
+
+    /// §5 eq. (G4): the pair expectations of the cumulant closure against a two-dimensional trapezoidal sum
+    /// over the bivariate Gaussian (spectrally accurate for smooth integrands) for erf, and relu's
+    /// E[delta(a) delta(b)] against the bivariate density at the kinks.
+    func testFourthOrderPairMomentsMatchQuadrature() throws {
+        let (meanA, meanB, varianceA, varianceB, covariance) = (0.3, -0.2, 1.3, 0.7, 0.6)
+        let l11 = varianceA.squareRoot(), l21 = covariance / l11, l22 = (varianceB - l21 * l21).squareRoot()
+        func gPrime(_ x: Double) -> Double { 0.79788456080286535588 * exp(-0.5 * x * x) }
+        var fourthValue = 0.0, thirdSlope = 0.0, curvatureCurvature = 0.0
+        let n = 400, h = 16.0 / Double(n)
+        for i in 0...n {
+            for j in 0...n {
+                let z1 = -8 + Double(i) * h, z2 = -8 + Double(j) * h
+                let weight = h * h * exp(-0.5 * (z1 * z1 + z2 * z2)) / (2 * Double.pi)
+                let a = meanA + l11 * z1, b = meanB + l21 * z1 + l22 * z2
+                fourthValue += weight * (3 * a - a * a * a) * gPrime(a) * erf(b / 2.squareRoot())
+                thirdSlope += weight * (a * a - 1) * gPrime(a) * gPrime(b)
+                curvatureCurvature += weight * a * b * gPrime(a) * gPrime(b)
+            }
+        }
+        let erfMoments = CommitteePairExpectations(activation: Activation(.erf))
+            .fourthOrderMoments(meanA: meanA, meanB: meanB, varianceA: varianceA, varianceB: varianceB, covariance: covariance)
+        XCTAssertEqual(erfMoments.fourthValue, fourthValue, accuracy: 1e-10)
+        XCTAssertEqual(erfMoments.thirdSlope, thirdSlope, accuracy: 1e-10)
+        XCTAssertEqual(erfMoments.curvatureCurvature, curvatureCurvature, accuracy: 1e-10)
+        XCTAssertGreaterThan(min(abs(fourthValue), abs(thirdSlope), abs(curvatureCurvature)), 1e-2)
+        let relu = CommitteePairExpectations(activation: Activation(.relu))
+            .fourthOrderMoments(meanA: meanA, meanB: meanB, varianceA: varianceA, varianceB: varianceB, covariance: covariance)
+        let determinant = varianceA * varianceB - covariance * covariance
+        let exponent = (varianceB * meanA * meanA - 2 * covariance * meanA * meanB + varianceA * meanB * meanB) / determinant
+        XCTAssertEqual(relu.curvatureCurvature, exp(-0.5 * exponent) / (2 * Double.pi * determinant.squareRoot()), accuracy: 1e-9)
     }
 }
