@@ -1,15 +1,14 @@
 import Foundation
 
 /// The `cumulant` closure of K units (derivations/committee-closures.md §5): the gaussian closure
-/// plus the first-order Edgeworth terms of the fourth cumulant,
-///   sqrt(D) E[x f_k] += (1/(6 D)) sum_(a,b,c) T(w_a, w_b, w_c) E[d^3 f_k / dlambda_a dlambda_b dlambda_c]
-///                     + C w_k v_k kappa4_k / 24 E[s_k^(5)],      kappa4_k = w_k.T(w_k) / D^2,
-/// where only triples inside pairs {k, m} survive (F has no mixed derivative in three distinct units)
-/// and s_k is the unit's own signal of CommitteeGaussianClosure. At K = 1 this is GaussianClosure's
-/// cumulant mode term by term. The joint fourth cumulants of two units' preactivations (the Edgeworth
-/// corrections of the pair expectations) are omitted: §5 gives their order.
+/// plus the first-order Edgeworth terms of the fourth cumulants of (x_i, lambda_1, ..., lambda_K),
+///   sqrt(D) E[x f_k] += (1/(6 D)) sum_(a,b,c) T(w_a, w_b, w_c) E_G[d^3 f_k / dlambda_a dlambda_b dlambda_c]
+///                     + sum_l C w_l (1/24) sum_(a,b,c,d) kappa_abcd E_G[d^5 f_k / dlambda_l dlambda_a..d],
+/// kappa_abcd = w_a.T(w_b, w_c, w_d) / D^2, where only indices inside pairs {k, m} survive (F has no mixed
+/// derivative in three distinct units). At K = 1 this is GaussianClosure's cumulant mode term by term.
 /// T(w_a, w_b, w_c) by polarisation of the cubic action: T(w_k) per unit and T(w_k +- w_m) per pair,
-/// K^2 actions, O(K^2 D log D) per call with the leading diagram.
+/// K^2 actions, O(K^2 D log D) per call with the leading diagram. The bias and readout drifts and the
+/// loss carry each unit's own correction only (§5, "Scalar corrections").
 public final class CommitteeCumulantClosure: CommitteeClassExpectation {
     let gaussian: CommitteeGaussianClosure
     /// nil for a Gaussian class: the closure is then the gaussian one.
@@ -21,11 +20,20 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
     /// T(w_k) for each unit (K x D); the pair scratch w_k +- w_m and T(w_k +- w_m).
     private let cubicActions: UnsafeMutablePointer<Double>
     private let pairScratch: UnsafeMutablePointer<Double>
-    /// kappa4_k and the coefficient of T(w_l) in row k (K x K), reused by every call.
+    /// kappa_kkkk, the pair cumulants kappa_kkkm (at [k][m]) and kappa_kkmm, and the coefficients of T(w_l)
+    /// and of C w_l in row k (K x K each), reused by every call.
     private var kappa4: [Double]
+    private var kappaThreeOne: [Double]
+    private var kappaTwoTwo: [Double]
     private var cubicCoefficients: [Double]
-    private var pairMoments: [CommitteePairExpectations.FourthOrderMoments]
+    private var covarianceCoefficients: [Double]
+    /// E[g^(j)(a_k) g^(n)(a_m)] for every ordered pair (k inner, m outer), `pairOrders.count` each.
+    private var pairMoments: [Double]
     private let moments = UnsafeMutableBufferPointer<Double>.allocate(capacity: 6)
+
+    /// The (inner, outer) derivative orders of the pair expectations of eq. (T) and eq. (E).
+    static let pairOrders: [(inner: Int, outer: Int)] = [(4, 0), (3, 1), (2, 2), (6, 0), (5, 1), (4, 2), (3, 3)]
+    private enum Moment: Int { case e40, e31, e22, e60, e51, e42, e33 }
 
     public init(distribution: InputDistribution, target: Double, network: CommitteeNetwork, cumulant: FourthCumulant?) {
         gaussian = CommitteeGaussianClosure(distribution: distribution, target: target, network: network)
@@ -37,8 +45,11 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         cubicActions = .allocate(capacity: units * size)
         pairScratch = .allocate(capacity: 4 * size)
         kappa4 = [Double](repeating: 0, count: units)
-        cubicCoefficients = [Double](repeating: 0, count: units * units)
-        pairMoments = [CommitteePairExpectations.FourthOrderMoments](repeating: .init(), count: units * units)
+        kappaThreeOne = [Double](repeating: 0, count: units * units)
+        kappaTwoTwo = kappaThreeOne
+        cubicCoefficients = kappaThreeOne
+        covarianceCoefficients = kappaThreeOne
+        pairMoments = [Double](repeating: 0, count: units * units * Self.pairOrders.count)
     }
 
     deinit {
@@ -47,12 +58,20 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         moments.deallocate()
     }
 
-    /// T(w_k) and kappa4_k for every unit.
+    /// E[g^(j)(a_k) g^(n)(a_m)] of the ordered pair (k, m).
+    private func pair(_ k: Int, _ m: Int, _ moment: Moment) -> Double {
+        pairMoments[(k * units + m) * Self.pairOrders.count + moment.rawValue]
+    }
+
+    /// T(w_k), kappa_kkkk and kappa_kkkm = w_m.T(w_k) / D^2 for every unit and pair.
     private func cubicOrder(_ w: UnsafePointer<Double>, _ cumulant: FourthCumulant) {
-        let d = Double(size)
+        let d2 = Double(size) * Double(size)
         for k in 0..<units {
             cumulant.action(w + k * size, into: cubicActions + k * size, workspace: workspace!)
-            kappa4[k] = dot(w + k * size, cubicActions + k * size, size) / (d * d)
+        }
+        for k in 0..<units {
+            for m in 0..<units { kappaThreeOne[k * units + m] = dot(w + m * size, cubicActions + k * size, size) / d2 }
+            kappa4[k] = kappaThreeOne[k * units + k]
         }
     }
 
@@ -70,46 +89,70 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         gaussian.drift(weights: w, readouts: v, biases: b, weightDrift: out, readoutDrift: readoutDrift, biasDrift: biasDrift)
         guard let cumulant else { return }
         cubicOrder(w, cumulant)
-        let d = Double(size), overlap = gaussian.overlap
+        let overlap = gaussian.overlap, count = Self.pairOrders.count
         let kinks = activation.kinks, transitions = activation.transitions
-        for i in 0..<(units * units) { cubicCoefficients[i] = 0 }
+        for i in 0..<(units * units) {
+            cubicCoefficients[i] = 0
+            covarianceCoefficients[i] = 0
+        }
         for k in 0..<units {
             for m in 0..<units where m != k {
-                pairMoments[k * units + m] = gaussian.pairs.fourthOrderMoments(
-                    meanA: b[k], meanB: b[m], varianceA: overlap[k * units + k], varianceB: overlap[m * units + m],
-                    covariance: overlap[k * units + m])
+                let values = gaussian.pairs.derivativePairMoments(
+                    orders: Self.pairOrders, meanA: b[k], meanB: b[m], varianceA: overlap[k * units + k],
+                    varianceB: overlap[m * units + m], covariance: overlap[k * units + m])
+                for (i, value) in values.enumerated() { pairMoments[(k * units + m) * count + i] = value }
             }
+        }
+        for k in 0..<units {
+            for m in (k + 1)..<units { addPairTerms(k, m, w, v, out, cumulant) }
         }
         for k in 0..<units {
             gaussian.expectation.derivativeMoments(of: gaussian.ownSignal(k, v, b), breakpoints: kinks.map { $0 - b[k] },
                                                    transitions: transitions.map { $0 - b[k] },
                                                    variance: overlap[k * units + k], into: moments)
-            // E[d^3 f_k / dlambda_k^3] = v_k E[s_k'''] - v_k sum_m v_m E[g''''_k g_m] (§5, eq. (T)).
-            var ownThird = v[k] * moments[3]
-            for m in 0..<units where m != k { ownThird -= v[k] * v[m] * pairMoments[k * units + m].fourthValue }
-            cubicCoefficients[k * units + k] += ownThird
-            axpy(v[k] * kappa4[k] / 24 * moments[5], gaussian.covarianceTimesW + k * size, out + k * size, size)
+            addCoefficients(k, v)
             biasDrift?[k] += v[k] * kappa4[k] / 24 * moments[4]
             if let readoutDrift {
                 let readout = v[k], y = gaussian.target, g = activation
                 readoutDrift[k] += kappa4[k] / 24 * ownFourthMoment(k, b) { a in (y - readout * g.value(a)) * g.value(a) }
             }
         }
+        let scale = 1 / (6 * Double(size))
         for k in 0..<units {
-            for m in (k + 1)..<units { addPairTerms(k, m, w, v, out, cumulant) }
-        }
-        let scale = 1 / (6 * d)
-        for k in 0..<units {
-            for l in 0..<units where cubicCoefficients[k * units + l] != 0 {
+            for l in 0..<units {
                 axpy(scale * cubicCoefficients[k * units + l], cubicActions + l * size, out + k * size, size)
+                axpy(covarianceCoefficients[k * units + l], gaussian.covarianceTimesW + l * size, out + k * size, size)
             }
         }
     }
 
-    /// The pair {k, m}'s terms of rows k and m (§5, eq. (P)): with P = T(w_k + w_m), M = T(w_k - w_m),
+    /// Row k's coefficients of T(w_k) (eq. (T): E[d^3 f_k / dlambda_k^3]) and of C w_l (eq. (E)), `moments`
+    /// holding E_G[s_k^(n)], n <= 5:
+    ///   C w_k: (1/24)[kappa_kkkk E[d^5_k f_k] - v_k v_m sum_m (4 k_kkkm E51 + 6 k_kkmm E42 + 4 k_kmmm E33 + k_mmmm E24)],
+    ///   C w_m: -(v_k v_m / 24)(k_kkkk E51 + 4 k_kkkm E42 + 6 k_kkmm E33 + 4 k_kmmm E24 + k_mmmm E15),
+    /// Ejn = E[g^(j)_k g^(n)_m], E[d^5_k f_k] = v_k E[s_k^(5)] - v_k sum_m v_m E60.
+    private func addCoefficients(_ k: Int, _ v: UnsafePointer<Double>) {
+        var ownThird = v[k] * moments[3], ownFifth = v[k] * moments[5], pairFifth = 0.0
+        for m in 0..<units where m != k {
+            let product = -v[k] * v[m]
+            ownThird += product * pair(k, m, .e40)
+            ownFifth += product * pair(k, m, .e60)
+            let kkkm = kappaThreeOne[k * units + m], kmmm = kappaThreeOne[m * units + k], kkmm = kappaTwoTwo[k * units + m]
+            let e51 = pair(k, m, .e51), e42 = pair(k, m, .e42), e33 = pair(k, m, .e33)
+            let e24 = pair(m, k, .e42), e15 = pair(m, k, .e51)
+            pairFifth += product * (4 * kkkm * e51 + 6 * kkmm * e42 + 4 * kmmm * e33 + kappa4[m] * e24)
+            covarianceCoefficients[k * units + m] += product / 24
+                * (kappa4[k] * e51 + 4 * kkkm * e42 + 6 * kkmm * e33 + 4 * kmmm * e24 + kappa4[m] * e15)
+        }
+        cubicCoefficients[k * units + k] += ownThird
+        covarianceCoefficients[k * units + k] += (kappa4[k] * ownFifth + pairFifth) / 24
+    }
+
+    /// The pair {k, m}'s T terms of rows k and m (§5, eq. (P)): with P = T(w_k + w_m), M = T(w_k - w_m),
     ///   T(w_k, w_k, w_m) = (P - M - 2 T(w_m)) / 6,   T(w_k, w_m, w_m) = (P + M - 2 T(w_k)) / 6,
     /// row k gains (3 alpha_km T(kkm) + 3 beta T(kmm) + gamma_km T(mmm)) / (6 D), alpha_km = -v_k v_m E[g'''_k g'_m],
     /// beta = -v_k v_m E[g''_k g''_m], gamma_km = -v_k v_m E[g'_k g'''_m]; row m the same with k and m swapped.
+    /// Also kappa_kkmm = w_k.T(w_k, w_m, w_m) / D^2.
     private func addPairTerms(_ k: Int, _ m: Int, _ w: UnsafePointer<Double>, _ v: UnsafePointer<Double>,
                               _ out: UnsafeMutablePointer<Double>, _ cumulant: FourthCumulant) {
         let sum = pairScratch, difference = pairScratch + size, plus = pairScratch + 2 * size, minus = pairScratch + 3 * size
@@ -120,10 +163,13 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         }
         cumulant.action(sum, into: plus, workspace: workspace!)
         cumulant.action(difference, into: minus, workspace: workspace!)
+        let d2 = Double(size) * Double(size)
+        let twoTwo = (dot(wk, plus, size) + dot(wk, minus, size) - 2 * kappa4[k] * d2) / (6 * d2)
+        kappaTwoTwo[k * units + m] = twoTwo
+        kappaTwoTwo[m * units + k] = twoTwo
         let product = -v[k] * v[m]
-        let forward = pairMoments[k * units + m], backward = pairMoments[m * units + k]
-        let alphaK = product * forward.thirdSlope, alphaM = product * backward.thirdSlope
-        let beta = product * forward.curvatureCurvature
+        let alphaK = product * pair(k, m, .e31), alphaM = product * pair(m, k, .e31)
+        let beta = product * pair(k, m, .e22)
         let gammaK = alphaM, gammaM = alphaK
         let scale = 1 / (6 * Double(size))
         axpy(scale * (alphaK + beta) / 2, plus, out + k * size, size)
@@ -153,53 +199,73 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
 }
 
 extension CommitteePairExpectations {
-    /// (G_2, G_3, G_4)(mu, s^2), G_n = d^n/dmu^n G_0 = E[g^(n)(a)], a ~ N(mu, s^2) (derivations/committee-closures.md §5, eq. (G4)).
-    func higherConditionalMoments(mean mu: Double, variance s2: Double) -> (Double, Double, Double) {
+    /// G_n(mu, s^2) = d^n/dmu^n G_0 = E[g^(n)(a)], a ~ N(mu, s^2), n = 0 ... 6 (derivations/committee-closures.md §5, eq. (G6)):
+    /// relu G_n = (-1)^n He_(n-2)(z) phi(z) / s^(n-1) (n >= 2), erf G_n = G_1 (-1)^(n-1) He_(n-1)(mu/sqrt S) / S^((n-1)/2).
+    func conditionalDerivatives(mean mu: Double, variance s2: Double, into g: UnsafeMutablePointer<Double>) {
+        let low = conditionalMoments(mean: mu, variance: s2)
+        g[0] = low.0; g[1] = low.1; g[2] = low.2
+        for n in 3...6 { g[n] = 0 }
         switch activation.kind {
-        case .linear:
-            return (0, 0, 0)
-        case .quadratic:
-            return (2, 0, 0)
         case .erf:
-            let spread = 1 + s2
-            let first = 0.79788456080286535588 * exp(-0.5 * mu * mu / spread) / spread.squareRoot()
-            let z2 = mu * mu / spread
-            return (-mu / spread * first, first * (z2 - 1) / spread, first * mu * (3 - z2) / (spread * spread))
+            let spread = 1 + s2, z = mu / spread.squareRoot(), step = 1 / spread.squareRoot()
+            var previous = 1.0, current = z, scale = step
+            for n in 2...6 {
+                // current = He_(n-1)(z), previous = He_(n-2)(z); scale = S^(-(n-1)/2).
+                g[n] = (n % 2 == 0 ? -1 : 1) * low.1 * current * scale
+                (previous, current) = (current, z * current - Double(n - 1) * previous)
+                scale *= step
+            }
         case .relu:
-            guard s2 > 0 else { return (0, 0, 0) }
+            guard s2 > 0 else { return }
             let s = s2.squareRoot(), z = mu / s
-            let density = exp(-0.5 * z * z) * 0.39894228040143267794 / s
-            return (density, -z * density / s, (z * z - 1) * density / s2)
+            var previous = 0.0, current = 1.0, factor = low.2 / s
+            for n in 3...6 {
+                // He_(n-2)(z) from He_(n-3): He_(m+1) = z He_m - m He_(m-1).
+                (previous, current) = (current, z * current - Double(n - 3) * previous)
+                g[n] = (n % 2 == 0 ? 1 : -1) * current * factor
+                factor /= s
+            }
         default:
-            preconditionFailure("unreachable: checked in init")
+            return
         }
     }
 
-    /// The pair expectations of the cumulant closure, inner a and outer b.
-    public struct FourthOrderMoments: Sendable {
-        /// E[g''''(a) g(b)], E[g'''(a) g'(b)], E[g''(a) g''(b)].
-        public var fourthValue = 0.0, thirdSlope = 0.0, curvatureCurvature = 0.0
-    }
+    /// E[g^(j)(a) g^(n)(b)] for each (j, n) of `orders` (j + i <= 6 for i < n), one pass over b. For n >= 2 the
+    /// outer derivatives move onto the conditional moments by parts in b (no derivative of relu's kink):
+    ///   E[H(b) g^(n)(b)] = E[g'(b) sum_(i<n) C(n-1, i) (-1)^i H^(i)(b) He_(n-1-i)(u) / sigma^(n-1-i)],
+    /// H = G_j(mu(b)), H^(i) = (Q_ab/Q_bb)^i G_(j+i), u = (b - mu_b)/sigma. A degenerate b (Q_bb = 0) gives 0 for
+    /// n >= 2 (its terms carry a cumulant of w_b = 0).
+    /// C(r, i) for r <= 5 (Pascal's triangle).
+    static let binomials: [[Double]] = [[1], [1, 1], [1, 2, 1], [1, 3, 3, 1], [1, 4, 6, 4, 1], [1, 5, 10, 10, 5, 1]]
 
-    /// One pass over b. E[g''(a) g''(b)] by parts in b (no second derivative of relu at the outer kink):
-    ///   E[H(b) g''(b)] = E[g'(b) (H(b)(b - mu_b)/V_b - H'(b))],  H = G_2(mu(b)), H' = (C/V_b) G_3(mu(b)).
-    public func fourthOrderMoments(meanA: Double, meanB: Double, varianceA: Double, varianceB: Double, covariance: Double) -> FourthOrderMoments {
+    public func derivativePairMoments(orders: [(inner: Int, outer: Int)], meanA: Double, meanB: Double,
+                                      varianceA: Double, varianceB: Double, covariance: Double) -> [Double] {
+        precondition(orders.allSatisfy { order in order.inner >= 0 && order.outer >= 0 && order.inner <= 6 && order.outer <= 6 && order.inner + order.outer <= 7 },
+                     "derivativePairMoments: orders up to G_6")
         let g = activation
-        var result = FourthOrderMoments()
-        guard varianceB > 0 else {
-            let inner = higherConditionalMoments(mean: meanA, variance: varianceA)
-            result.fourthValue = inner.2 * g.value(meanB)
-            result.thirdSlope = inner.1 * g.derivative(meanB)
-            result.curvatureCurvature = inner.0 * higherConditionalMoments(mean: meanB, variance: 0).0
-            return result
-        }
-        let slope = covariance / varianceB
-        integrateOverOuter(meanA: meanA, meanB: meanB, varianceA: varianceA, varianceB: varianceB, covariance: covariance) { weight, b, mean, variance in
-            let conditional = higherConditionalMoments(mean: mean, variance: variance)
-            let outerSlope = g.derivative(b)
-            result.fourthValue += weight * conditional.2 * g.value(b)
-            result.thirdSlope += weight * conditional.1 * outerSlope
-            result.curvatureCurvature += weight * outerSlope * (conditional.0 * (b - meanB) / varianceB - slope * conditional.1)
+        var result = [Double](repeating: 0, count: orders.count)
+        let sigma = varianceB.squareRoot(), slope = varianceB > 0 ? covariance / varianceB : 0
+        let binomials = Self.binomials
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 14) { buffer in
+            let conditional = buffer.baseAddress!, hermite = conditional + 7
+            integrateOverOuter(meanA: meanA, meanB: meanB, varianceA: varianceA, varianceB: varianceB, covariance: covariance) { weight, b, mean, variance in
+                conditionalDerivatives(mean: mean, variance: variance, into: conditional)
+                let u = sigma > 0 ? (b - meanB) / sigma : 0
+                hermite[0] = 1; hermite[1] = u
+                for m in 1..<6 { hermite[m + 1] = u * hermite[m] - Double(m) * hermite[m - 1] }
+                let value = g.value(b), slope1 = g.derivative(b)
+                for (index, order) in orders.enumerated() {
+                    if order.outer == 0 { result[index] += weight * conditional[order.inner] * value; continue }
+                    if order.outer >= 2 && sigma == 0 { continue }
+                    let r = order.outer - 1
+                    var sum = 0.0, power = 1.0
+                    for i in 0...r {
+                        sum += binomials[r][i] * power * conditional[order.inner + i] * hermite[r - i] / pow(sigma, Double(r - i))
+                        power *= -slope
+                    }
+                    result[index] += weight * slope1 * sum
+                }
+            }
         }
         return result
     }

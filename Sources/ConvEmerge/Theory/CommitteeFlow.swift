@@ -220,8 +220,8 @@ public enum CommitteeClosures {
     }
 
     /// The K-unit cumulant closure is first order in T (derivations/committee-closures.md §5): it refuses
-    /// data (empirical T), skewed families (third-cumulant terms) and elliptical ones (whose pair
-    /// cumulants, omitted here, are O(1) whatever the weights).
+    /// data (empirical T), skewed families (third-cumulant terms) and elliptical ones (their cumulants
+    /// of every order are O(1) whatever the weights).
     static func requireSymmetricModelInputs(_ task: TaskSpec) throws {
         for input in task.classes where !input.isGaussianClone {
             try require(input.dataSet == nil && input.family.isOdd && input.family.radialLaw == nil, flag: "--closure",
