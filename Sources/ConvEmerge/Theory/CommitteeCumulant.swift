@@ -97,10 +97,12 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         }
         for k in 0..<units {
             for m in 0..<units where m != k {
-                let values = gaussian.pairs.derivativePairMoments(
-                    orders: Self.pairOrders, meanA: b[k], meanB: b[m], varianceA: overlap[k * units + k],
-                    varianceB: overlap[m * units + m], covariance: overlap[k * units + m])
-                for (i, value) in values.enumerated() { pairMoments[(k * units + m) * count + i] = value }
+                pairMoments.withUnsafeMutableBufferPointer { stored in
+                    gaussian.pairs.derivativePairMoments(
+                        orders: Self.pairOrders, meanA: b[k], meanB: b[m], varianceA: overlap[k * units + k],
+                        varianceB: overlap[m * units + m], covariance: overlap[k * units + m],
+                        into: stored.baseAddress! + (k * units + m) * count)
+                }
             }
         }
         for k in 0..<units {
@@ -235,38 +237,47 @@ extension CommitteePairExpectations {
     ///   E[H(b) g^(n)(b)] = E[g'(b) sum_(i<n) C(n-1, i) (-1)^i H^(i)(b) He_(n-1-i)(u) / sigma^(n-1-i)],
     /// H = G_j(mu(b)), H^(i) = (Q_ab/Q_bb)^i G_(j+i), u = (b - mu_b)/sigma. A degenerate b (Q_bb = 0) gives 0 for
     /// n >= 2 (its terms carry a cumulant of w_b = 0).
-    /// C(r, i) for r <= 5 (Pascal's triangle).
-    static let binomials: [[Double]] = [[1], [1, 1], [1, 2, 1], [1, 3, 3, 1], [1, 4, 6, 4, 1], [1, 5, 10, 10, 5, 1]]
-
     public func derivativePairMoments(orders: [(inner: Int, outer: Int)], meanA: Double, meanB: Double,
                                       varianceA: Double, varianceB: Double, covariance: Double) -> [Double] {
+        [Double](unsafeUninitializedCapacity: orders.count) { buffer, count in
+            derivativePairMoments(orders: orders, meanA: meanA, meanB: meanB, varianceA: varianceA, varianceB: varianceB,
+                                  covariance: covariance, into: buffer.baseAddress!)
+            count = orders.count
+        }
+    }
+
+    /// Allocation-free form for right-hand sides: `result` has one entry per order.
+    func derivativePairMoments(orders: [(inner: Int, outer: Int)], meanA: Double, meanB: Double, varianceA: Double,
+                               varianceB: Double, covariance: Double, into result: UnsafeMutablePointer<Double>) {
         precondition(orders.allSatisfy { order in order.inner >= 0 && order.outer >= 0 && order.inner <= 6 && order.outer <= 6 && order.inner + order.outer <= 7 },
                      "derivativePairMoments: orders up to G_6")
         let g = activation
-        var result = [Double](repeating: 0, count: orders.count)
-        let sigma = varianceB.squareRoot(), slope = varianceB > 0 ? covariance / varianceB : 0
-        let binomials = Self.binomials
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: 14) { buffer in
-            let conditional = buffer.baseAddress!, hermite = conditional + 7
-            integrateOverOuter(meanA: meanA, meanB: meanB, varianceA: varianceA, varianceB: varianceB, covariance: covariance) { weight, b, mean, variance in
-                conditionalDerivatives(mean: mean, variance: variance, into: conditional)
-                let u = sigma > 0 ? (b - meanB) / sigma : 0
-                hermite[0] = 1; hermite[1] = u
-                for m in 1..<6 { hermite[m + 1] = u * hermite[m] - Double(m) * hermite[m - 1] }
-                let value = g.value(b), slope1 = g.derivative(b)
-                for (index, order) in orders.enumerated() {
-                    if order.outer == 0 { result[index] += weight * conditional[order.inner] * value; continue }
-                    if order.outer >= 2 && sigma == 0 { continue }
-                    let r = order.outer - 1
-                    var sum = 0.0, power = 1.0
-                    for i in 0...r {
-                        sum += binomials[r][i] * power * conditional[order.inner + i] * hermite[r - i] / pow(sigma, Double(r - i))
-                        power *= -slope
+        result.update(repeating: 0, count: orders.count)
+        let slope = varianceB > 0 ? covariance / varianceB : 0, inverseVariance = varianceB > 0 ? 1 / varianceB : 0
+        orders.withUnsafeBufferPointer { orders in
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 14) { buffer in
+                // conditional[n] = G_n(mu(b)); scaled[r] = He_r(u) / sigma^r, by the recurrence in t = u / sigma.
+                let conditional = buffer.baseAddress!, scaled = conditional + 7
+                integrateOverOuter(meanA: meanA, meanB: meanB, varianceA: varianceA, varianceB: varianceB, covariance: covariance) { weight, b, mean, variance in
+                    conditionalDerivatives(mean: mean, variance: variance, into: conditional)
+                    let t = (b - meanB) * inverseVariance
+                    scaled[0] = 1; scaled[1] = t
+                    for m in 1..<6 { scaled[m + 1] = t * scaled[m] - Double(m) * inverseVariance * scaled[m - 1] }
+                    let value = g.value(b), slope1 = g.derivative(b)
+                    for index in 0..<orders.count {
+                        let (inner, outer) = orders[index]
+                        if outer == 0 { result[index] += weight * conditional[inner] * value; continue }
+                        if outer >= 2 && varianceB == 0 { continue }
+                        let r = outer - 1
+                        var sum = 0.0, coefficient = 1.0
+                        for i in 0...r {
+                            sum += coefficient * conditional[inner + i] * scaled[r - i]
+                            coefficient *= -slope * Double(r - i) / Double(i + 1)
+                        }
+                        result[index] += weight * slope1 * sum
                     }
-                    result[index] += weight * slope1 * sum
                 }
             }
         }
-        return result
     }
 }
