@@ -155,7 +155,8 @@ struct Bench: ParsableCommand {
                                            "cumulant_seconds": Report.json(committee.cumulantScaling.secondsPerCall),
                                            "cumulant_exponent": Report.json(committee.cumulantScaling.exponent),
                                            "cumulant_solve_seconds": Report.json(committee.cumulantSolve.seconds),
-                                           "cumulant_solve_rhs_evaluations": committee.cumulantSolve.rightHandSides]
+                                           "cumulant_solve_rhs_evaluations": committee.cumulantSolve.rightHandSides,
+                                           "cumulant_fused": entry(committee.fusedComparison)]
                 }
             }
             if let simulation, let seedScaling {
@@ -329,6 +330,9 @@ extension Bench {
         let cumulant = committee.cumulantScaling
         print("Cumulant right-hand side (K^2 cubic actions): s/call \(cumulant.secondsPerCall.map(Report.format).joined(separator: ",")), "
               + "exponent p = \(String(format: "%.3f", cumulant.exponent)).")
+        let f = committee.fusedComparison
+        print("At D = \(f.size), \(f.task): \(f.candidate) \(Report.format(f.candidateSecondsPerCall)) s/call, \(f.baseline) "
+              + "\(Report.format(f.baselineSecondsPerCall)) s/call (\(Report.format(f.speedup))x, max relative difference \(Report.format(f.maximumRelativeDifference ?? .nan))).")
         for solve in [solve, committee.cumulantSolve] {
             print("K = \(committee.units), D = \(solve.dimension), t = \(Report.format(committee.solveTime)) \(solve.closure) solve: \(String(format: "%.3f", solve.seconds)) s, "
                   + "\(solve.rightHandSides) right-hand sides, final mean IPR \(Report.format(solve.finalIpr)).")

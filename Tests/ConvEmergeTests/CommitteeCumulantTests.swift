@@ -170,6 +170,33 @@ final class CommitteeCumulantTests: XCTestCase {
         }
     }
 
+    /// §5 eq. (F): the fused leading diagram (2K convolutions) gives the polarisation path's drift (K^2 cubic
+    /// actions) to round-off, weights, trained readouts and biases, for relu and erf at K = 4.
+    func testFusedLeadingDiagramMatchesPolarisation() throws {
+        let task = try self.task(gain: 2)
+        let distribution = try InputDistribution(task.classes[1]), d = task.dimension, units = 4
+        let cumulant = try FourthCumulant(distribution, method: .leading)
+        let weights = try Initialization.random(scale: 1, seed: 12).weights(dimension: units * d)
+        let readouts = [0.5, -0.3, 0.8, 0.2], biases = [0.1, -0.4, 0.3, 0.0]
+        for activation in [ActivationKind.relu, .erf] {
+            let network = try self.network(units, activation, trained: true)
+            func drift(fused: Bool) -> [Double] {
+                let closure = CommitteeCumulantClosure(distribution: distribution, target: 1, network: network, cumulant: cumulant,
+                                                       fusedLeadingDiagram: fused)
+                XCTAssertEqual(closure.fused, fused)
+                var out = [Double](repeating: 0, count: units * d + 2 * units)
+                out.withUnsafeMutableBufferPointer { o in
+                    let base = o.baseAddress!
+                    closure.drift(weights: weights, readouts: readouts, biases: biases, weightDrift: base,
+                                  readoutDrift: base + units * d, biasDrift: base + units * d + units)
+                }
+                return out
+            }
+            let fused = drift(fused: true), polarised = drift(fused: false)
+            XCTAssertLessThan(distance(fused, polarised), 1e-12 * norm(polarised), "\(activation)")
+        }
+    }
+
     /// §5 eq. (G6): the pair expectations E[g^(j)(a) g^(n)(b)] of the cumulant closure (outer derivatives by
     /// parts) against a two-dimensional trapezoidal sum over the bivariate Gaussian (spectrally accurate for
     /// smooth integrands) for erf, and relu's E[delta(a) delta(b)] against the bivariate density at the kinks.

@@ -13,6 +13,8 @@ public enum CommitteeBenchmarks {
         public let solveTime: Double
         public let cumulantScaling: TheoryBenchmarks.ScalingFit
         public let cumulantSolve: TheoryBenchmarks.SolveTiming
+        /// One class's cumulant drift: the fused leading diagram against polarisation (K^2 cubic actions).
+        public let fusedComparison: SpeedComparison
     }
 
     public static let units = 8
@@ -57,6 +59,34 @@ public enum CommitteeBenchmarks {
                                             rightHandSides: solve.trajectory.evaluations, finalIpr: solve.finalMeanIPR ?? .nan)
     }
 
+    /// The cumulant drift of one class (NLGP, class 1) at D = size, fused against polarised, alternating.
+    static func fusedComparison(size: Int, plan: BenchmarkPlan) throws -> SpeedComparison {
+        let task = try TheoryBenchmarks.task(latticeDimension: 1, length: size)
+        let distribution = try InputDistribution(task.classes[1])
+        let cumulant = try FourthCumulant(distribution, method: .leading)
+        let network = CommitteeNetwork(units: units, neuron: try NeuronSpec(activation: .relu, bias: 0), options: .standard)
+        let closures = [true, false].map {
+            CommitteeCumulantClosure(distribution: distribution, target: task.targets[1], network: network, cumulant: cumulant, fusedLeadingDiagram: $0)
+        }
+        let weights = try Initialization.random(scale: 1, seed: 5).weights(dimension: units * size)
+        let readouts = network.initialReadouts, biases = network.initialBiases
+        var outputs = [[Double]](repeating: [Double](repeating: 0, count: units * size), count: 2)
+        func timer(_ index: Int) -> () -> Void {
+            {
+                outputs[index].withUnsafeMutableBufferPointer {
+                    closures[index].drift(weights: weights, readouts: readouts, biases: biases, weightDrift: $0.baseAddress!, readoutDrift: nil, biasDrift: nil)
+                }
+            }
+        }
+        let times = Stopwatch.compare(batchSeconds: plan.batchSeconds, rounds: plan.rounds, candidate: timer(0), baseline: timer(1))
+        let scale = outputs[1].map(abs).max() ?? 0
+        let difference = zip(outputs[0], outputs[1]).map { abs($0 - $1) }.max() ?? 0
+        return SpeedComparison(task: "committee K=\(units) cumulant drift (one class)", size: size, candidate: "fused leading diagram (2K FFTs)",
+                               baseline: "polarisation (K^2 cubic actions)", candidateSecondsPerCall: times.candidate,
+                               baselineSecondsPerCall: times.baseline, baselineSetupSeconds: 0,
+                               maximumRelativeDifference: scale > 0 ? difference / scale : 0)
+    }
+
     public static func run(lengths: [Int], solveTime: Double, plan: BenchmarkPlan, progress: (String) -> Void = { _ in }) throws -> Report {
         progress("right-hand side of the committee gaussian closure, K = \(units), D = \(lengths)")
         let fit = try scaling(.gaussian, lengths: lengths, plan: plan)
@@ -76,10 +106,13 @@ public enum CommitteeBenchmarks {
                                          baseline: "montecarlo M=\(monteCarloSamples)", candidateSecondsPerCall: times.candidate,
                                          baselineSecondsPerCall: times.baseline, baselineSetupSeconds: setup, maximumRelativeDifference: nil)
 
+        progress("committee cumulant drift at D = \(size): fused leading diagram vs polarisation, alternating")
+        let fused = try fusedComparison(size: size, plan: plan)
+
         progress("committee solves (K = \(units), D = 100, gaussian and cumulant closures, t = \(solveTime))")
         let solve = try solveTiming(.gaussian, solveTime: solveTime)
         let cumulantSolve = try solveTiming(.cumulant, solveTime: solveTime)
         return Report(units: units, scaling: fit, monteCarloComparison: comparison, solve: solve, solveTime: solveTime,
-                      cumulantScaling: cumulantFit, cumulantSolve: cumulantSolve)
+                      cumulantScaling: cumulantFit, cumulantSolve: cumulantSolve, fusedComparison: fused)
     }
 }

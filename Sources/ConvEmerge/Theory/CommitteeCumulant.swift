@@ -6,8 +6,9 @@ import Foundation
 ///                     + sum_l C w_l (1/24) sum_(a,b,c,d) kappa_abcd E_G[d^5 f_k / dlambda_l dlambda_a..d],
 /// kappa_abcd = w_a.T(w_b, w_c, w_d) / D^2, where only indices inside pairs {k, m} survive (F has no mixed
 /// derivative in three distinct units). At K = 1 this is GaussianClosure's cumulant mode term by term.
-/// T(w_a, w_b, w_c) by polarisation of the cubic action: T(w_k) per unit and T(w_k +- w_m) per pair,
-/// K^2 actions, O(K^2 D log D) per call with the leading diagram. The bias and readout drifts and the
+/// T(w_a, w_b, w_c): for the leading diagram of odd marginals fused into one trilinear sum per row (2K
+/// convolutions, O(K D log D + K^2 D)); otherwise by polarisation of the cubic action, T(w_k) per unit and
+/// T(w_k +- w_m) per pair (K^2 actions, O(K^2 D log D)). The bias and readout drifts and the
 /// loss carry each unit's own correction only (§5, "Scalar corrections").
 public final class CommitteeCumulantClosure: CommitteeClassExpectation {
     let gaussian: CommitteeGaussianClosure
@@ -35,15 +36,26 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
     static let pairOrders: [(inner: Int, outer: Int)] = [(4, 0), (3, 1), (2, 2), (6, 0), (5, 1), (4, 2), (3, 3)]
     private enum Moment: Int { case e40, e31, e22, e60, e51, e42, e33 }
 
-    public init(distribution: InputDistribution, target: Double, network: CommitteeNetwork, cumulant: FourthCumulant?) {
+    /// The leading diagram of an odd marginal as one trilinear sum per row (2K convolutions, eq. (F)); false (or another
+    /// cumulant) takes the polarisation of eq. (P), K^2 cubic actions: the baseline of `bench`.
+    public let fused: Bool
+    /// y_k = rho w_k (K x D), for the fused path.
+    private let smoothedWeights: UnsafeMutablePointer<Double>
+
+    /// `fusedLeadingDiagram` applies where it can: the leading method, an odd marginal (no chain diagram), not elliptical.
+    public init(distribution: InputDistribution, target: Double, network: CommitteeNetwork, cumulant: FourthCumulant?,
+                fusedLeadingDiagram: Bool = true) {
         gaussian = CommitteeGaussianClosure(distribution: distribution, target: target, network: network)
         self.cumulant = cumulant
+        let fused = fusedLeadingDiagram && cumulant.map { $0.method == .leading && !$0.vanishes && $0.chainPrefactor == 0 && $0.ellipticalExcess == nil } == true
+        self.fused = fused
         units = network.units
         activation = network.activation
         size = distribution.size
         workspace = cumulant?.makeWorkspace()
         cubicActions = .allocate(capacity: units * size)
         pairScratch = .allocate(capacity: 4 * size)
+        smoothedWeights = .allocate(capacity: fused ? units * size : 0)
         kappa4 = [Double](repeating: 0, count: units)
         kappaThreeOne = [Double](repeating: 0, count: units * units)
         kappaTwoTwo = kappaThreeOne
@@ -56,6 +68,7 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         cubicActions.deallocate()
         pairScratch.deallocate()
         moments.deallocate()
+        smoothedWeights.deallocate()
     }
 
     /// E[g^(j)(a_k) g^(n)(a_m)] of the ordered pair (k, m).
@@ -88,7 +101,7 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
                       biasDrift: UnsafeMutablePointer<Double>?) {
         gaussian.drift(weights: w, readouts: v, biases: b, weightDrift: out, readoutDrift: readoutDrift, biasDrift: biasDrift)
         guard let cumulant else { return }
-        cubicOrder(w, cumulant)
+        if fused { fusedCumulants(w, cumulant, smoothed: smoothedWeights) } else { cubicOrder(w, cumulant) }
         let overlap = gaussian.overlap, count = Self.pairOrders.count
         let kinks = activation.kinks, transitions = activation.transitions
         for i in 0..<(units * units) {
@@ -105,8 +118,10 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
                 }
             }
         }
-        for k in 0..<units {
-            for m in (k + 1)..<units { addPairTerms(k, m, w, v, out, cumulant) }
+        if !fused {
+            for k in 0..<units {
+                for m in (k + 1)..<units { addPairTerms(k, m, w, v, out, cumulant) }
+            }
         }
         for k in 0..<units {
             gaussian.expectation.derivativeMoments(of: gaussian.ownSignal(k, v, b), breakpoints: kinks.map { $0 - b[k] },
@@ -119,12 +134,16 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
                 readoutDrift[k] += kappa4[k] / 24 * ownFourthMoment(k, b) { a in (y - readout * g.value(a)) * g.value(a) }
             }
         }
+        for k in 0..<units {
+            for l in 0..<units { axpy(covarianceCoefficients[k * units + l], gaussian.covarianceTimesW + l * size, out + k * size, size) }
+        }
+        if fused {
+            addFusedCubicTerms(w, v, cumulant, smoothed: smoothedWeights, out)
+            return
+        }
         let scale = 1 / (6 * Double(size))
         for k in 0..<units {
-            for l in 0..<units {
-                axpy(scale * cubicCoefficients[k * units + l], cubicActions + l * size, out + k * size, size)
-                axpy(covarianceCoefficients[k * units + l], gaussian.covarianceTimesW + l * size, out + k * size, size)
-            }
+            for l in 0..<units { axpy(scale * cubicCoefficients[k * units + l], cubicActions + l * size, out + k * size, size) }
         }
     }
 
@@ -182,6 +201,60 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         cubicCoefficients[k * units + m] += gammaK - alphaK
         cubicCoefficients[m * units + m] -= beta
         cubicCoefficients[m * units + k] += gammaM - alphaM
+    }
+
+    // MARK: the fused leading diagram (§5, eq. (F))
+
+    /// y_k = rho w_k for every unit, and kappa_kkkm, kappa_kkmm from them by dot products:
+    ///   kappa_kkkm = P [w_m.y_k^3 + 3 y_m.(w_k y_k^2)] / D^2,   kappa_kkmm = 2 P [w_k.(y_k y_m^2) + w_m.(y_k^2 y_m)] / D^2.
+    private func fusedCumulants(_ w: UnsafePointer<Double>, _ cumulant: FourthCumulant, smoothed y: UnsafeMutablePointer<Double>) {
+        let n = size, prefactor = cumulant.leadingPrefactor / (Double(n) * Double(n))
+        for k in 0..<units { cumulant.correlation.apply(w + k * n, y + k * n, workspace: workspace!.spectrum) }
+        for k in 0..<units {
+            let wk = w + k * n, yk = y + k * n
+            for m in 0..<units {
+                let wm = w + m * n, ym = y + m * n
+                var threeOne = 0.0, twoTwo = 0.0
+                for i in 0..<n {
+                    let square = yk[i] * yk[i]
+                    threeOne += wm[i] * square * yk[i] + 3 * ym[i] * wk[i] * square
+                    twoTwo += wk[i] * yk[i] * ym[i] * ym[i] + wm[i] * square * ym[i]
+                }
+                kappaThreeOne[k * units + m] = prefactor * threeOne
+                kappaTwoTwo[k * units + m] = 2 * prefactor * twoTwo
+            }
+            kappa4[k] = kappaThreeOne[k * units + k]
+        }
+    }
+
+    /// Row k's T terms, c_kkk T(kkk) + sum_m (3 alpha_km T(kkm) + 3 beta_km T(kmm) + gamma_km T(mmm)), all over 6 D,
+    /// with the symmetric trilinear leading diagram T(u, v, w) = P [y_u y_v y_w + rho(u y_v y_w + v y_u y_w + w y_u y_v)]:
+    /// one pointwise sum and one convolution per row instead of K cubic actions (eq. (F)).
+    private func addFusedCubicTerms(_ w: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ cumulant: FourthCumulant,
+                                    smoothed y: UnsafeMutablePointer<Double>, _ out: UnsafeMutablePointer<Double>) {
+        let n = size, pointwise = pairScratch, inner = pairScratch + n
+        let scale = cumulant.leadingPrefactor / (6 * Double(n))
+        for k in 0..<units {
+            let wk = w + k * n, yk = y + k * n, own = cubicCoefficients[k * units + k]
+            for i in 0..<n {
+                let square = yk[i] * yk[i]
+                pointwise[i] = own * square * yk[i]
+                inner[i] = 3 * own * wk[i] * square
+            }
+            for m in 0..<units where m != k {
+                let product = -v[k] * v[m]
+                let kkm = 3 * product * pair(k, m, .e31), kmm = 3 * product * pair(k, m, .e22), mmm = product * pair(m, k, .e31)
+                let wm = w + m * n, ym = y + m * n
+                for i in 0..<n {
+                    let a = yk[i], b = ym[i]
+                    pointwise[i] += kkm * a * a * b + kmm * a * b * b + mmm * b * b * b
+                    inner[i] += kkm * (2 * wk[i] * a * b + wm[i] * a * a) + kmm * (wk[i] * b * b + 2 * wm[i] * a * b) + 3 * mmm * wm[i] * b * b
+                }
+            }
+            cumulant.correlation.apply(inner, inner, workspace: workspace!.spectrum)
+            let row = out + k * n
+            for i in 0..<n { row[i] += scale * (pointwise[i] + inner[i]) }
+        }
     }
 
     /// The gaussian loss plus each unit's own correction kappa4_k / 24 E[l_k''''], l_k = (y - v_k g_k)^2 / 2.
