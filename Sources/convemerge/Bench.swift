@@ -328,7 +328,7 @@ extension Bench {
         print("At D = \(c.size): \(c.candidate) \(Report.format(c.candidateSecondsPerCall)) s/call, \(c.baseline) \(Report.format(c.baselineSecondsPerCall)) s/call "
               + "(\(Report.format(c.speedup))x).")
         let cumulant = committee.cumulantScaling
-        print("Cumulant right-hand side (K^2 cubic actions): s/call \(cumulant.secondsPerCall.map(Report.format).joined(separator: ",")), "
+        print("Cumulant right-hand side (fused leading diagram): s/call \(cumulant.secondsPerCall.map(Report.format).joined(separator: ",")), "
               + "exponent p = \(String(format: "%.3f", cumulant.exponent)).")
         let f = committee.fusedComparison
         print("At D = \(f.size), \(f.task): \(f.candidate) \(Report.format(f.candidateSecondsPerCall)) s/call, \(f.baseline) "
