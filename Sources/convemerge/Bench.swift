@@ -152,7 +152,12 @@ struct Bench: ParsableCommand {
                 if let committee = theory.committee {
                     object["committee"] = ["K": committee.units, "D": committee.scaling.sizes, "seconds": Report.json(committee.scaling.secondsPerCall),
                                            "exponent": Report.json(committee.scaling.exponent), "montecarlo": entry(committee.monteCarloComparison),
-                                           "solve_t": Report.json(committee.solveTime), "solve_seconds": Report.json(committee.solve.seconds), "solve_rhs_evaluations": committee.solve.rightHandSides]
+                                           "solve_t": Report.json(committee.solveTime), "solve_seconds": Report.json(committee.solve.seconds), "solve_rhs_evaluations": committee.solve.rightHandSides,
+                                           "cumulant_seconds": Report.json(committee.cumulantScaling.secondsPerCall),
+                                           "cumulant_exponent": Report.json(committee.cumulantScaling.exponent),
+                                           "cumulant_solve_seconds": Report.json(committee.cumulantSolve.seconds),
+                                           "cumulant_solve_rhs_evaluations": committee.cumulantSolve.rightHandSides,
+                                           "cumulant_fused": entry(committee.fusedComparison)]
                 }
             }
             if let simulation, let seedScaling {
@@ -323,8 +328,16 @@ extension Bench {
               + "s/call \(fit.secondsPerCall.map(Report.format).joined(separator: ",")), exponent p = \(String(format: "%.3f", fit.exponent)) (target <= 1.2).")
         print("At D = \(c.size): \(c.candidate) \(Report.format(c.candidateSecondsPerCall)) s/call, \(c.baseline) \(Report.format(c.baselineSecondsPerCall)) s/call "
               + "(\(Report.format(c.speedup))x).")
-        print("K = \(committee.units), D = \(solve.dimension), t = \(Report.format(committee.solveTime)) \(solve.closure) solve: \(String(format: "%.3f", solve.seconds)) s, "
-              + "\(solve.rightHandSides) right-hand sides, final mean IPR \(Report.format(solve.finalIpr)).")
+        let cumulant = committee.cumulantScaling
+        print("Cumulant right-hand side (fused leading diagram): s/call \(cumulant.secondsPerCall.map(Report.format).joined(separator: ",")), "
+              + "exponent p = \(String(format: "%.3f", cumulant.exponent)).")
+        let f = committee.fusedComparison
+        print("At D = \(f.size), \(f.task): \(f.candidate) \(Report.format(f.candidateSecondsPerCall)) s/call, \(f.baseline) "
+              + "\(Report.format(f.baselineSecondsPerCall)) s/call (\(Report.format(f.speedup))x, max relative difference \(Report.format(f.maximumRelativeDifference ?? .nan))).")
+        for solve in [solve, committee.cumulantSolve] {
+            print("K = \(committee.units), D = \(solve.dimension), t = \(Report.format(committee.solveTime)) \(solve.closure) solve: \(String(format: "%.3f", solve.seconds)) s, "
+                  + "\(solve.rightHandSides) right-hand sides, final mean IPR \(Report.format(solve.finalIpr)).")
+        }
     }
 
     private func printInputs(_ report: BenchmarkReport) {

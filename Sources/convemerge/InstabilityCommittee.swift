@@ -18,7 +18,7 @@ extension Instability {
     func runCommittee(_ network: CommitteeNetwork) throws {
         try requirePositive(lr, flag: "--lr", atMost: ParameterBound.learningRate)
         var closureOptions = closureOptions
-        // K units have no cumulant closure yet (derivations/committee-closures.md §4): gaussian by default, as in solve.
+        // Gaussian by default for K units, as in solve (derivations/committee-closures.md §5).
         if !Simulate.typed("--closure") { closureOptions.closure = .gaussian }
         let analysis = try CommitteeStabilityAnalysis(task: taskOptions.taskSpec(input: input), network: network,
                                                       closure: closureOptions.spec(), learningRate: lr)

@@ -10,7 +10,7 @@ extension Solve {
         try committeeModel.network(command: "solve", defaultUnits: 8).map { ($0.model, $0.units, $0.options) }
     }
 
-    /// K units have no cumulant closure (derivations/committee-closures.md §5): their default is gaussian.
+    /// K units default to gaussian: their cumulant closure omits the joint cumulants of pairs (derivations/committee-closures.md §5).
     func committeeClosure() throws -> ClosureSpec {
         var closureOptions = closureOptions
         if !Simulate.typed("--closure") { closureOptions.closure = .gaussian }

@@ -102,7 +102,8 @@ final class CLIBadInputTableTests: CLITestCase {
         all += cases(["solve", "--out", "run", "--model", "committee", "--t-max", "1"] + small, [[
             ("--K", positive(over: "5000")), ("--heads", ["nan", "0", "2"]), ("--l1", nonFinite + ["-1", "1e4"]), ("--l2", nonFinite + ["-1", "1e4"]),
             ("--bias-init", ["nan", "inf", "wide", "1e7"]), ("--readout", ["bogus"]), ("--loss", ["bogus", "ce"]),
-            ("--closure", ["cumulant", "conditional", "lufkin"]), ("--model", ["cnn", "bogus"])]])
+            ("--closure", ["conditional", "lufkin"]), ("--model", ["cnn", "bogus"])]])
+        all += cases(["solve", "--out", "run", "--model", "committee", "--inputs", "copula:exponential", "--t-max", "1"] + small, [[("--closure", ["cumulant"])]])
         let data = ["--inputs", "data:DATA"]
         all += cases(["solve", "--out", "run"] + data + small, [dataFlags, [("--closure", ["conditional", "lufkin"]), ("--cumulant", ["full"])]])
         all += cases(["solve", "--out", "run", "--stationarity", "raw"] + data + small, [[("--augment", ["translate"])]])

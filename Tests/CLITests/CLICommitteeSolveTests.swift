@@ -47,14 +47,15 @@ final class CLICommitteeSolveTests: CLITestCase {
         let base = ["solve", "--model", "committee", "--K", "2", "--t-max", "1"] + small
         let wrongShape = try writeVector([Double](repeating: 1, count: 16), named: "w16.npy")
         let bad: [([String], String)] = [
-            (["--closure", "cumulant"], "--closure"), (["--closure", "conditional"], "--closure"), (["--heads", "2"], "--heads"),
+            (["--closure", "conditional"], "--closure"), (["--heads", "2"], "--heads"),
             (["--loss", "ce"], "--loss"), (["--activation", "tanh", "--closure", "gaussian"], "--activation"),
             (["--init", wrongShape], "--init"), (["--bias", "0.5", "--bias-init", "halves"], "--bias-init"),
         ]
         var cases = bad.map { (base + $0.0, $0.1) }
         cases += [(["solve", "--model", "neuron", "--K", "3"] + small, "--K"), (["solve", "--model", "cnn"] + small, "--model"),
                   (["solve", "--model", "twolayer", "--readout", "lazy"] + small, "--readout"),
-                  (["solve", "--model", "committee", "--K", "0"] + small, "--K")]
+                  (["solve", "--model", "committee", "--K", "0"] + small, "--K"),
+                  (["solve", "--model", "committee", "--K", "2", "--closure", "cumulant", "--inputs", "copula:exponential", "--L", "16", "--quiet"], "--closure")]
         for (arguments, flag) in cases {
             let outcome = try CLI.run(arguments + ["--out", path("run")])
             XCTAssertEqual(outcome.status, 2, "\(arguments): \(outcome.stderr)")

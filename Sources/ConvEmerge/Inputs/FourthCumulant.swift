@@ -39,7 +39,7 @@ public final class FourthCumulant: @unchecked Sendable {
     /// (kappa - 1)(Sigma_ij Sigma_kl + 2 perms) for both methods; nil otherwise.
     public let ellipticalExcess: Double?
     /// rho = Sigma / s, the latent correlation (leading diagram edges).
-    private let correlation: CirculantOperator
+    let correlation: CirculantOperator
     /// Per table entry: the three displacements as offsets into the periodically extended
     /// field of the workspace, and K0 times the number of orderings of the triple.
     private var offsets: [Int32] = []

@@ -210,20 +210,35 @@ public enum CommitteeClosures {
         switch closure.kind {
         case .montecarlo:
             return
-        case .gaussian:
+        case .gaussian, .cumulant:
             try require(gaussianActivations.contains(network.activation.kind), flag: "--activation",
-                        "the committee gaussian closure needs relu, erf, linear or quadratic (closed-form pair expectations), got \(network.activation.kind.rawValue); use --closure montecarlo")
-        case .cumulant, .conditional, .lufkin:
-            throw ConvEmergeError.invalidInput(flag: "--closure", message: "--model committee|twolayer supports montecarlo and gaussian, got \(closure.kind.rawValue)")
+                        "the committee \(closure.kind.rawValue) closure needs relu, erf, linear or quadratic (closed-form pair expectations), got \(network.activation.kind.rawValue); use --closure montecarlo")
+            if closure.kind == .cumulant { try requireSymmetricModelInputs(task) }
+        case .conditional, .lufkin:
+            throw ConvEmergeError.invalidInput(flag: "--closure", message: "--model committee|twolayer supports montecarlo, gaussian and cumulant, got \(closure.kind.rawValue)")
+        }
+    }
+
+    /// The K-unit cumulant closure is first order in T (derivations/committee-closures.md §5): it refuses
+    /// data (empirical T), skewed families (third-cumulant terms) and elliptical ones (their cumulants
+    /// of every order are O(1) whatever the weights).
+    static func requireSymmetricModelInputs(_ task: TaskSpec) throws {
+        for input in task.classes where !input.isGaussianClone {
+            try require(input.dataSet == nil && input.family.isOdd && input.family.radialLaw == nil, flag: "--closure",
+                        "cumulant for --model committee|twolayer needs odd model inputs (nlgp, odd copulas), got \(input.family); use gaussian or montecarlo")
         }
     }
 
     static func make(_ closure: ClosureSpec, task: TaskSpec, network: CommitteeNetwork,
                      distributions: [InputDistribution]) throws -> [CommitteeClassExpectation] {
-        (0..<2).map { c -> CommitteeClassExpectation in
+        try (0..<2).map { c -> CommitteeClassExpectation in
             switch closure.kind {
             case .gaussian:
                 return CommitteeGaussianClosure(distribution: distributions[c], target: task.targets[c], network: network)
+            case .cumulant:
+                let distribution = distributions[c]
+                let cumulant = distribution.isGaussian ? nil : try FourthCumulant(distribution, method: closure.cumulantMethod)
+                return CommitteeCumulantClosure(distribution: distribution, target: task.targets[c], network: network, cumulant: cumulant)
             default:
                 // The single-neuron closure's sample: the same streams, so K = 1 is that run.
                 var rng = Xoshiro256(seed: closure.monteCarloSeed, stream: c)

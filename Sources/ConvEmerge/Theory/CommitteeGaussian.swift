@@ -18,10 +18,10 @@ public final class CommitteeGaussianClosure: CommitteeClassExpectation {
     let expectation = GaussianExpectation()
     private let size: Int
     /// C w_k for each unit (K x D).
-    private let covarianceTimesW: UnsafeMutablePointer<Double>
+    let covarianceTimesW: UnsafeMutablePointer<Double>
     private var fftWorkspace: [Double]
     /// Q (K x K) and the coefficients E[d f_k / d lambda_l] (K x K), reused by every call.
-    private var overlap: [Double]
+    private(set) var overlap: [Double]
     private var coefficients: [Double]
     private let moments = UnsafeMutableBufferPointer<Double>.allocate(capacity: 2)
 
@@ -67,7 +67,7 @@ public final class CommitteeGaussianClosure: CommitteeClassExpectation {
     }
 
     /// The unit's own function of lambda_k, evaluated as the single neuron's error signal is.
-    private func ownSignal(_ k: Int, _ v: UnsafePointer<Double>, _ b: UnsafePointer<Double>) -> (Double) -> Double {
+    func ownSignal(_ k: Int, _ v: UnsafePointer<Double>, _ b: UnsafePointer<Double>) -> (Double) -> Double {
         let g = activation, y = target, readout = v[k], bias = b[k]
         return { lambda in
             let a = lambda + bias

@@ -53,7 +53,8 @@ public struct CommitteePairExpectations: Sendable {
     public func moments(meanA: Double, meanB: Double, varianceA: Double, varianceB: Double, covariance: Double) -> Moments {
         let g = activation
         var result = Moments()
-        func accumulate(_ weight: Double, _ b: Double, _ conditional: (Double, Double, Double)) {
+        integrateOverOuter(meanA: meanA, meanB: meanB, varianceA: varianceA, varianceB: varianceB, covariance: covariance) { weight, b, mean, variance in
+            let conditional = conditionalMoments(mean: mean, variance: variance)
             let value = g.value(b), slope = g.derivative(b)
             result.curvatureValue += weight * conditional.2 * value
             result.slopeSlope += weight * conditional.1 * slope
@@ -61,9 +62,19 @@ public struct CommitteePairExpectations: Sendable {
             result.valueValue += weight * conditional.0 * value
             result.valueSlope += weight * conditional.0 * slope
         }
+        return result
+    }
+
+    /// Calls `accumulate(weight, b, mu(b), s^2)` at the nodes of the integral over the outer variable b, where
+    /// a | b ~ N(mu(b), s^2), mu(b) = mu_a + (C/V_b)(b - mu_b), s^2 = V_a - C^2/V_b: GaussianExpectation's mesh
+    /// (panel edges at g's kinks, graded around its transitions), and for relu edges graded around the b where
+    /// mu(b) crosses the kink. A degenerate b (V_b = 0) is one node of weight 1.
+    func integrateOverOuter(meanA: Double, meanB: Double, varianceA: Double, varianceB: Double, covariance: Double,
+                            _ accumulate: (_ weight: Double, _ b: Double, _ mean: Double, _ variance: Double) -> Void) {
+        let g = activation
         guard varianceB > 0 else {
-            accumulate(1, meanB, conditionalMoments(mean: meanA, variance: varianceA))
-            return result
+            accumulate(1, meanB, meanA, varianceA)
+            return
         }
         let slope = covariance / varianceB
         // Clamped: round-off can make a perfectly correlated pair's conditional variance negative.
@@ -89,11 +100,10 @@ public struct CommitteePairExpectations: Sendable {
                     let u = middle + half * x[i]
                     let b = meanB + sigma * u
                     accumulate(w[i] * half * 0.39894228040143267794 * exp(-0.5 * u * u), b,
-                                conditionalMoments(mean: meanA + slope * (b - meanB), variance: conditionalVariance))
+                               meanA + slope * (b - meanB), conditionalVariance)
                 }
             }
         }
-        return result
     }
 
     /// E[g^(n)(a) g^(j)(b)] for (n, j) in (2, 0), (1, 1), (1, 0), (0, 0), (0, 1): one of `moments`.
