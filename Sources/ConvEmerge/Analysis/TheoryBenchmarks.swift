@@ -172,23 +172,16 @@ public enum TheoryBenchmarks {
         var best = (wall: [Double.infinity, .infinity], cpu: [Double.infinity, .infinity])
         for _ in 0..<max(1, plan.rounds) {
             for (slot, threads) in [1, 2].enumerated() {
-                let cpuStart = processCPUSeconds()
+                let cpuStart = CPUClock.processNow
                 let wall = Stopwatch.seconds { for _ in 0..<calls { velocity(threads: threads) } }
                 best.wall[slot] = min(best.wall[slot], wall / Double(calls))
-                best.cpu[slot] = min(best.cpu[slot], (processCPUSeconds() - cpuStart) / Double(calls))
+                best.cpu[slot] = min(best.cpu[slot], (CPUClock.processNow - cpuStart) / Double(calls))
             }
         }
         var load = [0.0, 0.0, 0.0]
         return ThreadTiming(closure: closure.name, dimension: size, oneThreadSeconds: best.wall[0], twoThreadSeconds: best.wall[1],
                             oneThreadCPUSeconds: best.cpu[0], twoThreadCPUSeconds: best.cpu[1], relativeDifference: difference,
                             loadAverage: getloadavg(&load, 3) >= 1 ? load[0] : .nan)
-    }
-
-    /// CPU time of the whole process (all threads), in seconds.
-    static func processCPUSeconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + 1e-9 * Double(time.tv_nsec)
     }
 
     static func velocity(_ closure: GaussianClosure, _ w: [Double]) -> [Double] {

@@ -110,8 +110,8 @@ public struct SolveSummary: Sendable {
 public enum SolveJob {
     /// `flow`, when given, must be the flow of `parameters` (a caller that also analyses it
     /// passes it in so that its inputs and cumulant tables are built once). `threads`: see
-    /// `GradientFlow.threads` (the result does not depend on it).
-    public static func run(_ parameters: SolveParameters, flow prebuilt: GradientFlow? = nil, threads: Int = 1,
+    /// `GradientFlow.threads` (the result does not depend on it); nil keeps the flow's own setting.
+    public static func run(_ parameters: SolveParameters, flow prebuilt: GradientFlow? = nil, threads: Int? = nil,
                            progress: ((Double) -> Void)? = nil) throws -> SolveResult {
         let start = Date()
         try parameters.validate()
@@ -126,7 +126,7 @@ public enum SolveJob {
     /// weights.npy (in the directory's staging area) and its observables row computed as it is
     /// reached. The files are byte for byte those of `save(run(...))`; a run that stops early
     /// keeps its saves, with the status in the manifest, as `save` does.
-    public static func runAndSave(_ parameters: SolveParameters, flow prebuilt: GradientFlow? = nil, threads: Int = 1,
+    public static func runAndSave(_ parameters: SolveParameters, flow prebuilt: GradientFlow? = nil, threads: Int? = nil,
                                   to directory: RunDirectory, progress: ((Double) -> Void)? = nil) throws -> SolveSummary {
         let start = Date()
         try parameters.validate(holdingSaves: false)
@@ -149,12 +149,12 @@ public enum SolveJob {
         return summary
     }
 
-    private static func prepare(_ parameters: SolveParameters, flow prebuilt: GradientFlow?, threads: Int) throws -> (GradientFlow, [Double]) {
+    private static func prepare(_ parameters: SolveParameters, flow prebuilt: GradientFlow?, threads: Int?) throws -> (GradientFlow, [Double]) {
         let flow = try prebuilt ?? GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,
                                                 learningRate: parameters.learningRate)
         precondition(flow.task == parameters.task && flow.neuron == parameters.neuron && flow.closure == parameters.closure
                      && flow.learningRate == parameters.learningRate, "SolveJob: the flow is not the flow of these parameters")
-        flow.threads = threads
+        if let threads { flow.threads = threads }
         return (flow, try parameters.initialization.weights(dimension: flow.dimension))
     }
 
