@@ -28,6 +28,8 @@ import tempfile
 
 import numpy as np
 
+from convemerge_binary import Binary
+
 LENGTH = 40
 XI = 2.0
 T_MAX = 150
@@ -53,20 +55,6 @@ def families(rows, patch_rows=None):
                    ("image rows, crop mean removed, sign-symmetrised",
                     ["--inputs", f"data:{patch_rows}", "--stationarity", "raw", "--symmetrise", "sign"])]
     return listed
-
-
-class Binary:
-    def __init__(self, path, work):
-        self.path = path
-        self.work = work
-
-    def run(self, arguments):
-        """(stdout, None) on success, (None, reason) when the command refuses or fails."""
-        result = subprocess.run([self.path] + arguments, cwd=self.work, capture_output=True, text=True)
-        if result.returncode == 0:
-            return result.stdout, None
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        return None, (lines[-1] if lines else f"exit status {result.returncode}")
 
 
 def final_ipr(weights):

@@ -29,6 +29,8 @@ import tempfile
 
 import numpy as np
 
+from convemerge_binary import Binary
+
 SOURCES = ["montecarlo", "cumulant", "gaussian", "simulate"]
 CLOSURES = ["montecarlo", "cumulant", "gaussian"]
 P_TILED = 0.05
@@ -46,24 +48,6 @@ def settings(args):
     if args.lengths:
         s["lengths"] = [int(length) for length in args.lengths.split(",")]
     return s
-
-
-class Binary:
-    def __init__(self, path, work):
-        self.path = path
-        self.work = work
-
-    def run(self, arguments):
-        """(stdout, None) on success, (None, reason) when the command refuses or fails."""
-        result = subprocess.run([self.path] + arguments, cwd=self.work, capture_output=True, text=True)
-        if result.returncode == 0:
-            return result.stdout, None
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        return None, (lines[-1] if lines else f"exit status {result.returncode}")
-
-    def json(self, arguments):
-        stdout, reason = self.run(arguments)
-        return (json.loads(stdout), None) if stdout is not None else (None, reason)
 
 
 def model_flags(s, units, length):
