@@ -28,7 +28,7 @@ import tempfile
 
 import numpy as np
 
-from convemerge_binary import Binary
+from study_common import Binary, fmt
 
 LENGTH = 40
 XI = 2.0
@@ -140,14 +140,6 @@ def predictions(record):
         verdict = report["instability"]["cumulant_prediction"]
         verdicts["cumulant growth"] = None if verdict in (None, "marginal") else verdict == "localises"
     return verdicts
-
-
-def fmt(x, digits=3):
-    if x is None:
-        return "-"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    return f"{x:.{digits}g}"
 
 
 def figure(records, path):

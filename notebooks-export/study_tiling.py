@@ -29,7 +29,7 @@ import tempfile
 
 import numpy as np
 
-from convemerge_binary import Binary
+from study_common import Binary, fmt
 
 SOURCES = ["montecarlo", "cumulant", "gaussian", "simulate"]
 CLOSURES = ["montecarlo", "cumulant", "gaussian"]
@@ -112,14 +112,6 @@ def study(binary, s, sources):
                         record["matching"] = comparison["seed_mean"]
             records += config
     return records
-
-
-def fmt(x, digits=3):
-    if x is None:
-        return "-"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    return f"{x:.{digits}g}"
 
 
 def figure(records, path):

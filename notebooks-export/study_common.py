@@ -1,4 +1,4 @@
-"""The convemerge binary as the study scripts call it: a refusal is a reason, not an exception."""
+"""What the study scripts share: the convemerge binary (a refusal is a reason, not an exception) and table cells."""
 import json
 import subprocess
 
@@ -19,3 +19,11 @@ class Binary:
     def json(self, arguments):
         stdout, reason = self.run(arguments)
         return (json.loads(stdout), None) if stdout is not None else (None, reason)
+
+
+def fmt(x, digits=3):
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    return f"{x:.{digits}g}"
