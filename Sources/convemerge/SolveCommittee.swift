@@ -19,12 +19,12 @@ extension Solve {
 
     /// K units: CommitteeSolveJob, the same run directory with a unit axis.
     func runCommittee(_ parameters: SolveParameters, out: String) throws {
-        try CommitteeSolveJob.validate(parameters)
+        try CommitteeSolveJob.validate(parameters, holdingSaves: false)
         let directory = try RunDirectory(path: out)
         let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.model!.rawValue) K=\(parameters.hiddenUnits!) \(parameters.closure.kind.rawValue)")
-        let result = try CommitteeSolveJob.run(parameters) { progress?.update($0) }
+        // Each save is written as it comes: the trajectory is never held in memory.
+        let result = try CommitteeSolveJob.runAndSave(parameters, to: directory) { progress?.update($0) }
         progress?.finish()
-        try CommitteeSolveJob.save(result, to: directory)
         try finish(result.trajectory, ipr: result.finalMeanIPR, seconds: result.wallSeconds, out: out)
     }
 

@@ -187,4 +187,30 @@ final class CommitteeFlowTests: XCTestCase {
         let state = flow.layout.state(weights: try simulation.initialWeights(), network: flow.network)
         XCTAssertEqual(Array(state.suffix(8)), simulation.initialReadouts + (0..<4).map(simulation.bias(ofUnit:)))
     }
+
+    /// `solve` streams a K-unit run's saves (weights, trained readouts and biases) as they come:
+    /// its files are byte for byte those of the in-memory run and `save`.
+    func testStreamedCommitteeRunEqualsTheInMemoryOne() throws {
+        let network = try NetworkOptions(readout: .trained, trainBias: true)
+        let parameters = committee(SolveParameters(task: try task(), neuron: try NeuronSpec(activation: .erf, bias: 0.2),
+                                                   closure: try ClosureSpec(kind: .gaussian), integrator: try integrator(.gaussian, tMax: 5),
+                                                   learningRate: 1, initialization: .random(scale: 0.5, seed: 3)),
+                                   model: .twolayer, units: 3, network: network)
+        let memory = try CommitteeSolveJob.run(parameters)
+        XCTAssertEqual(memory.trajectory.status, .completed)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("committee-stream-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let inMemory = scratch.appendingPathComponent("memory").path, streamed = scratch.appendingPathComponent("streamed").path
+        try CommitteeSolveJob.save(memory, to: RunDirectory(path: inMemory))
+        let summary = try CommitteeSolveJob.runAndSave(parameters, to: RunDirectory(path: streamed))
+        XCTAssertEqual(summary.trajectory.times, memory.trajectory.times)
+        XCTAssertEqual(summary.finalMeanIPR, memory.finalMeanIPR)
+        let n = memory.trajectory.weights.count, d = memory.layout.dimension
+        let weights = NpyArray(shape: [n, 3, d], values: memory.trajectory.weights.flatMap { $0[0..<(3 * d)] }).encoded()
+        func contents(_ run: String, _ name: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: run + "/" + name)) }
+        XCTAssertEqual(try contents(streamed, "weights.npy"), weights)
+        for name in ["weights.npy", "readouts.npy", "biases.npy", "times.npy", "observables.csv"] {
+            XCTAssertEqual(try contents(streamed, name), try contents(inMemory, name), name)
+        }
+    }
 }

@@ -25,9 +25,12 @@ public struct CommitteeSolveResult: Sendable {
     }
 
     /// The IPR averaged over the units at the last save.
-    public var finalMeanIPR: Double? {
-        guard let last = trajectory.weights.indices.last else { return nil }
-        return (0..<layout.units).map { Observables.inverseParticipationRatio(weights(save: last, unit: $0)) }
+    public var finalMeanIPR: Double? { trajectory.weights.last.map { Self.meanIPR(of: $0, layout: layout) } }
+
+    /// The units' IPR averaged over the units, of one state.
+    static func meanIPR(of state: [Double], layout: CommitteeLayout) -> Double {
+        let d = layout.dimension
+        return (0..<layout.units).map { k in Observables.inverseParticipationRatio(Array(state[(k * d)..<((k + 1) * d)])) }
             .reduce(0, +) / Double(layout.units)
     }
 }
@@ -36,8 +39,9 @@ public struct CommitteeSolveResult: Sendable {
 /// (derivations/committee-closures.md), saved in the layout of `solve` with a unit axis.
 public enum CommitteeSolveJob {
     /// Checks the run before anything is built: the model and its options, the closure, the
-    /// learning rate, the initial weights and the memory of the saved trajectory (three copies).
-    public static func validate(_ parameters: SolveParameters) throws {
+    /// learning rate, the initial weights and, when `holdingSaves` (`run`, then `save`), the memory
+    /// of the saved trajectory (held, and copied per array when written: three copies).
+    public static func validate(_ parameters: SolveParameters, holdingSaves: Bool = true) throws {
         guard let model = parameters.model, parameters.isCommittee else {
             throw ConvEmergeError.invalidInput(flag: "--model", message: "must be committee or twolayer for a K-unit solve")
         }
@@ -48,8 +52,10 @@ public enum CommitteeSolveJob {
         try CommitteeClosures.requireSupported(parameters.closure, task: parameters.task, network: parameters.committeeNetwork)
         try requirePositive(parameters.learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
         // The state per save: K x D weights and at most K readouts and K biases.
-        try MemoryBudget.require(MemoryBudget.product(3, parameters.integrator.saves, units, parameters.task.dimension + 2, 8), flag: "--saves",
-                                 for: "\(parameters.integrator.saves) saves of K x D = \(units) x \(parameters.task.dimension) weights")
+        if holdingSaves {
+            try MemoryBudget.require(MemoryBudget.product(3, parameters.integrator.saves, units, parameters.task.dimension + 2, 8), flag: "--saves",
+                                     for: "\(parameters.integrator.saves) saves of K x D = \(units) x \(parameters.task.dimension) weights")
+        }
         if parameters.integrator.stepper.needsJacobian {
             // The implicit stepper's Jacobian by central differences: (K D)^2 doubles (and GSL's own copy).
             try MemoryBudget.require(MemoryBudget.product(2, units * parameters.task.dimension + 2 * units,
@@ -83,40 +89,94 @@ public enum CommitteeSolveJob {
                            progress: ((Double) -> Void)? = nil) throws -> CommitteeSolveResult {
         let start = Date()
         try validate(parameters)
-        let flow = try prebuilt ?? CommitteeFlow(task: parameters.task, network: parameters.committeeNetwork,
-                                                 closure: parameters.closure, learningRate: parameters.learningRate)
-        precondition(flow.task == parameters.task && flow.network == parameters.committeeNetwork && flow.closure == parameters.closure
-                     && flow.learningRate == parameters.learningRate, "CommitteeSolveJob.run: the flow is not the flow of these parameters")
-        let initial = flow.layout.state(weights: try initialWeights(parameters), network: flow.network)
+        let (flow, initial) = try prepare(parameters, flow: prebuilt)
         let trajectory = ODEIntegrator.integrate(flow, from: initial, settings: parameters.integrator, progress: progress)
         return CommitteeSolveResult(parameters: parameters, layout: flow.layout, trajectory: trajectory,
                                     observables: CommitteeObservables.table(trajectory, flow: flow),
                                     wallSeconds: Date().timeIntervalSince(start))
     }
 
+    /// `run` and `save` in one pass that keeps no trajectory, as `SolveJob.runAndSave` does: each
+    /// save is appended to weights.npy (and readouts.npy / biases.npy when trained) in the
+    /// directory's staging area and its observables row computed as it is reached. The files are
+    /// those of `save(run(...))`; a run that stops early keeps its saves, with the status.
+    /// Returns the trajectory's times and status (no states) and the final unit-mean IPR.
+    public static func runAndSave(_ parameters: SolveParameters, to directory: RunDirectory,
+                                  progress: ((Double) -> Void)? = nil) throws -> (trajectory: Trajectory, finalMeanIPR: Double?, wallSeconds: Double) {
+        let start = Date()
+        try validate(parameters, holdingSaves: false)
+        let (flow, initial) = try prepare(parameters, flow: nil)
+        let layout = flow.layout, k = layout.units, planned = parameters.integrator.saveTimes.count
+        let weights = try directory.npyWriter("weights.npy", plannedRows: planned, rowShape: [k, layout.dimension])
+        let extras = try layout.trainedParts.map { part in (part, try directory.npyWriter(part.name, plannedRows: planned, rowShape: [k])) }
+        var table = CSVTable(columns: CommitteeObservables.columns(layout: layout, lattice: flow.task.lattice))
+        var last: [Double]?
+        let trajectory = try ODEIntegrator.integrate(flow, from: initial, settings: parameters.integrator, progress: progress,
+                                                     saving: { t, state in
+            try state.withUnsafeBufferPointer { all in
+                try weights.append(UnsafeBufferPointer(rebasing: all[0..<layout.weightCount]))
+                for (part, writer) in extras { try writer.append(UnsafeBufferPointer(rebasing: all[part.offset..<(part.offset + k)])) }
+            }
+            table.append(CommitteeObservables.row(t, state, flow: flow))
+            last = state
+        })
+        try weights.finish()
+        for (_, writer) in extras { try writer.finish() }
+        let finalIPR = last.map { CommitteeSolveResult.meanIPR(of: $0, layout: layout) }
+        let seconds = Date().timeIntervalSince(start)
+        try commit(parameters, layout: layout, trajectory: trajectory, observables: table, finalMeanIPR: finalIPR,
+                   wallSeconds: seconds, to: directory)
+        return (trajectory, finalIPR, seconds)
+    }
+
+    private static func prepare(_ parameters: SolveParameters, flow prebuilt: CommitteeFlow?) throws -> (CommitteeFlow, [Double]) {
+        let flow = try prebuilt ?? CommitteeFlow(task: parameters.task, network: parameters.committeeNetwork,
+                                                 closure: parameters.closure, learningRate: parameters.learningRate)
+        precondition(flow.task == parameters.task && flow.network == parameters.committeeNetwork && flow.closure == parameters.closure
+                     && flow.learningRate == parameters.learningRate, "CommitteeSolveJob: the flow is not the flow of these parameters")
+        return (flow, flow.layout.state(weights: try initialWeights(parameters), network: flow.network))
+    }
+
     /// Writes the run directory (also for a diverged run: what was computed is kept).
     public static func save(_ result: CommitteeSolveResult, to directory: RunDirectory) throws {
         let layout = result.layout, trajectory = result.trajectory
         let n = trajectory.weights.count, k = layout.units, d = layout.dimension
+        try directory.write(trajectory.weights.map { Array($0[0..<layout.weightCount]) }, shape: [n, k, d], as: "weights.npy")
+        for part in layout.trainedParts {
+            try directory.write(trajectory.weights.map { Array($0[part.offset..<(part.offset + k)]) }, shape: [n, k], as: part.name)
+        }
+        try commit(result.parameters, layout: layout, trajectory: trajectory, observables: result.observables,
+                   finalMeanIPR: result.finalMeanIPR, wallSeconds: result.wallSeconds, to: directory)
+    }
+
+    /// times.npy, observables.csv and the manifest, after weights.npy (and the trained parts).
+    private static func commit(_ parameters: SolveParameters, layout: CommitteeLayout, trajectory: Trajectory, observables: CSVTable,
+                               finalMeanIPR: Double?, wallSeconds: Double, to directory: RunDirectory) throws {
+        let n = trajectory.times.count, k = layout.units, d = layout.dimension
         var arrays = [
             "weights.npy": ArrayDescription(shape: [n, k, d], description: "w_k at each saved time and hidden unit k, lattice order (row-major on the torus)"),
             "times.npy": ArrayDescription(shape: [n], description: "saved times t = SGD steps / D"),
         ]
-        try directory.write(NpyArray(shape: [n, k, d], values: trajectory.weights.flatMap { $0[0..<layout.weightCount] }), as: "weights.npy")
-        try directory.write(NpyArray(shape: [n], values: trajectory.times), as: "times.npy")
-        for (trained, name, offset, meaning) in [(layout.trainsReadout, "readouts.npy", layout.readoutOffset, "trained readout v_k"),
-                                                 (layout.trainsBias, "biases.npy", layout.biasOffset, "trained bias b_k")] where trained {
-            try directory.write(NpyArray(shape: [n, k], values: trajectory.weights.flatMap { $0[offset..<(offset + k)] }), as: name)
-            arrays[name] = ArrayDescription(shape: [n, k], description: "\(meaning) at each saved time")
+        for part in layout.trainedParts {
+            arrays[part.name] = ArrayDescription(shape: [n, k], description: "\(part.meaning) at each saved time")
         }
-        try directory.write(text: result.observables.text, as: "observables.csv")
+        try directory.write(NpyArray(shape: [n], values: trajectory.times), as: "times.npy")
+        try directory.write(text: observables.text, as: "observables.csv")
         let manifest = SolveManifest(
             status: trajectory.status, message: trajectory.message,
             createdAt: ISO8601DateFormatter().string(from: Date()),
-            parameters: result.parameters, dimension: d, arrays: arrays,
-            rightHandSideEvaluations: trajectory.evaluations, wallSeconds: result.wallSeconds,
-            finalIpr: result.finalMeanIPR)
+            parameters: parameters, dimension: d, arrays: arrays,
+            rightHandSideEvaluations: trajectory.evaluations, wallSeconds: wallSeconds,
+            finalIpr: finalMeanIPR)
         try directory.commit(manifest: manifest)
+    }
+}
+
+extension CommitteeLayout {
+    /// The trained per-unit parameters after the weights in the state: file name, offset, meaning.
+    var trainedParts: [(name: String, offset: Int, meaning: String)] {
+        (trainsReadout ? [("readouts.npy", readoutOffset, "trained readout v_k")] : [])
+            + (trainsBias ? [("biases.npy", biasOffset, "trained bias b_k")] : [])
     }
 }
 
@@ -137,25 +197,28 @@ public enum CommitteeObservables {
     }
 
     public static func table(_ trajectory: Trajectory, flow: CommitteeFlow) -> CSVTable {
-        let layout = flow.layout, lattice = flow.task.lattice, d = layout.dimension, units = Double(layout.units)
-        var table = CSVTable(columns: columns(layout: layout, lattice: lattice))
-        for (t, state) in zip(trajectory.times, trajectory.weights) {
-            let q = flow.overlaps(state)
-            var perUnit: [Double] = []
-            var ipr = 0.0, participation = 0.0, norm = 0.0
-            for k in 0..<layout.units {
-                let w = Array(state[(k * d)..<((k + 1) * d)])
-                let unitIpr = Observables.inverseParticipationRatio(w), unitNorm = euclideanNorm(w)
-                ipr += unitIpr
-                participation += Observables.participationRatio(w)
-                norm += unitNorm
-                perUnit += [unitIpr, q[0][k], q[1][k], unitNorm] + Observables.center(w, lattice: lattice) + [Observables.width(w, lattice: lattice)]
-                if layout.trainsReadout { perUnit.append(state[layout.readoutOffset + k]) }
-                if layout.trainsBias { perUnit.append(state[layout.biasOffset + k]) }
-            }
-            let meanQ = q.map { $0.reduce(0, +) / units }
-            table.append([t, flow.loss(state), ipr / units, participation / units, meanQ[0], meanQ[1], norm / units] + perUnit)
-        }
+        var table = CSVTable(columns: columns(layout: flow.layout, lattice: flow.task.lattice))
+        for (t, state) in zip(trajectory.times, trajectory.weights) { table.append(row(t, state, flow: flow)) }
         return table
+    }
+
+    /// The row of one saved state.
+    public static func row(_ t: Double, _ state: [Double], flow: CommitteeFlow) -> [Double] {
+        let layout = flow.layout, lattice = flow.task.lattice, d = layout.dimension, units = Double(layout.units)
+        let q = flow.overlaps(state)
+        var perUnit: [Double] = []
+        var ipr = 0.0, participation = 0.0, norm = 0.0
+        for k in 0..<layout.units {
+            let w = Array(state[(k * d)..<((k + 1) * d)])
+            let unitIpr = Observables.inverseParticipationRatio(w), unitNorm = euclideanNorm(w)
+            ipr += unitIpr
+            participation += Observables.participationRatio(w)
+            norm += unitNorm
+            perUnit += [unitIpr, q[0][k], q[1][k], unitNorm] + Observables.center(w, lattice: lattice) + [Observables.width(w, lattice: lattice)]
+            if layout.trainsReadout { perUnit.append(state[layout.readoutOffset + k]) }
+            if layout.trainsBias { perUnit.append(state[layout.biasOffset + k]) }
+        }
+        let meanQ = q.map { $0.reduce(0, +) / units }
+        return [t, flow.loss(state), ipr / units, participation / units, meanQ[0], meanQ[1], norm / units] + perUnit
     }
 }
