@@ -11,7 +11,7 @@ struct Solve: ParsableCommand {
         loss, center, width, norm). A diverging run stops, keeps its saves and sets status in the manifest.
 
         --model committee|twolayer --K K: the flow of K units with simulate's readout, bias and rate \
-        conventions, under --closure montecarlo or gaussian (the default for K units); weights.npy is n_saves x K x D, readouts.npy \
+        conventions, under --closure montecarlo, gaussian (the default for K units) or cumulant (nlgp and odd copulas); weights.npy is n_saves x K x D, readouts.npy \
         (twolayer) and biases.npy (--train-bias) n_saves x K, observables.csv the unit means and ipr_k, q0_k, \
         q1_k, norm_k, center_k, width_k per unit; the random w0 of --seed is simulate's.
 
