@@ -48,19 +48,34 @@ extension Instability {
             "symmetric_fraction": Report.json(mode.symmetricFraction),
             "unit_weights": Report.json(mode.units.map(\.weight)), "unit_centers": mode.units.map { Report.json($0.center) },
             "unit_iprs": Report.json(mode.units.map(\.ipr)),
+            "cyclic_sector": mode.cyclicSector ?? NSNull() as Any, "cyclic_weight": mode.cyclicWeight.map { Report.json($0) } ?? NSNull(),
         ]
     }
+
+    private func spreadJSON(_ spread: SpreadState) -> [String: Any] {
+        [
+            "phases": Report.json(spread.phases), "start_phases": Report.json(spread.startPhases),
+            "max_unit_correlation": Report.json(spread.maximumCorrelation),
+            "replaces_self_conjugate_pair": spread.replacesSelfConjugatePair,
+            "closure_residual_at_gaussian_state": Report.json(spread.closureResidualAtGaussianState),
+            "off_plane_fraction": Report.json(spread.offPlaneFraction),
+        ]
+    }
+
+    private func wavevectorJSON(_ k: [Int]) -> Any { k.count == 1 ? k[0] as Any : k }
 
     func committeeJSON(_ report: CommitteeStabilityReport, closure: String) -> [String: Any] {
         [
             "model": committeeModel.model.rawValue, "K": report.units, "closure": closure,
-            "k_star": report.wavevector.count == 1 ? report.wavevector[0] as Any : report.wavevector,
+            "k_star": wavevectorJSON(report.wavevector), "pair": wavevectorJSON(report.spread?.wavevector ?? report.wavevector),
+            "state_kind": report.spread == nil ? "identical" : "spread", "spread": report.spread.map(spreadJSON) ?? NSNull(),
+            "leading_unit_separation": report.leadingUnitSeparation.map { Report.json($0) } ?? NSNull(),
             "amplitude": Report.json(report.amplitude), "single_neuron_amplitude": Report.json(report.singleNeuronAmplitude),
             "state_refined": report.refined, "state_residual": Report.json(report.stateResidual),
             "symmetry_deviation": Report.json(report.symmetryDeviation),
             "growth_rate": Report.json(report.leading.mode.rate),
             "leading_sector": report.leadingSector,
-            "symmetric_sector": sectorJSON(report.symmetric),
+            "symmetric_sector": report.symmetric.map(sectorJSON) ?? NSNull(),
             "difference_sector": report.difference.map(sectorJSON) ?? NSNull(),
             "tiled_overlap": report.tiledOverlap.map { Report.json($0) } ?? NSNull(),
             "tiles_linearly": report.tilesLinearly, "verdict": report.verdict,
@@ -74,18 +89,30 @@ extension Instability {
         let centers = { (centers: [[Double]]) in centers.map { $0.map(f).joined(separator: ",") }.joined(separator: "; ") }
         var rows: [[String]] = [
             ["k*", "\(report.wavevector)", "|w_k| = \(f(report.amplitude)) (single neuron \(f(report.singleNeuronAmplitude)))"],
-            ["\(closure) state", report.refined ? "fixed point" : "not converged",
-             "residual \(f(report.stateResidual)), block symmetry deviation \(f(report.symmetryDeviation))"],
-            ["sector", "growth rate", "multiplicity (full), pattern centres, IPR"],
         ]
+        if let spread = report.spread {
+            rows.append(["spread pair", "\(spread.wavevector)",
+                         (spread.replacesSelfConjugatePair ? "(k* has no sin: best two-dimensional pair) " : "")
+                         + "phases \(spread.phases.map(f)), max |rho| \(f(spread.maximumCorrelation))"])
+            rows.append(["\(closure) state", report.refined ? "fixed point" : "not converged",
+                         "residual \(f(report.stateResidual)) (at the Gaussian state \(f(spread.closureResidualAtGaussianState))), "
+                         + "cyclic symmetry deviation \(f(report.symmetryDeviation))"])
+        } else {
+            rows.append(["\(closure) state", report.refined ? "fixed point" : "not converged",
+                         "residual \(f(report.stateResidual)), block symmetry deviation \(f(report.symmetryDeviation))"])
+            rows.append(["sector", "growth rate", "multiplicity (full), pattern centres, IPR"])
+        }
         for (name, sector) in [("symmetric A+(K-1)B", report.symmetric), ("difference A-B", report.difference)] {
             guard let sector else { continue }
             rows.append([name, f(sector.leading.rate), "\(sector.multiplicity) (\(sector.fullMultiplicity)), [\(centers(sector.patternCenters))], \(f(sector.leading.ipr))"])
         }
-        rows.append(["leading sector", report.leadingSector, report.tiledOverlap.map { "tiled overlap \(f($0)), localised above IPR \(f(report.localisedIPR))" } ?? ""])
+        rows.append(["leading sector", report.leadingSector, report.spread != nil
+            ? "localised units \(report.leadingUnitSeparation.map { f($0) + " sites apart" } ?? "fewer than two"), localised above IPR \(f(report.localisedIPR))"
+            : report.tiledOverlap.map { "tiled overlap \(f($0)), localised above IPR \(f(report.localisedIPR))" } ?? ""])
         for (rank, mode) in report.modes.prefix(4).enumerated() {
             rows.append(["mode \(rank + 1)", f(mode.mode.rate),
-                         "symmetric fraction \(f(mode.symmetricFraction)), unit centres [\(centers(mode.units.map(\.center)))], unit IPRs \(mode.units.map { f($0.ipr) })"])
+                         (mode.cyclicSector.map { "cyclic m = \($0) (\(f(mode.cyclicWeight!))), " } ?? "")
+                         + "symmetric fraction \(f(mode.symmetricFraction)), unit weights \(mode.units.map { f($0.weight) }), unit centres [\(centers(mode.units.map(\.center)))], unit IPRs \(mode.units.map { f($0.ipr) })"])
         }
         return "instability (\(committeeModel.model.rawValue), K = \(report.units), \(closure)):\n" + Report.table(rows) + "\n" + report.verdict
     }

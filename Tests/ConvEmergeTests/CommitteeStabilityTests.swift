@@ -37,7 +37,7 @@ final class CommitteeStabilityTests: XCTestCase {
         // §2: with the mf readout the symmetric motion of K units is the neuron's flow, so A + (K-1) B is its Jacobian.
         let neuron = try InstabilityAnalysis(task: task(), neuron: NeuronSpec(activation: .quadratic, bias: 0),
                                              closure: ClosureSpec(kind: .gaussian), learningRate: 0.7).analyse()
-        let symmetric = try committee(units: 3).analyse().symmetric
+        let symmetric = try XCTUnwrap(committee(units: 3).analyse().symmetric)
         XCTAssertEqual(symmetric.leading.rate, neuron.growthRate, accuracy: 1e-6 * abs(neuron.growthRate))
     }
 
@@ -64,7 +64,7 @@ final class CommitteeStabilityTests: XCTestCase {
             let report = try committee(units: units, readout: readout, closure: closure).analyse()
             XCTAssertLessThan(report.symmetryDeviation, 1e-7, "K = \(units) \(readout) \(closure)")
             let full = (report.modes.map(\.mode) + report.translationModes).map { ($0.rate, $0.frequency) }
-            var union = report.symmetric.modes.map { ($0.rate, $0.frequency) }
+            var union = report.symmetric!.modes.map { ($0.rate, $0.frequency) }
             for _ in 1..<units { union += report.difference!.modes.map { ($0.rate, $0.frequency) } }
             XCTAssertEqual(full.count, union.count)
             let scale = full.map { hypot($0.0, $0.1) }.max()!
@@ -97,11 +97,11 @@ final class CommitteeStabilityTests: XCTestCase {
         XCTAssertLessThan(report.leading.symmetricFraction, 1e-10)
     }
 
-    /// The sectors need identical units and a differentiable flow: alternating biases and K >= 2
-    /// relu units (a cusp at coinciding units) are refused, naming the flag.
+    /// The sectors need identical units and a differentiable flow: alternating biases and an even number
+    /// of relu units (spread, opposite units would be antiparallel: a cusp) are refused, naming the flag.
     func testNonIdenticalOrKinkedUnitsAreRefused() throws {
         XCTAssertThrowsError(try committee(units: 2, activation: .relu)) { error in
-            XCTAssertEqual((error as? ConvEmergeError).flatMap { if case let .invalidInput(flag, _) = $0 { flag } else { nil } }, "--activation")
+            XCTAssertEqual((error as? ConvEmergeError).flatMap { if case let .invalidInput(flag, _) = $0 { flag } else { nil } }, "--K")
         }
         let alternating = CommitteeNetwork(units: 2, neuron: try NeuronSpec(activation: .quadratic, bias: 0.3), options: .standard)
         XCTAssertThrowsError(try CommitteeStabilityAnalysis(task: task(), network: alternating, closure: ClosureSpec(kind: .gaussian),

@@ -15,6 +15,10 @@ public struct CommitteeMode: Sendable {
     /// |P_sym v|^2 / |v|^2, P_sym the average over units: 1 in the symmetric sector, 0 in the difference sectors.
     public let symmetricFraction: Double
     public let units: [UnitComponent]
+    /// Spread state with odd K: the cyclic sector |m| (0 ... K/2) holding most of the mode, and that share
+    /// (1 under the Gaussian closure, derivations/committee-stability.md §5.4).
+    public var cyclicSector: Int? = nil
+    public var cyclicWeight: Double? = nil
 }
 
 /// One permutation sector: the spectrum of A + (K-1) B (symmetric) or A - B (difference),
@@ -42,8 +46,12 @@ public struct CommitteeStabilityReport: Sendable {
     public let units: Int
     /// D, the sites per unit.
     public let dimension: Int
+    public let latticeLength: Int
+    /// The single neuron's k* (the units' pair for identical units; see `spread` for kinked ones).
     public let wavevector: [Int]
-    /// |w_k| of the symmetric Gaussian state, and the single neuron's extended-state amplitude.
+    /// Kinked units (K >= 2 relu): the spread state on one pair at distinct phases (§5); nil for identical units.
+    public let spread: SpreadState?
+    /// |w_k| of the symmetric (or spread) Gaussian state, and the single neuron's extended-state amplitude.
     public let amplitude: Double
     public let singleNeuronAmplitude: Double
     /// The state the Jacobian was taken at (the layout of CommitteeFlow), its residual |v| / |state|.
@@ -57,19 +65,25 @@ public struct CommitteeStabilityReport: Sendable {
     /// All modes of the full Jacobian, largest rate first, translation modes excluded.
     public let modes: [CommitteeMode]
     public let translationModes: [JacobianMode]
-    public let symmetric: SectorSpectrum
-    /// nil for K = 1.
+    /// The permutation sectors of identical units; nil for the spread state (distinct units), and difference nil for K = 1.
+    public let symmetric: SectorSpectrum?
     public let difference: SectorSpectrum?
     /// The tiled trial vector (unit k carrying the leading difference pattern shifted by k L / K
     /// sites, its unit average removed): the fraction of its norm inside the leading difference
     /// eigenspace (nil for K = 1). 1: tiling is a leading linear mode.
     public let tiledOverlap: Double?
+    /// Spread state: the smallest distance between the centres of the leading mode's localised units that
+    /// carry at least 1/(2K) of it (nil with fewer than two such units), derivations/committee-stability.md §5.5.
+    public let leadingUnitSeparation: Double?
 
     public var leading: CommitteeMode { modes[0] }
     public var leadingSector: String {
-        guard let difference, difference.leading.rate > symmetric.leading.rate else { return "symmetric" }
+        if spread != nil { return "cyclic m = \(leading.cyclicSector ?? 0)" }
+        guard let symmetric, let difference, difference.leading.rate > symmetric.leading.rate else { return "symmetric" }
         return "difference"
     }
+    /// Spread state: localised units of the leading mode at least half the tiled spacing L / K apart.
+    var spreadTiles: Bool { (leadingUnitSeparation ?? 0) >= Double(latticeLength) / Double(2 * units) }
     /// An IPR above twice that of a Fourier mode (3 / (2 D)) counts as localised.
     public var localisedIPR: Double { 3 / Double(dimension) }
 
@@ -77,11 +91,24 @@ public struct CommitteeStabilityReport: Sendable {
     /// regime only if the difference sector leads, its patterns are localised, and its eigenspace
     /// holds the tiled configuration.
     public var tilesLinearly: Bool {
+        if spread != nil { return spreadTiles }
         guard let difference, leadingSector == "difference" else { return false }
         return difference.leading.ipr > localisedIPR && (tiledOverlap ?? 0) > 0.9
     }
 
     public var verdict: String {
+        if spread != nil {
+            let f = { (x: Double) in String(format: "%.3g", x) }
+            if leading.units.allSatisfy({ $0.ipr <= localisedIPR }) {
+                return "the leading mode is extended in every unit: the spread units do not localise in the linear regime"
+            }
+            guard let separation = leadingUnitSeparation else {
+                return "the leading mode localises one unit: positions lock only nonlinearly"
+            }
+            return spreadTiles
+                ? "the leading mode localises different units \(f(separation)) sites apart (>= L/(2K)): tiling already in the linear regime"
+                : "the leading mode localises units only \(f(separation)) sites apart (< L/(2K)): positions lock only nonlinearly"
+        }
         guard let difference else { return "K = 1: no difference sector" }
         if leadingSector == "symmetric" { return "the symmetric sector leads: the units move together, no tiling in the linear regime" }
         if difference.leading.ipr <= localisedIPR {
@@ -121,10 +148,10 @@ public final class CommitteeStabilityAnalysis: @unchecked Sendable {
                     "the symmetric state needs identical units: --bias 0 or one --bias-init value (the default alternates +b, -b), got \(Array(Set(network.initialBiases)).sorted())")
         try require(network.options.l1 == 0, flag: "--l1", "the Jacobian of dw/dt -= l1 sign(w) does not exist at w = 0; instability needs --l1 0")
         try InstabilityAnalysis.requireJacobian(closure: closure.kind, activation: network.activation.kind)
-        // derivations/committee-stability.md §1: at coinciding units a kink's pair expectations go like
-        // sqrt(1 - rho) ~ |w_k - w_l|, a cusp with no Jacobian in the difference directions.
-        try require(network.units == 1 || network.activation.kinks.isEmpty, flag: "--activation",
-                    "the symmetric state of K >= 2 \(network.activation.kind.rawValue) units is a cusp of the flow (no Jacobian across units); use erf, linear or quadratic, or --K 1")
+        // derivations/committee-stability.md §5.2: kinked units are spread at equal phases on the circle, and for
+        // even K opposite units would be antiparallel (rho = -1, a cusp); in the pair plane they relax to it.
+        try require(network.units == 1 || network.activation.kinks.isEmpty || network.units % 2 == 1, flag: "--K",
+                    "\(network.activation.kind.rawValue) units need an odd K (the spread state of an even number of units has antiparallel units, a cusp of the flow with no Jacobian) or K = 1, got \(network.units)")
         self.task = task
         self.network = network
         self.closure = closure
@@ -146,25 +173,45 @@ public final class CommitteeStabilityAnalysis: @unchecked Sendable {
             + (layout.trainsBias ? [layout.biasOffset + k] : [])
     }
 
-    /// Every unit on r u, u the unit cos(k*.x); readouts and biases at their initial values.
-    func symmetricState(pattern u: [Double], amplitude r: Double) -> [Double] {
-        layout.state(weights: (0..<layout.units).flatMap { _ in u.map { r * $0 } }, network: network)
+    /// Unit k on r directions[k]; readouts and biases at their initial values.
+    func state(directions: [[Double]], amplitude r: Double) -> [Double] {
+        layout.state(weights: directions.flatMap { $0.map { r * $0 } }, network: network)
     }
 
-    /// The amplitude where the committee's Gaussian radial velocity vanishes along the symmetric
-    /// family (derivations/committee-stability.md §2): u.(dw_0/dt) / r changes sign, in s = r^2 / D.
-    func symmetricAmplitude(pattern u: [Double]) throws -> Double {
-        let d = Double(layout.dimension)
+    /// The amplitude where the committee's Gaussian radial velocity vanishes along r -> r directions
+    /// (derivations/committee-stability.md §2, §5.2): mean_k directions_k.(dw_k/dt) / r changes sign, in s = r^2 / D.
+    func radialAmplitude(directions: [[Double]]) throws -> Double {
+        let d = Double(layout.dimension), units = layout.units
         let slope = { (s: Double) -> Double in
             let r = (s * d).squareRoot()
-            let velocity = self.gaussianFlow.velocity(self.symmetricState(pattern: u, amplitude: r))
-            return dot(u, Array(velocity[0..<self.layout.dimension])) / r
+            let velocity = self.gaussianFlow.velocity(self.state(directions: directions, amplitude: r))
+            let radial = (0..<units).reduce(0.0) { $0 + dot(directions[$1], self.weights(of: velocity, unit: $1)) }
+            return radial / (Double(units) * r)
         }
         guard let s = InstabilityAnalysis.firstDownwardCrossing(slope) else {
             throw ConvEmergeError.invalidInput(flag: "--targets", message:
-                "the K-unit Gaussian flow has no radially stable symmetric state on the Fourier pair k* for this task and network")
+                "the K-unit Gaussian flow has no radially stable \(usesSpreadState ? "spread" : "symmetric") state on its Fourier pair for this task and network")
         }
         return (s * d).squareRoot()
+    }
+
+    /// derivations/committee-stability.md §2: every unit on the neuron's pattern, exact under the Gaussian
+    /// closure with fixed readout and biases, otherwise refined by Newton under the chosen closure.
+    func identicalFixedPoint(extended: ExtendedState, reporting: StageProgress,
+                             jacobian: ([Double], String) -> [Double]) throws -> CommitteeFixedPoint {
+        let pattern = modes.vector(extended.mode)
+        reporting.stage?("symmetric state of \(layout.units) units", nil)
+        let directions = [[Double]](repeating: pattern, count: layout.units)
+        let amplitude = try radialAmplitude(directions: directions)
+        let start = state(directions: directions, amplitude: amplitude)
+        if closure.kind == .gaussian && !layout.trainsReadout && !layout.trainsBias {
+            return CommitteeFixedPoint(state: start, residual: euclideanNorm(flow.velocity(start)) / euclideanNorm(start), refined: true,
+                                       jacobian: nil, amplitude: amplitude, spread: nil)
+        }
+        let newton = try InstabilityAnalysis.newtonFixedPoint(from: start, velocity: flow.velocity, label: closure.kind.rawValue,
+                                                              reporting: reporting, jacobian: jacobian)
+        return CommitteeFixedPoint(state: newton.state, residual: newton.residual, refined: newton.refined, jacobian: newton.jacobian,
+                                   amplitude: amplitude, spread: nil)
     }
 
     public func analyse(stage: ((String, Double?) -> Void)? = nil, progress: ((Double) -> Void)? = nil) throws -> CommitteeStabilityReport {
@@ -172,51 +219,63 @@ public final class CommitteeStabilityAnalysis: @unchecked Sendable {
         let n = layout.stateSize, d = layout.dimension, units = layout.units
         stage?("single-neuron extended state (k*)", nil)
         let extended = try single.extendedState(progress: progress)
-        let pattern = modes.vector(extended.mode)
-        stage?("symmetric state of \(units) units", nil)
-        let amplitude = try symmetricAmplitude(pattern: pattern)
-        let start = symmetricState(pattern: pattern, amplitude: amplitude)
-        let step = closure.kind == .montecarlo ? 1e-3 : 1e-6
-        let jacobianAt = { (w: [Double], label: String) -> [Double] in
+        let jacobianOf = { (field: CommitteeFlow) in { (w: [Double], label: String) -> [Double] in
             reporting.stage?("\(label)Jacobian (\(n) x \(n), \(2 * n) right-hand sides)", nil)
-            return self.flow.jacobian(at: w, relativeStep: step)
-        }
-        // The Gaussian symmetric state with fixed readout and biases is exact; anything else is refined.
-        let exact = closure.kind == .gaussian && !layout.trainsReadout && !layout.trainsBias
-        let (state, residual, refined, lastJacobian) = exact
-            ? (start, euclideanNorm(flow.velocity(start)) / euclideanNorm(start), true, nil)
-            : try InstabilityAnalysis.newtonFixedPoint(from: start, velocity: flow.velocity, label: closure.kind.rawValue,
-                                                       reporting: reporting, jacobian: jacobianAt)
-        let matrix = lastJacobian ?? jacobianAt(state, "")
+            return field.jacobian(at: w, relativeStep: field.closure.kind == .montecarlo ? 1e-3 : 1e-6)
+        } }
+        let fixedPoint = usesSpreadState
+            ? try spreadFixedPoint(extended: extended, reporting: reporting, jacobian: jacobianOf)
+            : try identicalFixedPoint(extended: extended, reporting: reporting, jacobian: jacobianOf(flow))
+        let state = fixedPoint.state
+        let matrix = fixedPoint.jacobian ?? jacobianOf(flow)(state, "")
 
-        // Translations move every unit together: one generator per moving axis, lifted.
-        let unitGenerators = modes.translationGenerators(of: Array(state[0..<d]))
-        let star = modes.starBasis(of: extended.mode)
+        // Translations move every unit together: one generator per moving axis, each unit's own derivative.
+        let translations = stateTranslationGenerators(state)
+        let star = modes.starBasis(of: fixedPoint.spread.map(pairMode) ?? extended.mode)
         let perUnit = unitIndices(0).count
         let padded = { (v: [Double]) -> [Double] in v + [Double](repeating: 0, count: perUnit - d) }
-        let lift = { (v: [Double], units: [Int], scale: Double) -> [Double] in
+        let lift = { (v: [Double], unit: Int) -> [Double] in
             var out = [Double](repeating: 0, count: n)
-            for k in units { for (i, index) in self.unitIndices(k).enumerated() { out[index] = scale * v[i] } }
+            for (i, index) in self.unitIndices(unit).enumerated() { out[index] = v[i] }
             return out
         }
-        let translations = unitGenerators.map { lift(padded($0), Array(0..<units), 1 / Double(units).squareRoot()) }
-        let unitStar = (0..<units).flatMap { k in star.map { lift(padded($0), [k], 1) } }
+        let unitStar = (0..<units).flatMap { k in star.map { lift(padded($0), k) } }
         stage?("eigenpairs of the \(n) x \(n) Jacobian (gsl_eigen_nonsymmv)", DenseCost.eigensystem.seconds(n))
         let all = try InstabilityAnalysis.eigenmodes(matrix, n: n, translations: translations, star: unitStar)
         let (translationModes, others) = InstabilityAnalysis.separatingTranslationModes(all, generators: translations.count)
+        var decomposed = others.map(decompose)
+        var deviation = fixedPoint.spread == nil ? 0 : Double.nan
+        if let spread = fixedPoint.spread {
+            let (cosine, sine) = pairBasis(pairMode(spread))
+            deviation = cyclicDeviation(matrix, cosine: cosine, sine: sine)
+            decomposed = decomposed.map { mode in
+                var mode = mode
+                (mode.cyclicSector, mode.cyclicWeight) = cyclicSector(of: mode.mode.vector, cosine: cosine, sine: sine)
+                return mode
+            }
+        }
 
-        let (a, b, deviation) = blocks(matrix)
-        let sectorStar = star.map(padded), sectorTranslations = unitGenerators.map(padded)
-        let symmetric = try sector(zip(a, b).map { $0 + Double(units - 1) * $1 }, translations: sectorTranslations,
+        var symmetric: SectorSpectrum?, difference: SectorSpectrum?
+        if fixedPoint.spread == nil {
+            let (a, b, blockDeviation) = blocks(matrix)
+            deviation = blockDeviation
+            let sectorStar = star.map(padded), sectorTranslations = modes.translationGenerators(of: Array(state[0..<d])).map(padded)
+            symmetric = try sector(zip(a, b).map { $0 + Double(units - 1) * $1 }, translations: sectorTranslations,
                                    star: sectorStar, copies: 1)
-        let difference = units < 2 ? nil
-            : try sector(zip(a, b).map { $0 - $1 }, translations: [], star: sectorStar, copies: units - 1)
+            difference = units < 2 ? nil
+                : try sector(zip(a, b).map { $0 - $1 }, translations: [], star: sectorStar, copies: units - 1)
+        }
         return CommitteeStabilityReport(
-            units: units, dimension: d, wavevector: extended.wavevector, amplitude: amplitude, singleNeuronAmplitude: extended.amplitude,
-            state: state, stateResidual: residual, refined: refined, jacobian: matrix, symmetryDeviation: deviation,
-            modes: others.map(decompose), translationModes: translationModes, symmetric: symmetric, difference: difference,
-            tiledOverlap: difference.map(tiledOverlap))
+            units: units, dimension: d, latticeLength: task.lattice.length, wavevector: extended.wavevector, spread: fixedPoint.spread,
+            amplitude: fixedPoint.amplitude, singleNeuronAmplitude: extended.amplitude,
+            state: state, stateResidual: fixedPoint.residual, refined: fixedPoint.refined, jacobian: matrix, symmetryDeviation: deviation,
+            modes: decomposed, translationModes: translationModes, symmetric: symmetric, difference: difference,
+            tiledOverlap: difference.map(tiledOverlap),
+            leadingUnitSeparation: fixedPoint.spread == nil ? nil : decomposed.first.flatMap(localisedUnitSeparation))
     }
+
+    /// The half-spectrum index of the spread state's pair.
+    func pairMode(_ spread: SpreadState) -> Int { modes.wavevectors.firstIndex(of: spread.wavevector)! }
 
     /// A = J_00 and B = J_01 (zero for K = 1) of the unit blocks, and the largest deviation of
     /// any block from them relative to |J| (derivations/committee-stability.md §3).

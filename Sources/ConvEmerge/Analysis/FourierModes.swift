@@ -49,6 +49,12 @@ struct FourierModes: Sendable {
     /// translations of a Fourier state (derivations/linear-stability.md §3). Axes along which
     /// w does not move are dropped; the rest are orthonormalised.
     func translationGenerators(of w: [Double]) -> [[Double]] {
+        let reference = euclideanNorm(w)
+        return FourierModes.orthonormalise(axisDerivatives(of: w).filter { euclideanNorm($0) > 1e-9 * reference })
+    }
+
+    /// The spectral derivative of w along each lattice axis (last axis last), not normalised.
+    func axisDerivatives(of w: [Double]) -> [[Double]] {
         let L = lattice.length
         let axes = lattice.dimension == 1 ? [1] : [0, 1]
         var generators: [[Double]] = []
@@ -76,8 +82,13 @@ struct FourierModes: Sendable {
             }
             generators.append(derivative)
         }
-        let reference = euclideanNorm(w)
-        return FourierModes.orthonormalise(generators.filter { euclideanNorm($0) > 1e-9 * reference })
+        return generators
+    }
+
+    /// Whether mode m is its own conjugate (2k = 0 mod L on every axis: the uniform and Nyquist
+    /// modes), so that sin(k.x) vanishes and its "pair" is one-dimensional.
+    func isSelfConjugate(_ m: Int) -> Bool {
+        wavevectors[m].allSatisfy { (2 * $0) % lattice.length == 0 }
     }
 
     static func orthonormalise(_ vectors: [[Double]]) -> [[Double]] {

@@ -191,15 +191,16 @@ public final class InstabilityAnalysis: @unchecked Sendable {
     }
 
     /// The Fourier pair whose radial fixed point is stable against all other modes (or the
-    /// least unstable one): derivations/linear-stability.md §2. `progress`: fraction of the modes tried.
-    public func extendedState(progress: ((Double) -> Void)? = nil) throws -> ExtendedState {
+    /// least unstable one): derivations/linear-stability.md §2. `progress`: fraction of the modes tried;
+    /// `admitting`: the half-spectrum indices considered (all by default).
+    public func extendedState(progress: ((Double) -> Void)? = nil, admitting: ((Int) -> Bool)? = nil) throws -> ExtendedState {
         let spectra = distributions.map(\.covariance.halfSpectrum)
         var best: ExtendedState?
         // Ties (e.g. the clone task, where every pair is marginal) go to the mode growing fastest from small w.
         let early = initialDispersion(scale: 0.1).omega
         for (tried, m) in (0..<modes.count).sorted(by: { early[$0] > early[$1] }).enumerated() {
             progress?(Double(tried) / Double(modes.count))
-            guard let s = radialFixedPoint(mode: m) else { continue }
+            guard admitting?(m) ?? true, let s = radialFixedPoint(mode: m) else { continue }
             let q = spectra.map { s * $0[m] }
             let omega = dispersion(overlaps: q).omega
             // Modes with the same Chat in both classes (the rest of the k* star) are marginal by symmetry.
