@@ -79,7 +79,7 @@ extension Instability {
             "difference_sector": report.difference.map(sectorJSON) ?? NSNull(),
             "tiled_overlap": report.tiledOverlap.map { Report.json($0) } ?? NSNull(),
             "tiles_linearly": report.tilesLinearly, "verdict": report.verdict,
-            "leading_modes": report.modes.prefix(4).map(modeJSON),
+            "leading_modes": report.modes.prefix(4).map(modeJSON), "leading_mode": Report.json(report.leading.mode.vector),
             "translation_mode_rates": Report.json(report.translationModes.map(\.rate)),
         ]
     }

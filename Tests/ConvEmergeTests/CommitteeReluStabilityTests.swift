@@ -84,6 +84,35 @@ final class CommitteeReluStabilityTests: XCTestCase {
         XCTAssertGreaterThan(abs(report.leading.mode.rate), 1e-3 * scale)
     }
 
+    /// §5.3, torus: the units sit on the stripe pair k = (0, 1); the rotations mixing it with (1, 0), the rest of
+    /// its star (same Chat_c), move unit k by e (p.w_k) and are exact zero modes of the Gaussian flow besides the
+    /// translation: 1 + 2 x 2 excluded modes, all with rate ~ 0, and J annihilates each generator.
+    func testStarRotationsAreGoldstoneModesOnTheTorus() throws {
+        let units = 3, length = 10, d = length * length
+        let lattice = try Lattice(dimension: 2, length: length)
+        let base = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 2), gain: 3)
+        let task = try TaskSpec.xi(base: base, xi0: 0.5, xi1: 2, gaussianControl: false, prior1: 0.5, targets: [0, 1])
+        let network = CommitteeNetwork(units: units, neuron: try NeuronSpec(activation: .relu, bias: 0), options: try NetworkOptions(readout: .mf))
+        let report = try CommitteeStabilityAnalysis(task: task, network: network, closure: ClosureSpec(kind: .gaussian),
+                                                    learningRate: 0.7).analyse()
+        XCTAssertEqual(try XCTUnwrap(report.spread).wavevector, [0, 1])
+        let n = report.state.count
+        let scale = euclideanNorm(report.jacobian) / Double(n).squareRoot()
+        XCTAssertEqual(report.translationModes.count, 5)
+        for mode in report.translationModes { XCTAssertLessThan(abs(mode.rate), 1e-6 * scale) }
+        XCTAssertGreaterThan(abs(report.leading.mode.rate), 1e-3 * scale)
+        let wave = { (f: (Double) -> Double, alongRows: Bool) -> [Double] in
+            normalised((0..<d).map { f(2 * Double.pi * Double(alongRows ? $0 / length : $0 % length) / Double(length)) })
+        }
+        for e in [wave(cos, true), wave(sin, true)] {
+            for p in [wave(cos, false), wave(sin, false)] {
+                let generator = (0..<units).flatMap { k in e.map { $0 * dot(p, self.unit(report.state, k, d)) } }
+                let image = DenseLinearAlgebra.multiply(report.jacobian, n: n, generator)
+                XCTAssertLessThan(euclideanNorm(image), 1e-6 * scale * euclideanNorm(generator))
+            }
+        }
+    }
+
     /// §5.4: G = (relabel k -> k+1) o (rotation by -2 pi / K in the pair plane) fixes the state, so under the
     /// Gaussian closure G J G^T = J; G maps each eigenvector to one of the same eigenvalue, and real
     /// eigenvalues of the sectors m != 0 are double (m and -m, related by the reflection).

@@ -180,6 +180,24 @@ extension CommitteeStabilityAnalysis {
         return FourierModes.orthonormalise(raw.filter { euclideanNorm($0) > 1e-9 * reference })
     }
 
+    /// derivations/committee-stability.md §5.3: the rotations mixing the pair with another wavevector e of its star
+    /// (same Chat_c, so they commute with every C_c) move unit k by e (p.w_k), p = u_c, u_s: exact zero modes of the
+    /// Gaussian flow (none on the ring, whose star is the pair).
+    func starRotationGenerators(_ state: [Double], mode m: Int) -> [[Double]] {
+        let (cosine, sine) = pairBasis(m)
+        let d = layout.dimension
+        return modes.starBasis(of: m).dropFirst(2).flatMap { e in
+            [cosine, sine].map { p -> [Double] in
+                var out = [Double](repeating: 0, count: layout.stateSize)
+                for k in 0..<layout.units {
+                    let weight = dot(p, weights(of: state, unit: k))
+                    for i in 0..<d { out[k * d + i] = weight * e[i] }
+                }
+                return out
+            }
+        }
+    }
+
     /// derivations/committee-stability.md §5.5: centres of the leading mode's units that carry at least
     /// 1/(2K) of its weights and are localised; their smallest pairwise distance (min image), nil for fewer than 2.
     func localisedUnitSeparation(_ mode: CommitteeMode) -> Double? {

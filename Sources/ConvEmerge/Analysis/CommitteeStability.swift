@@ -229,8 +229,12 @@ public final class CommitteeStabilityAnalysis: @unchecked Sendable {
         let state = fixedPoint.state
         let matrix = fixedPoint.jacobian ?? jacobianOf(flow)(state, "")
 
-        // Translations move every unit together: one generator per moving axis, each unit's own derivative.
-        let translations = stateTranslationGenerators(state)
+        // Translations move every unit together: one generator per moving axis, each unit's own derivative;
+        // under the Gaussian closure the spread state also turns within its star (§5.3).
+        var translations = stateTranslationGenerators(state)
+        if let spread = fixedPoint.spread, closure.kind == .gaussian {
+            translations = FourierModes.orthonormalise(translations + starRotationGenerators(state, mode: pairMode(spread)))
+        }
         let star = modes.starBasis(of: fixedPoint.spread.map(pairMode) ?? extended.mode)
         let perUnit = unitIndices(0).count
         let padded = { (v: [Double]) -> [Double] in v + [Double](repeating: 0, count: perUnit - d) }
