@@ -24,6 +24,10 @@ struct Instability: ParsableCommand {
         (derivations/committee-stability.md), the Jacobian's permutation sectors (symmetric A+(K-1)B, difference \
         A-B), the leading modes by unit, and whether a tiled configuration lies in the leading eigenspace.
           convemerge instability --model committee --K 3 --L 16 --gain 3 --xi0 0.5 --xi1 2 --activation quadratic --targets 0,1 --json
+        Relu units (K odd) sit on one pair at the phases 2 pi k / K (the spread state, derivations/committee-stability.md \
+        §5; the neuron's k* or, when it has no sin, the best pair that has one); modes carry their cyclic sector |m| \
+        and the verdict reads the leading mode unit by unit.
+          convemerge instability --model committee --K 3 --L 16 --gain 3 --xi0 0.5 --xi1 2 --json
         """)
 
     @OptionGroup(title: "Inputs") var input: InputOptions

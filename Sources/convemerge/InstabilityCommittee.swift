@@ -3,7 +3,8 @@ import ConvEmerge
 import Foundation
 
 /// `instability --model committee|twolayer --K K` (derivations/committee-stability.md): the
-/// symmetric extended state of K identical units, its Jacobian and permutation sectors.
+/// symmetric extended state of K identical units, its Jacobian and permutation sectors; for K >= 2 relu units the
+/// spread state and its cyclic sectors (§5).
 extension Instability {
     /// The K-unit network, read like `solve --model committee|twolayer` (nil for the neuron).
     func committeeNetwork() throws -> CommitteeNetwork? {

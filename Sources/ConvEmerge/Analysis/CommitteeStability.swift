@@ -60,7 +60,8 @@ public struct CommitteeStabilityReport: Sendable {
     public let refined: Bool
     /// The dense Jacobian, row-major.
     public let jacobian: [Double]
-    /// max over blocks of |J_kl - (A or B)|_F / |J|_F: 0 for identical units (permutation symmetry).
+    /// max over blocks of |J_kl - (A or B)|_F / |J|_F: 0 for identical units (permutation symmetry); for the
+    /// spread state |G J G^T - J|_F / |J|_F, G its cyclic symmetry (§5.4).
     public let symmetryDeviation: Double
     /// All modes of the full Jacobian, largest rate first, translation modes excluded.
     public let modes: [CommitteeMode]
@@ -119,8 +120,8 @@ public struct CommitteeStabilityReport: Sendable {
     }
 }
 
-/// Linear stability of the symmetric extended state of K identical units
-/// (derivations/committee-stability.md).
+/// Linear stability of the symmetric extended state of K identical units, or of the spread state of
+/// K >= 2 kinked ones (derivations/committee-stability.md §5).
 public final class CommitteeStabilityAnalysis: @unchecked Sendable {
     /// The largest K (D + trained per-unit parameters) of the dense Jacobian and its eigensystem.
     public static let maximumStateSize = 2048
