@@ -35,8 +35,10 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
     /// The (inner, outer) derivative orders of the stored pair expectations, inner >= outer (the swapped pair holds the
     /// others): eq. (T), the readout and the loss (eq. (S)); then the weights' eq. (E); then the bias's (eq. (S)).
     static let pairOrders: [(inner: Int, outer: Int)] = [(4, 0), (3, 1), (2, 2), (6, 0), (5, 1), (4, 2), (3, 3), (5, 0), (4, 1), (3, 2)]
-    /// The leading pairOrders each evaluation needs: the loss, the drift, the drift with a trained bias.
-    private static let lossPairOrders = Array(pairOrders.prefix(3)), driftPairOrders = Array(pairOrders.prefix(7))
+    /// The leading pairOrders of the drift with a fixed bias (a trained one adds E50, E41, E32).
+    private static let driftPairOrders = Array(pairOrders.prefix(7))
+    /// E[g^(4-o)_k g^(o)_m], o = 0 ... 4: the loss's S_km(0, 0) from one pass per unordered pair.
+    private static let lossPairOrders: [(inner: Int, outer: Int)] = (0...4).map { (4 - $0, $0) }
     /// The index in pairOrders of (inner, outer) at [inner * orderLimit + outer], -1 where not stored.
     private static let orderLimit = 7
     private static let momentIndex: [Int] = {
@@ -92,9 +94,14 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
     ///   kappa_kkkk E[4+p, q] + 4 kappa_kkkm E[3+p, 1+q] + 6 kappa_kkmm E[2+p, 2+q] + 4 kappa_kmmm E[1+p, 3+q] + kappa_mmmm E[p, 4+q],
     /// E[i, o] = E[g^(i)_k g^(o)_m]. (p, q) = (0, 0): readout and loss; (1, 0): bias; (2, 0), (1, 1): the weights' eq. (E).
     private func pairFourthOrderSum(_ k: Int, _ m: Int, inner p: Int, outer q: Int) -> Double {
+        pairFourthOrderSum(k, m, inner: p, outer: q) { pairMoment(k, m, $0, $1) }
+    }
+
+    /// The same with E[g^(i)_k g^(o)_m] = moment(i, o).
+    private func pairFourthOrderSum(_ k: Int, _ m: Int, inner p: Int, outer q: Int, moment: (Int, Int) -> Double) -> Double {
         let kkkm = kappaThreeOne[k * units + m], kmmm = kappaThreeOne[m * units + k], kkmm = kappaTwoTwo[k * units + m]
-        return kappa4[k] * pairMoment(k, m, 4 + p, q) + 4 * kkkm * pairMoment(k, m, 3 + p, 1 + q)
-            + 6 * kkmm * pairMoment(k, m, 2 + p, 2 + q) + 4 * kmmm * pairMoment(k, m, 1 + p, 3 + q) + kappa4[m] * pairMoment(k, m, p, 4 + q)
+        return kappa4[k] * moment(4 + p, q) + 4 * kkkm * moment(3 + p, 1 + q) + 6 * kkmm * moment(2 + p, 2 + q)
+            + 4 * kmmm * moment(1 + p, 3 + q) + kappa4[m] * moment(p, 4 + q)
     }
 
     /// The `orders` (a prefix of pairOrders) of every ordered pair of units, at the overlaps of the last gaussian call.
@@ -307,14 +314,20 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         for k in 0..<units {
             for m in (k + 1)..<units { _ = polarisePair(k, m, w, cumulant) }
         }
-        computePairMoments(b, orders: Self.lossPairOrders)
+        let overlap = gaussian.overlap
+        let fourthOrder = UnsafeMutablePointer<Double>.allocate(capacity: Self.lossPairOrders.count)
+        defer { fourthOrder.deallocate() }
         for k in 0..<units {
             let readout = v[k], y = gaussian.target, g = activation
             total += kappa4[k] / 24 * ownFourthMoment(k, b) { a in
                 let error = y - readout * g.value(a)
                 return 0.5 * error * error
             }
-            for m in (k + 1)..<units { total += v[k] * v[m] * pairFourthOrderSum(k, m, inner: 0, outer: 0) / 24 }
+            for m in (k + 1)..<units {
+                gaussian.pairs.derivativePairMoments(orders: Self.lossPairOrders, meanA: b[k], meanB: b[m], varianceA: overlap[k * units + k],
+                                                     varianceB: overlap[m * units + m], covariance: overlap[k * units + m], into: fourthOrder)
+                total += v[k] * v[m] * pairFourthOrderSum(k, m, inner: 0, outer: 0) { _, outer in fourthOrder[outer] } / 24
+            }
         }
         return total
     }
