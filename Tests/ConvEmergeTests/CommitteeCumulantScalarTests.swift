@@ -192,4 +192,34 @@ final class CommitteeCumulantScalarTests: XCTestCase {
         }
         XCTAssertTrue(ownOnlyMisses, "the pair cumulants are resolved by the Monte Carlo reference")
     }
+
+    /// §5 eq. (S): the three corrections are those of one loss. The law of lambda does not depend on v or b and the
+    /// expansion is linear in F, so term by term dL/dv_k = -E[(y - yhat) g_k] and dL/db_k = -E[f_k]: by central
+    /// differences of the closure's loss, dL/dv_k = -(dv_k/dt) / eta and dL/db_k = -(db_k/dt) / (eta r), at K = 3, where the
+    /// corrections (over 100 times the tolerance) would break it if any ordering or moment were wrong.
+    func testScalarDriftsAreMinusTheGradientOfTheLoss() throws {
+        let task = try self.task(gain: 2), units = 3
+        let state = self.state(units: units, dimension: task.dimension), step = 1e-4
+        for activation in [ActivationKind.relu, .erf] {
+            let network = try self.network(units, activation)
+            let gaussian = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .gaussian), learningRate: 1)
+            for method in [CumulantMethod.full, .leading] {
+                let flow = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .cumulant, cumulantMethod: method),
+                                             learningRate: 1)
+                let velocity = flow.velocity(state), gaussianVelocity = gaussian.velocity(state)
+                let layout = flow.layout
+                for (name, offset, rate) in [("v", layout.readoutOffset, 1.0), ("b", layout.biasOffset, network.weightRateFactor)] {
+                    let range = offset..<(offset + units)
+                    XCTAssertGreaterThan(distance(Array(velocity[range]), Array(gaussianVelocity[range])) / rate, 1e-5, "\(activation) \(method) \(name): corrected")
+                    for k in 0..<units {
+                        var plus = state, minus = state
+                        plus[offset + k] += step
+                        minus[offset + k] -= step
+                        let gradient = (flow.loss(plus) - flow.loss(minus)) / (2 * step)
+                        XCTAssertEqual(gradient, -velocity[offset + k] / rate, accuracy: 1e-7, "\(activation) \(method) dL/d\(name)_\(k)")
+                    }
+                }
+            }
+        }
+    }
 }
