@@ -8,8 +8,8 @@ import Foundation
 /// derivative in three distinct units). At K = 1 this is GaussianClosure's cumulant mode term by term.
 /// T(w_a, w_b, w_c): for the leading diagram of odd marginals fused into one trilinear sum per row (2K
 /// convolutions, O(K D log D + K^2 D)); otherwise by polarisation of the cubic action, T(w_k) per unit and
-/// T(w_k +- w_m) per pair (K^2 actions, O(K^2 D log D)). The bias and readout drifts and the
-/// loss carry each unit's own correction only (§5, "Scalar corrections").
+/// T(w_k +- w_m) per pair (K^2 actions, O(K^2 D log D)). The bias and readout drifts and the loss carry
+/// (1/24) sum_(a,b,c,d) kappa_abcd E_G[d^4 F / dlambda_a..d] over every pair, like the weights (§5, eq. (S)).
 public final class CommitteeCumulantClosure: CommitteeClassExpectation {
     let gaussian: CommitteeGaussianClosure
     /// nil for a Gaussian class: the closure is then the gaussian one.
@@ -32,9 +32,20 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
     private var pairMoments: [Double]
     private let moments = UnsafeMutableBufferPointer<Double>.allocate(capacity: 6)
 
-    /// The (inner, outer) derivative orders of the pair expectations of eq. (T) and eq. (E).
-    static let pairOrders: [(inner: Int, outer: Int)] = [(4, 0), (3, 1), (2, 2), (6, 0), (5, 1), (4, 2), (3, 3)]
-    private enum Moment: Int { case e40, e31, e22, e60, e51, e42, e33 }
+    /// The (inner, outer) derivative orders of the stored pair expectations, inner >= outer (the swapped pair holds the
+    /// others): eq. (T), the readout and the loss (eq. (S)); then the weights' eq. (E); then the bias's (eq. (S)).
+    static let pairOrders: [(inner: Int, outer: Int)] = [(4, 0), (3, 1), (2, 2), (6, 0), (5, 1), (4, 2), (3, 3), (5, 0), (4, 1), (3, 2)]
+    /// The leading pairOrders of the drift with a fixed bias (a trained one adds E50, E41, E32).
+    private static let driftPairOrders = Array(pairOrders.prefix(7))
+    /// E[g^(4-o)_k g^(o)_m], o = 0 ... 4: the loss's S_km(0, 0) from one pass per unordered pair.
+    private static let lossPairOrders: [(inner: Int, outer: Int)] = (0...4).map { (4 - $0, $0) }
+    /// The index in pairOrders of (inner, outer) at [inner * orderLimit + outer], -1 where not stored.
+    private static let orderLimit = 7
+    private static let momentIndex: [Int] = {
+        var table = [Int](repeating: -1, count: orderLimit * orderLimit)
+        for (index, order) in pairOrders.enumerated() { table[order.inner * orderLimit + order.outer] = index }
+        return table
+    }()
 
     /// The leading diagram of an odd marginal as one trilinear sum per row (2K convolutions, eq. (F)); false (or another
     /// cumulant) takes the polarisation of eq. (P), K^2 cubic actions: the baseline of `bench`.
@@ -71,9 +82,41 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         smoothedWeights.deallocate()
     }
 
-    /// E[g^(j)(a_k) g^(n)(a_m)] of the ordered pair (k, m).
-    private func pair(_ k: Int, _ m: Int, _ moment: Moment) -> Double {
-        pairMoments[(k * units + m) * Self.pairOrders.count + moment.rawValue]
+    /// E[g^(i)(a_k) g^(o)(a_m)] for any orders, from whichever ordered pair stores it (inner >= outer).
+    private func pairMoment(_ k: Int, _ m: Int, _ inner: Int, _ outer: Int) -> Double {
+        let stride = Self.pairOrders.count, limit = Self.orderLimit
+        return inner >= outer ? pairMoments[(k * units + m) * stride + Self.momentIndex[inner * limit + outer]]
+            : pairMoments[(m * units + k) * stride + Self.momentIndex[outer * limit + inner]]
+    }
+
+    /// sum_(a,b,c,d in {k, m}) kappa_abcd E_G[d^4 (g^(p)_k g^(q)_m) / dlambda_a..d] (§5, eq. (S)): with the orderings
+    /// 1, 4, 6, 4, 1 of (k,k,k,k), (k,k,k,m), (k,k,m,m), (k,m,m,m), (m,m,m,m),
+    ///   kappa_kkkk E[4+p, q] + 4 kappa_kkkm E[3+p, 1+q] + 6 kappa_kkmm E[2+p, 2+q] + 4 kappa_kmmm E[1+p, 3+q] + kappa_mmmm E[p, 4+q],
+    /// E[i, o] = E[g^(i)_k g^(o)_m]. (p, q) = (0, 0): readout and loss; (1, 0): bias; (2, 0), (1, 1): the weights' eq. (E).
+    private func pairFourthOrderSum(_ k: Int, _ m: Int, inner p: Int, outer q: Int) -> Double {
+        pairFourthOrderSum(k, m, inner: p, outer: q) { pairMoment(k, m, $0, $1) }
+    }
+
+    /// The same with E[g^(i)_k g^(o)_m] = moment(i, o).
+    private func pairFourthOrderSum(_ k: Int, _ m: Int, inner p: Int, outer q: Int, moment: (Int, Int) -> Double) -> Double {
+        let kkkm = kappaThreeOne[k * units + m], kmmm = kappaThreeOne[m * units + k], kkmm = kappaTwoTwo[k * units + m]
+        return kappa4[k] * moment(4 + p, q) + 4 * kkkm * moment(3 + p, 1 + q) + 6 * kkmm * moment(2 + p, 2 + q)
+            + 4 * kmmm * moment(1 + p, 3 + q) + kappa4[m] * moment(p, 4 + q)
+    }
+
+    /// The `orders` (a prefix of pairOrders) of every ordered pair of units, at the overlaps of the last gaussian call.
+    private func computePairMoments(_ b: UnsafePointer<Double>, orders: [(inner: Int, outer: Int)]) {
+        let overlap = gaussian.overlap, stride = Self.pairOrders.count
+        for k in 0..<units {
+            for m in 0..<units where m != k {
+                pairMoments.withUnsafeMutableBufferPointer { stored in
+                    gaussian.pairs.derivativePairMoments(
+                        orders: orders, meanA: b[k], meanB: b[m], varianceA: overlap[k * units + k],
+                        varianceB: overlap[m * units + m], covariance: overlap[k * units + m],
+                        into: stored.baseAddress! + (k * units + m) * stride)
+                }
+            }
+        }
     }
 
     /// T(w_k), kappa_kkkk and kappa_kkkm = w_m.T(w_k) / D^2 for every unit and pair.
@@ -102,22 +145,13 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         gaussian.drift(weights: w, readouts: v, biases: b, weightDrift: out, readoutDrift: readoutDrift, biasDrift: biasDrift)
         guard let cumulant else { return }
         if fused { fusedCumulants(w, cumulant, smoothed: smoothedWeights) } else { cubicOrder(w, cumulant) }
-        let overlap = gaussian.overlap, count = Self.pairOrders.count
+        let overlap = gaussian.overlap
         let kinks = activation.kinks, transitions = activation.transitions
         for i in 0..<(units * units) {
             cubicCoefficients[i] = 0
             covarianceCoefficients[i] = 0
         }
-        for k in 0..<units {
-            for m in 0..<units where m != k {
-                pairMoments.withUnsafeMutableBufferPointer { stored in
-                    gaussian.pairs.derivativePairMoments(
-                        orders: Self.pairOrders, meanA: b[k], meanB: b[m], varianceA: overlap[k * units + k],
-                        varianceB: overlap[m * units + m], covariance: overlap[k * units + m],
-                        into: stored.baseAddress! + (k * units + m) * count)
-                }
-            }
-        }
+        computePairMoments(b, orders: biasDrift == nil ? Self.driftPairOrders : Self.pairOrders)
         if !fused {
             for k in 0..<units {
                 for m in (k + 1)..<units { addPairTerms(k, m, w, v, out, cumulant) }
@@ -128,10 +162,19 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
                                                    transitions: transitions.map { $0 - b[k] },
                                                    variance: overlap[k * units + k], into: moments)
             addCoefficients(k, v)
-            biasDrift?[k] += v[k] * kappa4[k] / 24 * moments[4]
+            // §5, eq. (S): f_k = v_k s_k - sum_m v_k v_m g'_k g_m, (y - yhat) g_k = l_k - sum_m v_m g_k g_m.
+            if let biasDrift {
+                biasDrift[k] += v[k] * kappa4[k] / 24 * moments[4]
+                var pairs = 0.0
+                for m in 0..<units where m != k { pairs -= v[k] * v[m] * pairFourthOrderSum(k, m, inner: 1, outer: 0) }
+                biasDrift[k] += pairs / 24
+            }
             if let readoutDrift {
                 let readout = v[k], y = gaussian.target, g = activation
                 readoutDrift[k] += kappa4[k] / 24 * ownFourthMoment(k, b) { a in (y - readout * g.value(a)) * g.value(a) }
+                var pairs = 0.0
+                for m in 0..<units where m != k { pairs -= v[m] * pairFourthOrderSum(k, m, inner: 0, outer: 0) }
+                readoutDrift[k] += pairs / 24
             }
         }
         for k in 0..<units {
@@ -149,21 +192,17 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
 
     /// Row k's coefficients of T(w_k) (eq. (T): E[d^3 f_k / dlambda_k^3]) and of C w_l (eq. (E)), `moments`
     /// holding E_G[s_k^(n)], n <= 5:
-    ///   C w_k: (1/24)[kappa_kkkk E[d^5_k f_k] - v_k v_m sum_m (4 k_kkkm E51 + 6 k_kkmm E42 + 4 k_kmmm E33 + k_mmmm E24)],
+    ///   C w_k: (1/24)[kappa_kkkk v_k E[s_k^(5)] - v_k v_m sum_m (k_kkkk E60 + 4 k_kkkm E51 + 6 k_kkmm E42 + 4 k_kmmm E33 + k_mmmm E24)],
     ///   C w_m: -(v_k v_m / 24)(k_kkkk E51 + 4 k_kkkm E42 + 6 k_kkmm E33 + 4 k_kmmm E24 + k_mmmm E15),
-    /// Ejn = E[g^(j)_k g^(n)_m], E[d^5_k f_k] = v_k E[s_k^(5)] - v_k sum_m v_m E60.
+    /// Ejn = E[g^(j)_k g^(n)_m]: the pair sums of eq. (S) with (p, q) = (2, 0) and (1, 1).
     private func addCoefficients(_ k: Int, _ v: UnsafePointer<Double>) {
-        var ownThird = v[k] * moments[3], ownFifth = v[k] * moments[5], pairFifth = 0.0
+        var ownThird = v[k] * moments[3], pairFifth = 0.0
+        let ownFifth = v[k] * moments[5]
         for m in 0..<units where m != k {
             let product = -v[k] * v[m]
-            ownThird += product * pair(k, m, .e40)
-            ownFifth += product * pair(k, m, .e60)
-            let kkkm = kappaThreeOne[k * units + m], kmmm = kappaThreeOne[m * units + k], kkmm = kappaTwoTwo[k * units + m]
-            let e51 = pair(k, m, .e51), e42 = pair(k, m, .e42), e33 = pair(k, m, .e33)
-            let e24 = pair(m, k, .e42), e15 = pair(m, k, .e51)
-            pairFifth += product * (4 * kkkm * e51 + 6 * kkmm * e42 + 4 * kmmm * e33 + kappa4[m] * e24)
-            covarianceCoefficients[k * units + m] += product / 24
-                * (kappa4[k] * e51 + 4 * kkkm * e42 + 6 * kkmm * e33 + 4 * kmmm * e24 + kappa4[m] * e15)
+            ownThird += product * pairMoment(k, m, 4, 0)
+            pairFifth += product * pairFourthOrderSum(k, m, inner: 2, outer: 0)
+            covarianceCoefficients[k * units + m] += product / 24 * pairFourthOrderSum(k, m, inner: 1, outer: 1)
         }
         cubicCoefficients[k * units + k] += ownThird
         covarianceCoefficients[k * units + k] += (kappa4[k] * ownFifth + pairFifth) / 24
@@ -176,6 +215,26 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
     /// Also kappa_kkmm = w_k.T(w_k, w_m, w_m) / D^2.
     private func addPairTerms(_ k: Int, _ m: Int, _ w: UnsafePointer<Double>, _ v: UnsafePointer<Double>,
                               _ out: UnsafeMutablePointer<Double>, _ cumulant: FourthCumulant) {
+        let (plus, minus) = polarisePair(k, m, w, cumulant)
+        let product = -v[k] * v[m]
+        let alphaK = product * pairMoment(k, m, 3, 1), alphaM = product * pairMoment(m, k, 3, 1)
+        let beta = product * pairMoment(k, m, 2, 2)
+        let gammaK = alphaM, gammaM = alphaK
+        let scale = 1 / (6 * Double(size))
+        axpy(scale * (alphaK + beta) / 2, plus, out + k * size, size)
+        axpy(scale * (beta - alphaK) / 2, minus, out + k * size, size)
+        axpy(scale * (alphaM + beta) / 2, plus, out + m * size, size)
+        axpy(scale * (alphaM - beta) / 2, minus, out + m * size, size)
+        cubicCoefficients[k * units + k] -= beta
+        cubicCoefficients[k * units + m] += gammaK - alphaK
+        cubicCoefficients[m * units + m] -= beta
+        cubicCoefficients[m * units + k] += gammaM - alphaM
+    }
+
+    /// P = T(w_k + w_m) and M = T(w_k - w_m) into the pair scratch (eq. (P)), and kappa_kkmm = w_k.(P + M - 2 T(w_k)) / (6 D^2),
+    /// `cubicActions` and kappa4 holding the units' own (cubicOrder).
+    private func polarisePair(_ k: Int, _ m: Int, _ w: UnsafePointer<Double>, _ cumulant: FourthCumulant)
+        -> (plus: UnsafeMutablePointer<Double>, minus: UnsafeMutablePointer<Double>) {
         let sum = pairScratch, difference = pairScratch + size, plus = pairScratch + 2 * size, minus = pairScratch + 3 * size
         let wk = w + k * size, wm = w + m * size
         for i in 0..<size {
@@ -188,19 +247,7 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         let twoTwo = (dot(wk, plus, size) + dot(wk, minus, size) - 2 * kappa4[k] * d2) / (6 * d2)
         kappaTwoTwo[k * units + m] = twoTwo
         kappaTwoTwo[m * units + k] = twoTwo
-        let product = -v[k] * v[m]
-        let alphaK = product * pair(k, m, .e31), alphaM = product * pair(m, k, .e31)
-        let beta = product * pair(k, m, .e22)
-        let gammaK = alphaM, gammaM = alphaK
-        let scale = 1 / (6 * Double(size))
-        axpy(scale * (alphaK + beta) / 2, plus, out + k * size, size)
-        axpy(scale * (beta - alphaK) / 2, minus, out + k * size, size)
-        axpy(scale * (alphaM + beta) / 2, plus, out + m * size, size)
-        axpy(scale * (alphaM - beta) / 2, minus, out + m * size, size)
-        cubicCoefficients[k * units + k] -= beta
-        cubicCoefficients[k * units + m] += gammaK - alphaK
-        cubicCoefficients[m * units + m] -= beta
-        cubicCoefficients[m * units + k] += gammaM - alphaM
+        return (plus, minus)
     }
 
     // MARK: the fused leading diagram (§5, eq. (F))
@@ -243,7 +290,7 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
             }
             for m in 0..<units where m != k {
                 let product = -v[k] * v[m]
-                let kkm = 3 * product * pair(k, m, .e31), kmm = 3 * product * pair(k, m, .e22), mmm = product * pair(m, k, .e31)
+                let kkm = 3 * product * pairMoment(k, m, 3, 1), kmm = 3 * product * pairMoment(k, m, 2, 2), mmm = product * pairMoment(m, k, 3, 1)
                 let wm = w + m * n, ym = y + m * n
                 for i in 0..<n {
                     let a = yk[i], b = ym[i]
@@ -257,16 +304,29 @@ public final class CommitteeCumulantClosure: CommitteeClassExpectation {
         }
     }
 
-    /// The gaussian loss plus each unit's own correction kappa4_k / 24 E[l_k''''], l_k = (y - v_k g_k)^2 / 2.
+    /// The gaussian loss plus (1/24) sum_abcd kappa_abcd E_G[d^4 F / dlambda_a..d] (§5, eq. (S)): each unit's own
+    /// kappa_kkkk E[l_k''''], l_k = (y - v_k g_k)^2 / 2, and the pair sums of v_k v_m g_k g_m. Evaluated at saves only,
+    /// so the cumulants come by polarisation, which serves every cumulant (and at K = 1 is the neuron's w.T(w)).
     public func loss(weights w: UnsafePointer<Double>, readouts v: UnsafePointer<Double>, biases b: UnsafePointer<Double>) -> Double {
         var total = gaussian.loss(weights: w, readouts: v, biases: b)
         guard let cumulant else { return total }
         cubicOrder(w, cumulant)
         for k in 0..<units {
+            for m in (k + 1)..<units { _ = polarisePair(k, m, w, cumulant) }
+        }
+        let overlap = gaussian.overlap
+        let fourthOrder = UnsafeMutablePointer<Double>.allocate(capacity: Self.lossPairOrders.count)
+        defer { fourthOrder.deallocate() }
+        for k in 0..<units {
             let readout = v[k], y = gaussian.target, g = activation
             total += kappa4[k] / 24 * ownFourthMoment(k, b) { a in
                 let error = y - readout * g.value(a)
                 return 0.5 * error * error
+            }
+            for m in (k + 1)..<units {
+                gaussian.pairs.derivativePairMoments(orders: Self.lossPairOrders, meanA: b[k], meanB: b[m], varianceA: overlap[k * units + k],
+                                                     varianceB: overlap[m * units + m], covariance: overlap[k * units + m], into: fourthOrder)
+                total += v[k] * v[m] * pairFourthOrderSum(k, m, inner: 0, outer: 0) { _, outer in fourthOrder[outer] } / 24
             }
         }
         return total
