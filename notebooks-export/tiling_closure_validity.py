@@ -47,62 +47,79 @@ def excess_kurtosis(binary, s, weights):
     return np.array(out)  # classes x K
 
 
+def probe_state(binary, s, state, model_flags, closure_flags):
+    """Every closure's velocity at one state against the reference: the state's row and its units' rows."""
+    v = s["validity"]
+    reference = ["--closure", "montecarlo", "--mc-samples", str(v["reference_samples"]), "--mc-precision", "float"]
+    np.save(os.path.join(binary.work, "validity-state.npy"), state)
+
+    def probe(closure_args, p1=None):
+        return probe_velocity(binary, model_flags, "validity-state.npy", closure_args, p1)
+    truth = probe(reference + ["--mc-seed", "11"])
+    # v(p1) = g0 + p1 (g1 - g0) (derivations/committee-closures.md §1): a second p1 separates the class drifts, whose
+    # size sum_c p_c |g_c| is closure-error's scale (it does not vanish at a fixed point, unlike |dW/dt|).
+    slope = 4 * (truth - probe(reference + ["--mc-seed", "11"], p1=0.25))
+    drifts = (truth - 0.5 * slope, truth + 0.5 * slope)
+    unit_scale = sum(0.5 * np.linalg.norm(g, axis=1) for g in drifts)
+    total_scale = sum(0.5 * np.linalg.norm(g) for g in drifts)
+    # the reference's own noise is sqrt(1/2) of the distance between two of its samples
+    candidates = {"reference, sample 2": (probe(reference + ["--mc-seed", "12"]), np.sqrt(0.5))}
+    candidates.update({closure: (probe(closure_flags(closure)), 1.0) for closure in ["montecarlo", "cumulant", "gaussian"]})
+    iprs, kurtosis = unit_ipr(state), excess_kurtosis(binary, s, state)
+    row = {"mean_ipr": float(iprs.mean()), "max_ipr": float(iprs.max()),
+           "velocity_over_scale": float(np.linalg.norm(truth) / total_scale),
+           "error": {name: float(f * np.linalg.norm(u - truth) / total_scale) for name, (u, f) in candidates.items()},
+           "error_over_velocity": {name: float(f * np.linalg.norm(u - truth) / np.linalg.norm(truth))
+                                   for name, (u, f) in candidates.items()}}
+    units = [{"unit": k, "ipr": float(iprs[k]), "excess_kurtosis": kurtosis[:, k].tolist(),
+              "error": {name: float(f * np.linalg.norm(u[k] - truth[k]) / unit_scale[k]) for name, (u, f) in candidates.items()}}
+             for k in range(len(state))]
+    return row, units
+
+
+def distances(trajectories, base):
+    """|W - W_base| / |W_base| at each save, for every other trajectory (same w0, so the same unit labels)."""
+    saves = len(trajectories[base])
+    scale = np.linalg.norm(trajectories[base].reshape(saves, -1), axis=1)
+    return {name: (np.linalg.norm((w - trajectories[base]).reshape(saves, -1), axis=1) / scale).tolist()
+            for name, w in trajectories.items() if name != base}
+
+
 def closure_validity(binary, s, train, model_flags, closure_flags):
     """train(source, mc_seed) -> run directory of the validity configuration; model_flags(t_max, saves) its flags;
     closure_flags(closure) the study's closure flags. Returns the JSON-ready measurements."""
     v = s["validity"]
-    units, length, w0 = v["K"], v["L"], v["w0_seed"]
     trajectories = {}
     for name, source, mc_seed in [("montecarlo", "montecarlo", 1), ("montecarlo, sample 2", "montecarlo", 2),
-                                  ("cumulant", "cumulant", 1), ("gaussian", "gaussian", 1)]:
+                                  ("cumulant", "cumulant", 1), ("gaussian", "gaussian", 1), ("SGD", "simulate", 1)]:
         out = train(source, mc_seed)
-        trajectories[name] = np.load(os.path.join(binary.work, out, "weights.npy"))
+        weights = np.load(os.path.join(binary.work, out, "weights.npy"))
+        if source == "simulate":
+            trajectories["SGD replica 1"], weights = weights[1], weights[0]
+        trajectories[name] = weights
         times = np.load(os.path.join(binary.work, out, "times.npy"))
-    mc = trajectories["montecarlo"]
-    scale = np.linalg.norm(mc.reshape(len(times), -1), axis=1)
-    separation = {"t": times.tolist(), "mean_ipr_montecarlo": unit_ipr(mc).mean(axis=1).tolist(),
-                  "max_ipr_montecarlo": unit_ipr(mc).max(axis=1).tolist(), "distance": {}, "separated_at": {}}
+    mc, sgd = trajectories["montecarlo"], trajectories["SGD"]
+    separation = {"t": times.tolist(), "mean_ipr": {}, "max_ipr": {},
+                  "from_montecarlo": distances({n: w for n, w in trajectories.items() if n != "SGD replica 1"}, "montecarlo"),
+                  "from_sgd": distances(trajectories, "SGD"), "separated_at": {}}
     for name, w in trajectories.items():
-        if name == "montecarlo":
-            continue
-        distance = np.linalg.norm((w - mc).reshape(len(times), -1), axis=1) / scale
-        separation["distance"][name] = distance.tolist()
-        beyond = np.nonzero(distance > SEPARATED)[0]
-        separation["separated_at"][name] = int(beyond[0]) if len(beyond) else None
-    reference = ["--closure", "montecarlo", "--mc-samples", str(v["reference_samples"]), "--mc-precision", "float"]
+        separation["mean_ipr"][name] = unit_ipr(w).mean(axis=1).tolist()
+        separation["max_ipr"][name] = unit_ipr(w).max(axis=1).tolist()
+    for base in ["from_montecarlo", "from_sgd"]:
+        for name, distance in separation[base].items():
+            beyond = np.nonzero(np.array(distance) > SEPARATED)[0]
+            separation["separated_at"][f"{name} {base.replace('_', ' ')}"] = int(beyond[0]) if len(beyond) else None
     rows, units_rows = [], []
-    for index in np.unique(np.round(np.linspace(0, len(times) - 1, v["states"])).astype(int)):
-        state = mc[index]
-        np.save(os.path.join(binary.work, "validity-state.npy"), state)
-        print(f"study-tiling: closure validity at t = {times[index]:.4g}", file=sys.stderr)
-        truth = probe_velocity(binary, model_flags, "validity-state.npy", reference + ["--mc-seed", "11"])
-        # v(p1) = g0 + p1 (g1 - g0) (committee-closures.md §1): a second p1 separates the class drifts, whose size
-        # sum_c p_c |g_c| is the scale of closure-error (it does not vanish at a fixed point, unlike |dW/dt|).
-        slope = 4 * (truth - probe_velocity(binary, model_flags, "validity-state.npy", reference + ["--mc-seed", "11"], p1=0.25))
-        drifts = (truth - 0.5 * slope, truth + 0.5 * slope)
-        unit_scale = sum(0.5 * np.linalg.norm(g, axis=1) for g in drifts)
-        total_scale = sum(0.5 * np.linalg.norm(g) for g in drifts)
-        candidates = {"reference, sample 2": probe_velocity(binary, model_flags, "validity-state.npy", reference + ["--mc-seed", "12"]),
-                      "montecarlo": probe_velocity(binary, model_flags, "validity-state.npy", closure_flags("montecarlo")),
-                      "cumulant": probe_velocity(binary, model_flags, "validity-state.npy", closure_flags("cumulant")),
-                      "gaussian": probe_velocity(binary, model_flags, "validity-state.npy", closure_flags("gaussian"))}
-        iprs, kurtosis = unit_ipr(state), excess_kurtosis(binary, s, state)
-        row = {"t": float(times[index]), "mean_ipr": float(iprs.mean()), "max_ipr": float(iprs.max()),
-               "velocity_over_scale": float(np.linalg.norm(truth) / total_scale), "error": {}, "error_over_velocity": {}}
-        for name, velocity in candidates.items():
-            # the reference's own noise is sqrt(1/2) of the distance between its two samples
-            factor = np.sqrt(0.5) if name == "reference, sample 2" else 1.0
-            row["error"][name] = float(factor * np.linalg.norm(velocity - truth) / total_scale)
-            row["error_over_velocity"][name] = float(factor * np.linalg.norm(velocity - truth) / np.linalg.norm(truth))
-        rows.append(row)
-        for k in range(units):
-            units_rows.append({"t": float(times[index]), "unit": k, "ipr": float(iprs[k]),
-                               "excess_kurtosis": kurtosis[:, k].tolist(),
-                               "error": {name: float((np.sqrt(0.5) if name == "reference, sample 2" else 1.0)
-                                                     * np.linalg.norm(velocity[k] - truth[k]) / unit_scale[k])
-                                         for name, velocity in candidates.items()}})
-    return {"K": units, "L": length, "w0_seed": w0, "reference_samples": v["reference_samples"], "separation": separation,
-            "states": rows, "units": units_rows}
+    mc_indices = np.unique(np.round(np.linspace(0, len(times) - 1, v["states"])).astype(int))
+    sgd_indices = mc_indices[mc_indices >= len(times) // 2]
+    for trajectory, weights, indices in [("montecarlo", mc, mc_indices), ("SGD replica 0", sgd, sgd_indices)]:
+        for index in indices:
+            print(f"study-tiling: closure validity at the {trajectory} state of t = {times[index]:.4g}", file=sys.stderr)
+            row, units = probe_state(binary, s, weights[index], model_flags, closure_flags)
+            rows.append({"trajectory": trajectory, "t": float(times[index]), **row})
+            units_rows += [{"trajectory": trajectory, "t": float(times[index]), **u} for u in units]
+    return {"K": v["K"], "L": v["L"], "w0_seed": v["w0_seed"], "reference_samples": v["reference_samples"],
+            "separation": separation, "states": rows, "units": units_rows}
 
 
 def validity_figure(validity, path):
@@ -110,69 +127,82 @@ def validity_figure(validity, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
     separation = validity["separation"]
     t = np.array(separation["t"])
-    for name, distance in separation["distance"].items():
-        axes[0].semilogx(t[1:], distance[1:], label=name)
-    axes[0].axhline(SEPARATED, color="0.5", lw=0.5, ls=":")
-    axes[0].set_xlabel("t")
-    axes[0].set_ylabel("|W - W_montecarlo| / |W_montecarlo|")
+    for ax, base, label in [(axes[0], "from_sgd", "SGD replica 0"), (axes[1], "from_montecarlo", "montecarlo")]:
+        for name, distance in separation[base].items():
+            ax.semilogx(t[1:], distance[1:], label=name)
+        ax.axhline(SEPARATED, color="0.5", lw=0.5, ls=":")
+        ax.set_xlabel("t")
+        ax.set_ylabel(f"|W - W| / |W| from {label} (same w0)")
+        ax.legend(fontsize=7)
     twin = axes[0].twinx()
-    twin.semilogx(t[1:], separation["max_ipr_montecarlo"][1:], "k--", lw=0.8)
-    twin.set_ylabel("largest unit IPR, montecarlo (dashed)")
-    axes[0].legend(fontsize=8)
-    states = validity["states"]
-    for name in ["gaussian", "cumulant", "montecarlo", "reference, sample 2"]:
-        axes[1].semilogx([r["t"] for r in states][1:], [r["error"][name] for r in states][1:], "o-",
-                         label="reference noise" if name == "reference, sample 2" else name)
-    axes[1].set_xlabel("t (states of the montecarlo trajectory)")
-    axes[1].set_ylabel("|v - v_ref| / sum_c p_c |g_c|")
-    axes[1].legend(fontsize=8)
+    for name in ["SGD", "montecarlo", "cumulant"]:
+        twin.semilogx(t[1:], separation["mean_ipr"][name][1:], "--", lw=0.8)
+    twin.set_ylabel("mean unit IPR (dashed: SGD, montecarlo, cumulant)")
+    for trajectory, marker in [("montecarlo", "o-"), ("SGD replica 0", "s:")]:
+        states = [r for r in validity["states"] if r["trajectory"] == trajectory]
+        for name in ["gaussian", "cumulant", "montecarlo", "reference, sample 2"]:
+            axes[2].plot([r["mean_ipr"] for r in states], [r["error"][name] for r in states], marker,
+                         label=f"{'reference noise' if name == 'reference, sample 2' else name} ({trajectory} states)")
+    axes[2].set_xlabel("mean unit IPR of the state")
+    axes[2].set_ylabel("|v - v_ref| / sum_c p_c |g_c|")
+    axes[2].legend(fontsize=6)
     units = validity["units"]
     for name, marker in [("gaussian", "x"), ("cumulant", "o"), ("montecarlo", ".")]:
-        axes[2].scatter([u["ipr"] for u in units], [u["error"][name] for u in units], marker=marker, s=14, label=name)
-    axes[2].set_xscale("log")
-    axes[2].set_xlabel("unit IPR")
-    axes[2].set_ylabel("per-unit error / unit's class-drift scale")
-    axes[2].legend(fontsize=8)
+        axes[3].scatter([u["ipr"] for u in units], [u["error"][name] for u in units], marker=marker, s=14, label=name)
+    axes[3].set_xscale("log")
+    axes[3].set_xlabel("unit IPR")
+    axes[3].set_ylabel("per-unit error / unit's class-drift scale")
+    axes[3].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
 def validity_section(validity, s, figure_path):
-    separation, states = validity["separation"], validity["states"]
+    separation = validity["separation"]
     t = separation["t"]
-
-    def separated(name):
-        index = separation["separated_at"].get(name)
-        return "never" if index is None else (f"t = {t[index]:.4g} (largest unit IPR of the montecarlo run "
-                                               f"{separation['max_ipr_montecarlo'][index]:.3g}, mean {separation['mean_ipr_montecarlo'][index]:.3g})")
+    mc = f"montecarlo (M = {s['mc_samples']})"
     lines = ["", f"## Why the cumulant closure misses the tiling at K = {validity['K']}, L = {validity['L']}", "",
-             f"Along the montecarlo ODE's trajectory (w0 seed {validity['w0_seed']}), the velocity dW/dt of each closure at the "
-             "saved state, from one probe step of `solve --init` (dt = 1e-3), against a Monte Carlo reference of "
-             f"{validity['reference_samples']} inputs per class (float storage). Error: the norm of v - v_ref over the scale of closure-error, "
-             "sum_c p_c |g_c| (the class drifts, from a second probe at p1 = 0.25), and over the velocity's norm. 'reference noise' is "
-             "|v_ref1 - v_ref2| / sqrt 2 for two independent reference samples: errors of that size are not resolved. "
-             f"'montecarlo' is the ODE's own sample of the study ({s['mc_samples']} per class, mc-seed 1).", "",
-             f"![closure validity]({figure_path})", "",
-             f"**Separation of the trajectories** (same w0; |W - W_mc| / |W_mc| > {SEPARATED:g}):", ""]
-    lines += [f"- {name}: {separated(name)}; at t = {t[-1]:.4g}: {distance[-1]:.3g}" for name, distance in separation["distance"].items()]
+             f"Same w0 (seed {validity['w0_seed']}) for every trajectory, so units keep their labels. **Separation**: "
+             f"the first save at which |W - W_base| / |W_base| exceeds {SEPARATED:g}, with the mean and largest unit IPR of the base "
+             "there; 'montecarlo, sample 2' is the montecarlo ODE on an independent sample (mc-seed 2), 'SGD replica 1' a "
+             "second SGD replica.", "",
+             "| trajectory | base | separates at t | mean / largest unit IPR of the base there | distance at the end |",
+             "|---|---|---|---|---|"]
+    for base, label in [("from_sgd", "SGD"), ("from_montecarlo", "montecarlo")]:
+        for name, distance in separation[base].items():
+            index = separation["separated_at"][f"{name} {base.replace('_', ' ')}"]
+            base_name = "SGD" if base == "from_sgd" else "montecarlo"
+            where = "-" if index is None else (f"{fmt(separation['mean_ipr'][base_name][index])} / "
+                                               f"{fmt(separation['max_ipr'][base_name][index])}")
+            lines.append(f"| {name} | {label} | {'never' if index is None else f'{t[index]:.4g}'} | {where} | {fmt(distance[-1])} |")
+    lines += ["", "Mean unit IPR along the trajectories:", "",
+              "| t | " + " | ".join(separation["mean_ipr"]) + " |", "|---|" + "---|" * len(separation["mean_ipr"])]
+    for index in range(0, len(t), max(1, len(t) // 10)):
+        lines.append(f"| {t[index]:.4g} | " + " | ".join(fmt(curve[index]) for curve in separation["mean_ipr"].values()) + " |")
     names = ["gaussian", "cumulant", "montecarlo", "reference, sample 2"]
-    lines += ["", "**Right-hand side along the montecarlo trajectory:**", "",
-              f"| t | mean unit IPR | largest unit IPR | velocity / scale | gaussian | cumulant | montecarlo (M = {s['mc_samples']}) | reference noise "
-              "| gaussian / velocity | cumulant / velocity |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in states:
-        lines.append("| " + " | ".join([f"{r['t']:.4g}", fmt(r["mean_ipr"]), fmt(r["max_ipr"]), fmt(r["velocity_over_scale"])]
-                                       + [fmt(r["error"][n]) for n in names]
+    lines += ["", "**Right-hand sides.** At saved states of the montecarlo trajectory and of SGD replica 0, the velocity dW/dt of each "
+              "closure, from one probe step of `solve --init` (dt = 1e-3), against a Monte Carlo reference of "
+              f"{validity['reference_samples']} inputs per class (float storage). Error: the norm of v - v_ref over closure-error's "
+              "scale sum_c p_c |g_c| (the class drifts, from a second probe at p1 = 0.25), and over the velocity's norm. "
+              "'reference noise' is |v_ref1 - v_ref2| / sqrt 2 for two independent reference samples: errors of that size are "
+              f"not resolved (each error includes it in quadrature). '{mc}' is the montecarlo ODE's own sample (mc-seed 1).", "",
+              f"![closure validity]({figure_path})", "",
+              f"| state of | t | mean unit IPR | largest unit IPR | velocity / scale | gaussian | cumulant | {mc} | reference noise "
+              "| gaussian / velocity | cumulant / velocity |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in validity["states"]:
+        lines.append("| " + " | ".join([r["trajectory"], f"{r['t']:.4g}", fmt(r["mean_ipr"]), fmt(r["max_ipr"]),
+                                        fmt(r["velocity_over_scale"])] + [fmt(r["error"][n]) for n in names]
                                        + [fmt(r["error_over_velocity"][n]) for n in ["gaussian", "cumulant"]]) + " |")
     random_ipr = 3 / (validity["L"] + 2)
     edges = [0, 1.5, 2, 4, 8, np.inf]
-    lines += ["", f"**Per unit, by IPR** (in units of a random vector's 3/(D+2) = {random_ipr:.3g}; localised above 2): the unit's "
-              "error over its class-drift scale, and the excess kurtosis kappa_kkkk / Q_kk^2 of its preactivation "
-              "(the larger of the two classes', in absolute value), mean over the units of the bin.", "",
-              f"| IPR / random | units | excess kurtosis | gaussian | cumulant | montecarlo (M = {s['mc_samples']}) | reference noise | cumulant better |",
+    lines += ["", f"**Per unit, by IPR** (in units of a random vector's 3/(D+2) = {random_ipr:.3g}; localised above 2), all probed "
+              "states: the unit's error over its class-drift scale, and the excess kurtosis kappa_kkkk / Q_kk^2 of its "
+              "preactivation (the larger of the two classes' in absolute value), means over the units of the bin.", "",
+              f"| IPR / random | units | excess kurtosis | gaussian | cumulant | {mc} | reference noise | cumulant better |",
               "|---|---|---|---|---|---|---|---|"]
     for low, high in zip(edges[:-1], edges[1:]):
         chosen = [u for u in validity["units"] if low <= u["ipr"] / random_ipr < high]
