@@ -213,3 +213,83 @@ def validity_section(validity, s, figure_path):
         lines.append(f"| {low:g}-{high:g} | {len(chosen)} | {kurtosis:.3g} | "
                      + " | ".join(fmt(np.mean([u["error"][n] for u in chosen])) for n in names) + f" | {better}/{len(chosen)} |")
     return lines
+
+
+def montecarlo_sentence(s, mc_split, cumulant_split, ext):
+    """Is the montecarlo ODE a converged reference? (split: (t, text) at which a trajectory leaves the montecarlo one)."""
+    if mc_split[0] == float("inf"):
+        text = (f"- On an independent sample the montecarlo ODE (M = {s['mc_samples']}) stays within {SEPARATED:g} of its own "
+                f"trajectory; the cumulant ODE leaves it at {cumulant_split[1]}.")
+    else:
+        converged = mc_split[0] > cumulant_split[0]
+        text = (f"- The montecarlo ODE (M = {s['mc_samples']}) is {'' if converged else 'not '}a converged reference for the "
+                f"cumulant one: on an independent sample it leaves its own trajectory at {mc_split[1]}, "
+                f"{'after' if converged else 'before' if mc_split[0] < cumulant_split[0] else 'as'} the cumulant ODE leaves it "
+                f"({cumulant_split[1]}).")
+    if ext:
+        text += (f" At extended states (largest unit IPR < 2 x random) its right-hand side errs by {fmt(ext['montecarlo'])} of "
+                 f"the class-drift scale, against {fmt(ext['cumulant'])} for the cumulant closure and {fmt(ext['gaussian'])} "
+                 f"for the gaussian one (reference noise {fmt(ext['reference, sample 2'])}).")
+    return text
+
+
+def growth_sentence(s, wide, localised, unit_mean):
+    """How the per-unit errors change from extended (IPR < 1.5 x random) to localised (> 4 x random) units."""
+    if not wide or not localised:
+        return "- The probed units do not span extended (IPR < 1.5 x random) to localised (> 4 x random): no growth measured."
+    grows = float(unit_mean(localised, "cumulant")) > float(unit_mean(wide, "cumulant"))
+    return (f"- Per unit, the cumulant closure's error {'grows' if grows else 'does not grow'} with localisation: "
+            f"{unit_mean(wide, 'cumulant')} for units with IPR < 1.5 x random ({len(wide)} unit states), "
+            f"{unit_mean(localised, 'cumulant')} above 4 x random ({len(localised)}); gaussian {unit_mean(wide, 'gaussian')}, "
+            f"{unit_mean(localised, 'gaussian')}; montecarlo (M = {s['mc_samples']}) {unit_mean(wide, 'montecarlo')}, "
+            f"{unit_mean(localised, 'montecarlo')}; reference noise {unit_mean(wide, 'reference, sample 2')}, "
+            f"{unit_mean(localised, 'reference, sample 2')}.")
+
+
+def validity_conclusion(validity, records, s):
+    """The section's conclusion, every number read from the measurements above."""
+    units, length, separation = validity["K"], validity["L"], validity["separation"]
+    t = separation["t"]
+    here = [r for r in records if (r["K"], r["L"]) == (units, length) and not r.get("refused")]
+
+    def tiled(source, lr):
+        chosen = [r for r in here if r["source"] == source and r["lr"] == lr]
+        return f"{sum(r['tiled'] for r in chosen)}/{len(chosen)}" if chosen else "-"
+
+    def mean_of(source, lr, key):
+        values = [r[key] for r in here if r["source"] == source and r["lr"] == lr and r.get(key) is not None]
+        return float(np.mean(values)) if values else None
+
+    def when(name):
+        index = separation["separated_at"].get(name)
+        return (float("inf"), "never") if index is None else (t[index], f"t = {t[index]:.3g}")
+    lrs = sorted({r["lr"] for r in here}, reverse=True)
+    verdicts = "; ".join(f"lr {lr:g}: SGD {tiled('simulate', lr)}, montecarlo {tiled('montecarlo', lr)}, "
+                         f"cumulant {tiled('cumulant', lr)}, gaussian {tiled('gaussian', lr)}" for lr in lrs)
+    sgd_ipr = ", ".join(f"{fmt(mean_of('simulate', lr, 'mean_unit_ipr'))} at lr {lr:g}" for lr in lrs)
+    ode_ipr = ", ".join(f"{source} {fmt(mean_of(source, s['lr'], 'mean_unit_ipr'))}" for source in ["montecarlo", "cumulant", "gaussian"])
+    to_sgd = ", ".join(f"{source} {fmt(mean_of(source, s['lr'], 'distance_seed_mean'))}" for source in ["montecarlo", "cumulant", "gaussian"])
+    random_ipr = 3 / (length + 2)
+    extended = [r for r in validity["states"] if r["trajectory"] == "montecarlo" and r["max_ipr"] < 2 * random_ipr]
+    ext = {n: float(np.mean([r["error"][n] for r in extended])) for n in ["cumulant", "gaussian", "montecarlo", "reference, sample 2"]} if extended else None
+    localised = [u for u in validity["units"] if u["ipr"] > 4 * random_ipr]
+    wide = [u for u in validity["units"] if u["ipr"] < 1.5 * random_ipr]
+
+    def unit_mean(chosen, name):
+        return fmt(float(np.mean([u["error"][name] for u in chosen])))
+    mc_split, cumulant_split = when("montecarlo, sample 2 from montecarlo"), when("cumulant from montecarlo")
+    sgd_index = separation["separated_at"].get("cumulant from sgd")
+    cumulant_sgd, replicas = when("cumulant from sgd"), when("SGD replica 1 from sgd")
+    final = {name: separation["from_sgd"][name][-1] for name in ["montecarlo", "cumulant", "gaussian", "SGD replica 1"]}
+    lines = ["", "**Conclusion.**", "",
+             f"- Tiling verdicts over the {len(s['w0_seeds'])} w0 seeds at K = {units}, L = {length} (tiled / seeds): {verdicts}. "
+             f"Final mean unit IPR (mean over w0 seeds): SGD {sgd_ipr}; at lr {s['lr']:g} {ode_ipr}. Distance to SGD (seed mean): {to_sgd}.",
+             f"- SGD is at its small-lr limit in what the verdict uses: the same lr t at a {s['lr'] / s['small_lr']:g}x smaller lr gives "
+             "the same IPR and verdicts (first item)." if s.get("small_lr") else "- (no --small-lr: SGD's small-lr limit not checked)",
+             montecarlo_sentence(s, mc_split, cumulant_split, ext),
+             growth_sentence(s, wide, localised, unit_mean),
+             f"- Against SGD replica 0 (same w0), the cumulant ODE separates (distance > {SEPARATED:g}) at {cumulant_sgd[1]}"
+             + (f", where SGD's mean unit IPR is {fmt(separation['mean_ipr']['SGD'][sgd_index])}" if sgd_index is not None else "")
+             + f"; a second SGD replica separates from it at {replicas[1]}. Final distances to SGD replica 0: "
+             + ", ".join(f"{name} {fmt(value)}" for name, value in final.items()) + "."]
+    return lines
