@@ -219,11 +219,11 @@ def montecarlo_sentence(s, mc_split, cumulant_split, ext):
     """Is the montecarlo ODE a converged reference? (split: (t, text) at which a trajectory leaves the montecarlo one)."""
     if mc_split[0] == float("inf"):
         text = (f"- On an independent sample the montecarlo ODE (M = {s['mc_samples']}) stays within {SEPARATED:g} of its own "
-                f"trajectory; the cumulant ODE leaves it at {cumulant_split[1]}.")
+                f"trajectory; the cumulant ODE leaves it {cumulant_split[1]}.")
     else:
         converged = mc_split[0] > cumulant_split[0]
         text = (f"- The montecarlo ODE (M = {s['mc_samples']}) is {'' if converged else 'not '}a converged reference for the "
-                f"cumulant one: on an independent sample it leaves its own trajectory at {mc_split[1]}, "
+                f"cumulant one: on an independent sample it leaves its own trajectory {mc_split[1]}, "
                 f"{'after' if converged else 'before' if mc_split[0] < cumulant_split[0] else 'as'} the cumulant ODE leaves it "
                 f"({cumulant_split[1]}).")
     if ext:
@@ -262,7 +262,7 @@ def validity_conclusion(validity, records, s):
 
     def when(name):
         index = separation["separated_at"].get(name)
-        return (float("inf"), "never") if index is None else (t[index], f"t = {t[index]:.3g}")
+        return (float("inf"), "never") if index is None else (t[index], f"at t = {t[index]:.3g}")
     lrs = sorted({r["lr"] for r in here}, reverse=True)
     verdicts = "; ".join(f"lr {lr:g}: SGD {tiled('simulate', lr)}, montecarlo {tiled('montecarlo', lr)}, "
                          f"cumulant {tiled('cumulant', lr)}, gaussian {tiled('gaussian', lr)}" for lr in lrs)
@@ -288,8 +288,8 @@ def validity_conclusion(validity, records, s):
              "the same IPR and verdicts (first item)." if s.get("small_lr") else "- (no --small-lr: SGD's small-lr limit not checked)",
              montecarlo_sentence(s, mc_split, cumulant_split, ext),
              growth_sentence(s, wide, localised, unit_mean),
-             f"- Against SGD replica 0 (same w0), the cumulant ODE separates (distance > {SEPARATED:g}) at {cumulant_sgd[1]}"
+             f"- Against SGD replica 0 (same w0), the cumulant ODE separates (distance > {SEPARATED:g}) {cumulant_sgd[1]}"
              + (f", where SGD's mean unit IPR is {fmt(separation['mean_ipr']['SGD'][sgd_index])}" if sgd_index is not None else "")
-             + f"; a second SGD replica separates from it at {replicas[1]}. Final distances to SGD replica 0: "
+             + f"; a second SGD replica separates from it {replicas[1]}. Final distances to SGD replica 0: "
              + ", ".join(f"{name} {fmt(value)}" for name, value in final.items()) + "."]
     return lines
