@@ -29,6 +29,15 @@ def unit_ipr(weights):
     return np.sum(p ** 2, axis=-1)
 
 
+def ipr_rates(weights, velocity):
+    """d IPR_k / dt = grad IPR_k . dw_k/dt per unit, IPR_k = sum_i w_ki^4 / S_k^2, S_k = |w_k|^2
+    (derivations/observables.md eq. (1)): grad = 4 w^3 / S^2 - 4 w sum_i w_i^4 / S^3."""
+    squares = np.sum(weights ** 2, axis=1, keepdims=True)
+    fourth = np.sum(weights ** 4, axis=1, keepdims=True)
+    gradient = 4 * weights ** 3 / squares ** 2 - 4 * weights * fourth / squares ** 3
+    return np.sum(gradient * velocity, axis=1)
+
+
 def excess_kurtosis(binary, s, weights):
     """Per unit and class, kappa_kkkk / Q_kk^2 of lambda_k = w_k.x / sqrt(D): the fourth cumulant the closure keeps to
     first order (derivations/committee-closures.md §5), from `sample` inputs (SE ~ sqrt(24 / n) ~ 0.03)."""
@@ -66,12 +75,16 @@ def probe_state(binary, s, state, model_flags, closure_flags):
     candidates = {"reference, sample 2": (probe(reference + ["--mc-seed", "12"]), np.sqrt(0.5))}
     candidates.update({closure: (probe(closure_flags(closure)), 1.0) for closure in ["montecarlo", "cumulant", "gaussian"]})
     iprs, kurtosis = unit_ipr(state), excess_kurtosis(binary, s, state)
+    rates = {"reference": ipr_rates(state, truth)}
+    rates.update({name: ipr_rates(state, u) for name, (u, _) in candidates.items()})
     row = {"mean_ipr": float(iprs.mean()), "max_ipr": float(iprs.max()),
+           "mean_ipr_rate": {name: float(np.mean(rate)) for name, rate in rates.items()},
            "velocity_over_scale": float(np.linalg.norm(truth) / total_scale),
            "error": {name: float(f * np.linalg.norm(u - truth) / total_scale) for name, (u, f) in candidates.items()},
            "error_over_velocity": {name: float(f * np.linalg.norm(u - truth) / np.linalg.norm(truth))
                                    for name, (u, f) in candidates.items()}}
     units = [{"unit": k, "ipr": float(iprs[k]), "excess_kurtosis": kurtosis[:, k].tolist(),
+              "ipr_rate": {name: float(rate[k]) for name, rate in rates.items()},
               "error": {name: float(f * np.linalg.norm(u[k] - truth[k]) / unit_scale[k]) for name, (u, f) in candidates.items()}}
              for k in range(len(state))]
     return row, units
@@ -161,6 +174,11 @@ def validity_figure(validity, path):
     plt.close(fig)
 
 
+def beyond(error, noise):
+    """An error with the reference's own noise removed in quadrature (as closure-error's excess_error)."""
+    return float(np.sqrt(max(error ** 2 - noise ** 2, 0.0)))
+
+
 def validity_section(validity, s, figure_path):
     separation = validity["separation"]
     t = separation["t"]
@@ -191,27 +209,38 @@ def validity_section(validity, s, figure_path):
               "'reference noise' is |v_ref1 - v_ref2| / sqrt 2 for two independent reference samples: errors of that size are "
               f"not resolved (each error includes it in quadrature). '{mc}' is the montecarlo ODE's own sample (mc-seed 1).", "",
               f"![closure validity]({figure_path})", "",
+              "Beyond noise: sqrt(error^2 - noise^2). d IPR / dt: the mean over units of grad IPR_k . v_k under each right-hand "
+              "side: does the closure drive localisation at the reference's rate?", "",
               f"| state of | t | mean unit IPR | largest unit IPR | velocity / scale | gaussian | cumulant | {mc} | reference noise "
-              "| gaussian / velocity | cumulant / velocity |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| gaussian beyond noise | cumulant beyond noise | cumulant beyond noise / velocity "
+              "| d IPR / dt reference | cumulant | gaussian | reference, sample 2 |", "|---" * 16 + "|"]
     for r in validity["states"]:
+        noise = r["error"]["reference, sample 2"]
         lines.append("| " + " | ".join([r["trajectory"], f"{r['t']:.4g}", fmt(r["mean_ipr"]), fmt(r["max_ipr"]),
                                         fmt(r["velocity_over_scale"])] + [fmt(r["error"][n]) for n in names]
-                                       + [fmt(r["error_over_velocity"][n]) for n in ["gaussian", "cumulant"]]) + " |")
+                                       + [fmt(beyond(r["error"][n], noise)) for n in ["gaussian", "cumulant"]]
+                                       + [fmt(beyond(r["error"]["cumulant"], noise) / r["velocity_over_scale"])]
+                                       + [fmt(r["mean_ipr_rate"][n]) for n in ["reference", "cumulant", "gaussian", "reference, sample 2"]])
+                     + " |")
     random_ipr = 3 / (validity["L"] + 2)
     edges = [0, 1.5, 2, 4, 8, np.inf]
     lines += ["", f"**Per unit, by IPR** (in units of a random vector's 3/(D+2) = {random_ipr:.3g}; localised above 2), all probed "
               "states: the unit's error over its class-drift scale, and the excess kurtosis kappa_kkkk / Q_kk^2 of its "
               "preactivation (the larger of the two classes' in absolute value), means over the units of the bin.", "",
-              f"| IPR / random | units | excess kurtosis | gaussian | cumulant | {mc} | reference noise | cumulant better |",
-              "|---|---|---|---|---|---|---|---|"]
+              f"| IPR / random | units | excess kurtosis | gaussian | cumulant | {mc} | reference noise | cumulant better "
+              "| gaussian beyond noise | cumulant beyond noise | d IPR_k / dt reference | cumulant | gaussian |", "|---" * 13 + "|"]
     for low, high in zip(edges[:-1], edges[1:]):
         chosen = [u for u in validity["units"] if low <= u["ipr"] / random_ipr < high]
         if not chosen:
             continue
         kurtosis = np.mean([max(map(abs, u["excess_kurtosis"])) for u in chosen])
         better = sum(u["error"]["cumulant"] < u["error"]["gaussian"] for u in chosen)
+        squares = {n: np.mean([u["error"][n] ** 2 for u in chosen]) for n in names}
         lines.append(f"| {low:g}-{high:g} | {len(chosen)} | {kurtosis:.3g} | "
-                     + " | ".join(fmt(np.mean([u["error"][n] for u in chosen])) for n in names) + f" | {better}/{len(chosen)} |")
+                     + " | ".join(fmt(np.mean([u["error"][n] for u in chosen])) for n in names) + f" | {better}/{len(chosen)} | "
+                     + " | ".join(fmt(np.sqrt(max(squares[n] - squares["reference, sample 2"], 0))) for n in ["gaussian", "cumulant"])
+                     + " | " + " | ".join(fmt(np.mean([u["ipr_rate"][n] for u in chosen])) for n in ["reference", "cumulant", "gaussian"])
+                     + " |")
     return lines
 
 
@@ -231,6 +260,19 @@ def montecarlo_sentence(s, mc_split, cumulant_split, ext):
                  f"the class-drift scale, against {fmt(ext['cumulant'])} for the cumulant closure and {fmt(ext['gaussian'])} "
                  f"for the gaussian one (reference noise {fmt(ext['reference, sample 2'])}).")
     return text
+
+
+def rate_sentence(r):
+    """Errors and localisation rates at the most localised probed state."""
+    noise, rate = r["error"]["reference, sample 2"], r["mean_ipr_rate"]
+    return (f"- At the most localised probed state ({r['trajectory']}, t = {r['t']:.4g}, mean unit IPR {fmt(r['mean_ipr'])}, "
+            f"velocity {fmt(r['velocity_over_scale'])} of the class-drift scale), the errors beyond noise are "
+            f"{fmt(beyond(r['error']['cumulant'], noise))} (cumulant) and {fmt(beyond(r['error']['gaussian'], noise))} (gaussian) "
+            f"of the scale, {fmt(beyond(r['error']['cumulant'], noise) / r['velocity_over_scale'])} and "
+            f"{fmt(beyond(r['error']['gaussian'], noise) / r['velocity_over_scale'])} of the velocity; d(mean IPR)/dt is "
+            f"{fmt(rate['reference'])} (reference; {fmt(rate['reference, sample 2'])} on its second sample), "
+            f"{fmt(rate['cumulant'])} (cumulant), {fmt(rate['gaussian'])} (gaussian), {fmt(rate['montecarlo'])} "
+            "(montecarlo's sample).")
 
 
 def growth_sentence(s, wide, localised, unit_mean):
@@ -287,6 +329,7 @@ def validity_conclusion(validity, records, s):
              f"- SGD is at its small-lr limit in what the verdict uses: the same lr t at a {s['lr'] / s['small_lr']:g}x smaller lr gives "
              "the same IPR and verdicts (first item)." if s.get("small_lr") else "- (no --small-lr: SGD's small-lr limit not checked)",
              montecarlo_sentence(s, mc_split, cumulant_split, ext),
+             rate_sentence(max(validity["states"], key=lambda r: r["mean_ipr"])),
              growth_sentence(s, wide, localised, unit_mean),
              f"- Against SGD replica 0 (same w0), the cumulant ODE separates (distance > {SEPARATED:g}) {cumulant_sgd[1]}"
              + (f", where SGD's mean unit IPR is {fmt(separation['mean_ipr']['SGD'][sgd_index])}" if sgd_index is not None else "")
