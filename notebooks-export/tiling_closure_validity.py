@@ -163,11 +163,12 @@ def validity_figure(validity, path):
     axes[2].set_ylabel("|v - v_ref| / sum_c p_c |g_c|")
     axes[2].legend(fontsize=6)
     units = validity["units"]
-    for name, marker in [("gaussian", "x"), ("cumulant", "o"), ("montecarlo", ".")]:
-        axes[3].scatter([u["ipr"] for u in units], [u["error"][name] for u in units], marker=marker, s=14, label=name)
+    for name, marker in [("reference", "k+"), ("cumulant", "C1o"), ("gaussian", "C0x")]:
+        axes[3].plot([u["ipr"] for u in units], [u["ipr_rate"][name] for u in units], marker, ms=4, ls="none", label=name)
+    axes[3].axhline(0, color="0.5", lw=0.5)
     axes[3].set_xscale("log")
-    axes[3].set_xlabel("unit IPR")
-    axes[3].set_ylabel("per-unit error / unit's class-drift scale")
+    axes[3].set_xlabel("unit IPR (probed states)")
+    axes[3].set_ylabel("d IPR_k / dt under each right-hand side")
     axes[3].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=70)
