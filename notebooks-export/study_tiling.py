@@ -98,10 +98,10 @@ def train(binary, s, units, length, source, w0_seed, lr, t_max, mc_seed=1, reuse
     return out, reason
 
 
-def validity_run(binary, s, source, mc_seed, reuse):
+def validity_run(binary, s, source, mc_seed, w0_seed, reuse):
     """The validity configuration's run of one source at the study's lr (the montecarlo ones with sample mc_seed)."""
     v = s["validity"]
-    out, refused = train(binary, s, v["K"], v["L"], source, v["w0_seed"], s["lr"], s["t_max"], mc_seed=mc_seed, reuse=reuse)
+    out, refused = train(binary, s, v["K"], v["L"], source, w0_seed, s["lr"], s["t_max"], mc_seed=mc_seed, reuse=reuse)
     if refused is not None:
         raise RuntimeError(f"{source}: {refused}")
     return out
@@ -330,9 +330,9 @@ def main(argv=None):
             return records, None
         v = s["validity"]
         return records, closure_validity(
-            binary, s, lambda source, mc_seed: validity_run(binary, s, source, mc_seed, args.reuse_runs),
+            binary, s, lambda source, mc_seed, w0_seed: validity_run(binary, s, source, mc_seed, w0_seed, args.reuse_runs),
             lambda t_max, saves: model_flags(s, v["K"], v["L"], v["w0_seed"], s["lr"], t_max, saves),
-            lambda closure: closure_flags(s, closure))
+            lambda closure: closure_flags(s, closure), cache=args.reuse_runs)
     if args.runs:
         os.makedirs(args.runs, exist_ok=True)
         records, validity = run_all(os.path.abspath(args.runs))

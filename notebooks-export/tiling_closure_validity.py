@@ -1,6 +1,8 @@
 """The closure-validity diagnostic of study_tiling.py (--closure-validity K,L): along the montecarlo ODE's trajectory,
 each closure's right-hand side against a Monte Carlo reference of many more inputs, per state and per unit (by IPR and
 by the excess kurtosis of its preactivation), and the separation of the closures' trajectories from the montecarlo one."""
+import hashlib
+import json
 import os
 import sys
 
@@ -56,10 +58,26 @@ def excess_kurtosis(binary, s, weights):
     return np.array(out)  # classes x K
 
 
-def probe_state(binary, s, state, model_flags, closure_flags):
-    """Every closure's velocity at one state against the reference: the state's row and its units' rows."""
+def probe_state(binary, s, state, model_flags, closure_flags, cache=False):
+    """Every closure's velocity at one state against the reference: the state's row and its units' rows (kept in
+    validity-cache/ of the run directory, keyed by the state and the flags, when cache is set: --reuse-runs)."""
     v = s["validity"]
     reference = ["--closure", "montecarlo", "--mc-samples", str(v["reference_samples"]), "--mc-precision", "float"]
+    flags = json.dumps([reference, model_flags(STEP, 2)] + [closure_flags(c) for c in ["montecarlo", "cumulant", "gaussian"]])
+    key = hashlib.sha1(np.ascontiguousarray(state).tobytes() + flags.encode()).hexdigest()
+    cached = os.path.join(binary.work, "validity-cache", key + ".json")
+    if cache and os.path.exists(cached):
+        with open(cached) as stream:
+            return tuple(json.load(stream))
+    row, units = measure_state(binary, s, state, model_flags, closure_flags, reference)
+    os.makedirs(os.path.dirname(cached), exist_ok=True)
+    with open(cached, "w") as stream:
+        json.dump([row, units], stream)
+    return row, units
+
+
+def measure_state(binary, s, state, model_flags, closure_flags, reference):
+    """probe_state's measurement: the probes, the class drifts, the errors, the IPR rates and the kurtosis."""
     np.save(os.path.join(binary.work, "validity-state.npy"), state)
 
     def probe(closure_args, p1=None):
@@ -98,14 +116,14 @@ def distances(trajectories, base):
             for name, w in trajectories.items() if name != base}
 
 
-def closure_validity(binary, s, train, model_flags, closure_flags):
-    """train(source, mc_seed) -> run directory of the validity configuration; model_flags(t_max, saves) its flags;
+def closure_validity(binary, s, train, model_flags, closure_flags, cache=False):
+    """train(source, mc_seed, w0_seed) -> run directory of the validity configuration; model_flags(t_max, saves) its flags;
     closure_flags(closure) the study's closure flags. Returns the JSON-ready measurements."""
     v = s["validity"]
     trajectories = {}
     for name, source, mc_seed in [("montecarlo", "montecarlo", 1), ("montecarlo, sample 2", "montecarlo", 2),
                                   ("cumulant", "cumulant", 1), ("gaussian", "gaussian", 1), ("SGD", "simulate", 1)]:
-        out = train(source, mc_seed)
+        out = train(source, mc_seed, v["w0_seed"])
         weights = np.load(os.path.join(binary.work, out, "weights.npy"))
         if source == "simulate":
             trajectories["SGD replica 1"], weights = weights[1], weights[0]
@@ -125,10 +143,14 @@ def closure_validity(binary, s, train, model_flags, closure_flags):
     rows, units_rows = [], []
     mc_indices = np.unique(np.round(np.linspace(0, len(times) - 1, v["states"])).astype(int))
     sgd_indices = mc_indices[mc_indices >= len(times) // 2]
-    for trajectory, weights, indices in [("montecarlo", mc, mc_indices), ("SGD replica 0", sgd, sgd_indices)]:
+    probes = [("montecarlo", mc, mc_indices), ("SGD replica 0", sgd, sgd_indices)]
+    # the final SGD states of the other w0 seeds: is what the closure does to localised units the same everywhere?
+    probes += [(f"SGD replica 0, w0 seed {seed}", np.load(os.path.join(binary.work, train("simulate", 1, seed), "weights.npy"))[0],
+                [len(times) - 1]) for seed in s["w0_seeds"] if seed != v["w0_seed"]]
+    for trajectory, weights, indices in probes:
         for index in indices:
             print(f"study-tiling: closure validity at the {trajectory} state of t = {times[index]:.4g}", file=sys.stderr)
-            row, units = probe_state(binary, s, weights[index], model_flags, closure_flags)
+            row, units = probe_state(binary, s, weights[index], model_flags, closure_flags, cache)
             rows.append({"trajectory": trajectory, "t": float(times[index]), **row})
             units_rows += [{"trajectory": trajectory, "t": float(times[index]), **u} for u in units]
     return {"K": v["K"], "L": v["L"], "w0_seed": v["w0_seed"], "reference_samples": v["reference_samples"],
@@ -291,6 +313,18 @@ def growth_sentence(s, wide, localised, unit_mean):
                         for name in ["reference", "reference, sample 2", "cumulant", "gaussian", "montecarlo"]) + ".")
 
 
+def seeds_sentence(finals):
+    """The localisation rates at SGD's final states of every w0 seed."""
+    if len(finals) < 2:
+        return "- (one w0 seed: the final SGD states of other seeds not probed)"
+    rates = [(r["mean_ipr_rate"]["reference"], r["mean_ipr_rate"]["cumulant"], r["mean_ipr_rate"]["gaussian"]) for r in finals]
+    return (f"- At SGD's final states of the {len(finals)} w0 seeds (mean unit IPR "
+            + ", ".join(fmt(r["mean_ipr"]) for r in finals) + "), d(mean IPR)/dt reference / cumulant / gaussian: "
+            + "; ".join(f"{fmt(a)} / {fmt(b)} / {fmt(c)}" for a, b, c in rates)
+            + f". The cumulant closure's rate is below half the reference's in {sum(b < 0.5 * a for a, b, _ in rates)} of "
+            f"{len(rates)} and of the wrong sign in {sum(b < 0 < a for a, b, _ in rates)}.")
+
+
 def why_sentence(r):
     """The mechanism read off the localisation rates at the most localised probed state."""
     rate = r["mean_ipr_rate"]
@@ -353,6 +387,7 @@ def validity_conclusion(validity, records, s):
              montecarlo_sentence(s, mc_split, cumulant_split, ext),
              rate_sentence(max(validity["states"], key=lambda r: r["mean_ipr"])),
              why_sentence(max(validity["states"], key=lambda r: r["mean_ipr"])),
+             seeds_sentence([r for r in validity["states"] if r["trajectory"].startswith("SGD") and r["t"] == t[-1]]),
              growth_sentence(s, wide, localised, unit_mean),
              f"- Against SGD replica 0 (same w0), the cumulant ODE separates (distance > {SEPARATED:g}) {cumulant_sgd[1]}"
              + (f", where SGD's mean unit IPR is {fmt(separation['mean_ipr']['SGD'][sgd_index])}" if sgd_index is not None else "")
