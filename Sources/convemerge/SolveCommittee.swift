@@ -20,6 +20,9 @@ extension Solve {
     /// K units: CommitteeSolveJob, the same run directory with a unit axis.
     func runCommittee(_ parameters: SolveParameters, out: String) throws {
         try CommitteeSolveJob.validate(parameters, holdingSaves: false)
+        if let threads, threads > 1 {
+            FileHandle.standardError.write(Data("note: --threads: the K-unit closures run on one thread; --threads \(threads) changes nothing\n".utf8))
+        }
         let directory = try RunDirectory(path: out)
         let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.model!.rawValue) K=\(parameters.hiddenUnits!) \(parameters.closure.kind.rawValue)")
         // Each save is written as it comes: the trajectory is never held in memory.

@@ -41,6 +41,8 @@ public enum RunComparison: Sendable {
         let p = sgd.parameters, d = p.dimension
         try require(ode.parameters.task.dimension == d, flag: "--sim",
                     "'\(simulation)' has D = \(d) sites, the theory run '\(theory)' has D = \(ode.parameters.task.dimension)")
+        try require(ode.parameters.task.lattice == p.task.lattice, flag: "--sim",
+                    "'\(simulation)' is on \(describe(p.task.lattice)), the theory run '\(theory)' on \(describe(ode.parameters.task.lattice))")
         let theoryModel = network.model ?? ModelKind.neuron.rawValue
         try require(p.model.rawValue == theoryModel, flag: "--sim", theoryModel == ModelKind.neuron.rawValue
                     ? "the ODE describes one neuron; '\(simulation)' trained a \(p.model.rawValue)"
@@ -70,6 +72,12 @@ public enum RunComparison: Sendable {
         let n = simulationTimes.count
         let expected = p.model == .neuron ? [p.seeds, n, d] : [p.seeds, n, p.hiddenUnits, d]
         try require(simulationWeights.shape == expected, flag: "--sim", "weights.npy has shape \(simulationWeights.shape), expected \(expected)")
+        // At t = 0 both runs hold the same w0 when the seeds agree: a comparison there alone says nothing.
+        try require(TheoryVersusSimulation.commonSaves(theoryTimes: theoryTimes, simulationTimes: simulationTimes, dimension: d)
+                        .contains { simulationTimes[$0.simulation] > 0 }, flag: "--sim",
+                    "'\(simulation)' and '\(theory)' share no saved time after t = 0 (t-max \(p.tMax) vs \(ode.parameters.integrator.tMax), "
+                    + "saves \(p.saves) vs \(ode.parameters.integrator.saves)"
+                    + (ode.status == .completed ? "" : "; the theory run stopped early: \(ode.status.rawValue)") + "); rerun with the same --t-max, --saves and spacing")
         let warnings = differences(ode, sgd)
         if p.model == .neuron && oneNeuron {
             let rows = { (values: [Double], start: Int, count: Int) in
@@ -91,6 +99,11 @@ public enum RunComparison: Sendable {
             simulationTimes: simulationTimes,
             simulationWeights: (0..<p.seeds).map { seed in (0..<n).map { units(simulationWeights.values, seed * n + $0) } },
             searchShifts: searchShifts, unitGroups: groups, warnings: warnings))
+    }
+
+    /// "a ring of L = 40" or "a 6 x 6 torus".
+    private static func describe(_ lattice: Lattice) -> String {
+        lattice.dimension == 1 ? "a ring of L = \(lattice.length)" : "a \(lattice.length) x \(lattice.length) torus"
     }
 
     /// Differences between the runs that do not forbid the comparison.

@@ -67,15 +67,19 @@ public enum CommitteeSolveJob {
 
     /// W0 (K x D, unit-major): --seed's K D Gaussians in the order of `simulate --model committee`
     /// (Initialization.weights of K D values), or a .npy file of shape (K, D), or the last save
-    /// (n, K, D) of another committee run.
+    /// (n, K, D) of another committee run (at K = 1 also a neuron's (D) or (n, D)).
     public static func initialWeights(_ parameters: SolveParameters) throws -> [Double] {
         let units = parameters.hiddenUnits ?? 1, d = parameters.task.dimension
         guard case let .file(path) = parameters.initialization else {
             return try parameters.initialization.weights(dimension: units * d)
         }
         let array = try NpyArray.read(from: path, flag: "--init")
-        try require(array.shape.count >= 2 && array.shape.count <= 3 && Array(array.shape.suffix(2)) == [units, d] && !array.values.isEmpty,
-                    flag: "--init", "'\(path)' must hold K x D = \(units) x \(d) weights (shape (\(units), \(d)) or (n, \(units), \(d))), has shape \(array.shape)")
+        // K = 1 also continues a one-neuron solve: its (D) or (n, D) weights.
+        let unitAxis = array.shape.count >= 2 && array.shape.count <= 3 && Array(array.shape.suffix(2)) == [units, d]
+        let neuron = units == 1 && array.shape.count >= 1 && array.shape.count <= 2 && array.shape.last == d
+        try require((unitAxis || neuron) && !array.values.isEmpty, flag: "--init",
+                    "'\(path)' must hold K x D = \(units) x \(d) weights (shape (\(units), \(d)) or (n, \(units), \(d))"
+                    + (units == 1 ? ", or a neuron's (\(d)) or (n, \(d))" : "") + "), has shape \(array.shape)")
         let w = Array(array.values.suffix(units * d))
         try require(w.allSatisfy(\.isFinite), flag: "--init", "'\(path)' holds non-finite weights")
         for k in 0..<units {
