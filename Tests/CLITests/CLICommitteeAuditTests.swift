@@ -156,4 +156,28 @@ final class CLICommitteeAuditTests: CLITestCase {
             XCTAssertNotNil(help.range(of: "\\b\(name)\\b", options: .regularExpression), "help solve does not document \(name)")
         }
     }
+
+    /// One stepper step of K units costs up to 13 right-hand sides of O(K^2 D) each (minutes at
+    /// K ~ 500, D = 100), so the K-unit solve reports its progress after every evaluation, not only
+    /// between steps: at least one report per evaluation, monotone in [0, 1], ending at 1, and the
+    /// trajectory is that of the run without progress, bit for bit.
+    func testCommitteeSolveReportsProgressAfterEveryRightHandSide() throws {
+        let lattice = try Lattice(dimension: 1, length: 16)
+        let base = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 2), gain: 2)
+        var parameters = SolveParameters(
+            task: try TaskSpec.xi(base: base, xi0: 0.5, xi1: 2, gaussianControl: false, prior1: 0.5, targets: [0, 1]),
+            neuron: try NeuronSpec(activation: .erf, bias: 0), closure: try ClosureSpec(kind: .gaussian),
+            integrator: try IntegratorSpec.suited(to: .gaussian, tMax: 2, saves: 4, logSpacedSaves: true),
+            learningRate: 1, initialization: .random(scale: 0.3, seed: 2))
+        parameters.model = .committee
+        parameters.hiddenUnits = 3
+        parameters.network = .standard
+        var fractions: [Double] = []
+        let reported = try CommitteeSolveJob.run(parameters) { fractions.append($0) }
+        let silent = try CommitteeSolveJob.run(parameters)
+        XCTAssertEqual(reported.trajectory.weights, silent.trajectory.weights)
+        XCTAssertGreaterThanOrEqual(fractions.count, reported.trajectory.evaluations)
+        XCTAssertEqual(fractions.last, 1)
+        XCTAssertTrue(zip(fractions, fractions.dropFirst()).allSatisfy { $0 <= $1 } && fractions.allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
 }

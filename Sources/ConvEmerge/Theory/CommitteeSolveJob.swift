@@ -94,7 +94,8 @@ public enum CommitteeSolveJob {
         let start = Date()
         try validate(parameters)
         let (flow, initial) = try prepare(parameters, flow: prebuilt)
-        let trajectory = ODEIntegrator.integrate(flow, from: initial, settings: parameters.integrator, progress: progress)
+        let (field, report) = ProgressReportingField.wrap(flow, progress)
+        let trajectory = ODEIntegrator.integrate(field, from: initial, settings: parameters.integrator, progress: report)
         return CommitteeSolveResult(parameters: parameters, layout: flow.layout, trajectory: trajectory,
                                     observables: CommitteeObservables.table(trajectory, flow: flow),
                                     wallSeconds: Date().timeIntervalSince(start))
@@ -115,7 +116,8 @@ public enum CommitteeSolveJob {
         let extras = try layout.trainedParts.map { part in (part, try directory.npyWriter(part.name, plannedRows: planned, rowShape: [k])) }
         var table = CSVTable(columns: CommitteeObservables.columns(layout: layout, lattice: flow.task.lattice))
         var last: [Double]?
-        let trajectory = try ODEIntegrator.integrate(flow, from: initial, settings: parameters.integrator, progress: progress,
+        let (field, report) = ProgressReportingField.wrap(flow, progress)
+        let trajectory = try ODEIntegrator.integrate(field, from: initial, settings: parameters.integrator, progress: report,
                                                      saving: { t, state in
             try state.withUnsafeBufferPointer { all in
                 try weights.append(UnsafeBufferPointer(rebasing: all[0..<layout.weightCount]))
@@ -174,6 +176,39 @@ public enum CommitteeSolveJob {
             finalIpr: finalMeanIPR)
         try directory.commit(manifest: manifest)
     }
+}
+
+/// A K-unit right-hand side costs O(K^2 D): from K ~ 100 one stepper step (up to 13 evaluations)
+/// takes minutes, during which the integrator, which reports between steps, would fall silent. This
+/// field repeats the last fraction after every evaluation; the display decides what to print.
+final class ProgressReportingField: VelocityField {
+    private let flow: CommitteeFlow
+    private let report: (Double) -> Void
+    private var fraction = 0.0
+
+    private init(_ flow: CommitteeFlow, report: @escaping (Double) -> Void) {
+        self.flow = flow
+        self.report = report
+    }
+
+    /// The field to integrate and the progress to give the integrator (the flow itself without progress).
+    static func wrap(_ flow: CommitteeFlow, _ progress: ((Double) -> Void)?) -> (VelocityField, ((Double) -> Void)?) {
+        guard let progress else { return (flow, nil) }
+        let field = ProgressReportingField(flow, report: progress)
+        return (field, { fraction in
+            field.fraction = fraction
+            progress(fraction)
+        })
+    }
+
+    var dimension: Int { flow.dimension }
+
+    func velocity(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
+        flow.velocity(w, into: out)
+        report(fraction)
+    }
+
+    func jacobian(at w: [Double], relativeStep: Double) -> [Double] { flow.jacobian(at: w, relativeStep: relativeStep) }
 }
 
 extension CommitteeLayout {
