@@ -13,7 +13,7 @@ struct Solve: ParsableCommand {
         --model committee|twolayer --K K: the flow of K units with simulate's readout, bias and rate \
         conventions, under --closure montecarlo, gaussian (the default for K units) or cumulant (nlgp and odd copulas); weights.npy is n_saves x K x D, readouts.npy \
         (twolayer) and biases.npy (--train-bias) n_saves x K, observables.csv the unit means (t, loss, ipr, \
-        participation_ratio, q0, q1, norm) and per unit k ipr_k, q0_k, q1_k, norm_k, center_k (and center_col_k on \
+        participation_ratio, q0, q1), norm (root mean square of |w_k|, as simulate) and per unit k ipr_k, q0_k, q1_k, norm_k, center_k (and center_col_k on \
         the torus), width_k (and v_k, b_k when trained); the random w0 of --seed is simulate's. K units run on one \
         thread (--threads is ignored) and refuse --closure conditional and lufkin.
 

@@ -180,4 +180,46 @@ final class CLICommitteeAuditTests: CLITestCase {
         XCTAssertEqual(fractions.last, 1)
         XCTAssertTrue(zip(fractions, fractions.dropFirst()).allSatisfy { $0 <= $1 } && fractions.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
+
+    /// observables.csv as columns by name.
+    private func columns(_ file: String) throws -> [String: [Double]] {
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        let names = lines[0].split(separator: ",").map(String.init)
+        var table: [String: [Double]] = [:]
+        for line in lines.dropFirst() {
+            for (name, value) in zip(names, line.split(separator: ",")) { table[name, default: []].append(Double(value)!) }
+        }
+        return table
+    }
+
+    /// derivations/observables.md §5: in both solve's and simulate's K-unit rows, ipr and
+    /// participation_ratio are unit means and norm is sqrt(mean_k |w_k|^2), computed here from each
+    /// run's weights.npy at every save; at t = 0 both runs hold simulate's w0, so there the columns
+    /// of theory and simulation agree to round-off.
+    func testSolveAndSimulateAggregateTheUnitsAlike() throws {
+        let k = 3, d = 16
+        let common = ["--model", "committee", "--K", "\(k)", "--t-max", "1", "--saves", "3", "--init-scale", "0.4", "--seed", "5"] + small
+        try runOK(["solve", "--out", path("ode")] + common)
+        try runOK(["simulate", "--seeds", "1", "--out", path("sgd")] + common)
+        var firstRows: [[String: Double]] = []
+        for (run, table) in [("ode", "observables.csv"), ("sgd", "observables_seed0.csv")] {
+            let weights = try NpyArray.read(from: path(run + "/weights.npy"), flag: "test").values
+            let observed = try columns(path(run + "/" + table))
+            let saves = try XCTUnwrap(observed["t"]).count
+            XCTAssertEqual(weights.count, saves * k * d, run)
+            for save in 0..<saves {
+                let units = (0..<k).map { unit in Array(weights[((save * k + unit) * d)..<((save * k + unit + 1) * d)]) }
+                let expected = [
+                    "ipr": units.map(Observables.inverseParticipationRatio).reduce(0, +) / Double(k),
+                    "participation_ratio": units.map(Observables.participationRatio).reduce(0, +) / Double(k),
+                    "norm": (units.map { $0.reduce(0) { $0 + $1 * $1 } }.reduce(0, +) / Double(k)).squareRoot(),
+                ]
+                for (name, value) in expected {
+                    XCTAssertEqual(try XCTUnwrap(observed[name])[save], value, accuracy: 1e-12 * value, "\(run) \(name) at save \(save)")
+                }
+                if save == 0 { firstRows.append(expected.merging(["csv_norm": observed["norm"]![0]]) { $1 }) }
+            }
+        }
+        XCTAssertEqual(firstRows[0]["csv_norm"]!, firstRows[1]["csv_norm"]!, accuracy: 1e-12 * firstRows[1]["csv_norm"]!)
+    }
 }

@@ -220,7 +220,7 @@ extension CommitteeLayout {
 }
 
 /// observables.csv of a K-unit run: the unit means under the single neuron's names (t, loss, ipr,
-/// participation_ratio, q0, q1, norm), then per unit k: ipr_k, q0_k, q1_k, norm_k, center_k
+/// participation_ratio, q0, q1) and the root mean square unit norm (norm), then per unit k: ipr_k, q0_k, q1_k, norm_k, center_k
 /// (center_col_k on the torus), width_k, and v_k, b_k when trained (derivations/observables.md).
 public enum CommitteeObservables {
     public static func columns(layout: CommitteeLayout, lattice: Lattice) -> [String] {
@@ -252,12 +252,13 @@ public enum CommitteeObservables {
             let unitIpr = Observables.inverseParticipationRatio(w), unitNorm = euclideanNorm(w)
             ipr += unitIpr
             participation += Observables.participationRatio(w)
-            norm += unitNorm
+            norm += unitNorm * unitNorm
             perUnit += [unitIpr, q[0][k], q[1][k], unitNorm] + Observables.center(w, lattice: lattice) + [Observables.width(w, lattice: lattice)]
             if layout.trainsReadout { perUnit.append(state[layout.readoutOffset + k]) }
             if layout.trainsBias { perUnit.append(state[layout.biasOffset + k]) }
         }
         let meanQ = q.map { $0.reduce(0, +) / units }
-        return [t, flow.loss(state), ipr / units, participation / units, meanQ[0], meanQ[1], norm / units] + perUnit
+        // derivations/observables.md §5, eq. (7): the root mean square unit norm, as simulate's rows.
+        return [t, flow.loss(state), ipr / units, participation / units, meanQ[0], meanQ[1], (norm / units).squareRoot()] + perUnit
     }
 }
