@@ -81,6 +81,12 @@ final class CLICommitteeAuditTests: CLITestCase {
         XCTAssertEqual(outcome.status, 2, outcome.stderr)
         XCTAssertEqual(outcome.stderrLines.count, 1, outcome.stderr)
         XCTAssertTrue(outcome.stderr.hasPrefix("error: --sim: ") && outcome.stderr.contains("after t = 0"), outcome.stderr)
+        // Swapped directories are named as such.
+        for (theory, simulation, flag) in [("same", "ode", "--theory"), ("ode", "ode", "--sim")] {
+            let swapped = try CLI.run(["compare", "--theory", path(theory), "--sim", path(simulation)])
+            XCTAssertEqual(swapped.status, 2, swapped.stderr)
+            XCTAssertTrue(swapped.stderr.hasPrefix("error: \(flag): ") && swapped.stderr.contains("run, not a"), swapped.stderr)
+        }
         let report = try runOK(["compare", "--theory", path("ode"), "--sim", path("same"), "--json"]).json()
         let curve = try XCTUnwrap(report["curve"] as? [[String: Any]])
         XCTAssertEqual(try XCTUnwrap(double(curve.last?["t"])), 2, accuracy: 1e-9)

@@ -7,6 +7,9 @@ public enum RunComparison: Sendable {
     case neuron(TheoryVersusSimulation)
     case units(UnitTheoryVersusSimulation)
 
+    /// The command that wrote a run directory.
+    private struct WritingCommand: Decodable { var command: String }
+
     /// What the theory's manifest may say about its network beyond SolveParameters: `solve
     /// --model committee|twolayer --K K` writes the model, K and network options; a one-neuron
     /// solve run has none of them.
@@ -33,10 +36,13 @@ public enum RunComparison: Sendable {
     /// as `--sim` when it differs, the theory as `--theory` when its own files disagree).
     /// `searchShifts`: K-unit matching also over common lattice translations.
     public static func load(theory: String, simulation: String, searchShifts: Bool) throws -> RunComparison {
+        // The command first: a swapped --theory and --sim is named as such, not as a manifest missing keys.
+        for (directory, flag, command) in [(theory, "--theory", "solve"), (simulation, "--sim", "simulate")] {
+            let written = try RunDirectory.readManifest(WritingCommand.self, in: directory, flag: flag).command
+            try require(written == command, flag: flag, "'\(directory)' is a '\(written)' run, not a \(command) run")
+        }
         let ode = try RunDirectory.readManifest(SolveManifest.self, in: theory, flag: "--theory")
         let sgd = try RunDirectory.readManifest(SimulationManifest.self, in: simulation, flag: "--sim")
-        try require(ode.command == "solve", flag: "--theory", "'\(theory)' is a '\(ode.command)' run, not a solve run")
-        try require(sgd.command == "simulate", flag: "--sim", "'\(simulation)' is a '\(sgd.command)' run, not a simulate run")
         let network = try RunDirectory.readManifest(TheoryNetwork.self, in: theory, flag: "--theory").parameters
         let p = sgd.parameters, d = p.dimension
         try require(ode.parameters.task.dimension == d, flag: "--sim",
