@@ -51,6 +51,10 @@ public enum CommitteeSolveJob {
         try SimulationParameters.requireNetwork(options, model: model, neuron: parameters.neuron)
         try CommitteeClosures.requireSupported(parameters.closure, task: parameters.task, network: parameters.committeeNetwork)
         try requirePositive(parameters.learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
+        // The stepper's stages and the closures' scratch: a K = 16, D = 262144 solve peaks at about 25
+        // (gaussian) and 30 (cumulant) copies of the K x D state; K D grows to 2^36, so check first.
+        try MemoryBudget.require(MemoryBudget.product(32, units, parameters.task.dimension + 2, 8), flag: "--K",
+                                 for: "the ODE state of K x D = \(units) x \(parameters.task.dimension) weights (about 32 copies)")
         // The state per save: K x D weights and at most K readouts and K biases.
         if holdingSaves {
             try MemoryBudget.require(MemoryBudget.product(3, parameters.integrator.saves, units, parameters.task.dimension + 2, 8), flag: "--saves",
