@@ -62,6 +62,9 @@ struct Solve: ParsableCommand {
             parameters.model = model
             parameters.hiddenUnits = units
             parameters.network = network
+            if defaultsToLowOrderStepper(network) {
+                parameters.integrator = try IntegratorSpec.suited(to: .montecarlo, tMax: tMax, saves: saves, logSpacedSaves: !linearSaves)
+            }
         }
         return parameters
     }

@@ -228,4 +228,25 @@ final class CLICommitteeAuditTests: CLITestCase {
         }
         XCTAssertEqual(firstRows[0]["csv_norm"]!, firstRows[1]["csv_norm"]!, accuracy: 1e-12 * firstRows[1]["csv_norm"]!)
     }
+
+    /// --l1 makes the right-hand side jump where a weight crosses 0; with a bias, rk8pd at its default
+    /// 1e-8 crawled there for minutes (t ~ 0.2 of 2). Unless a stepper is chosen, the K-unit solve
+    /// takes rk2 at 1e-3 / 1e-4, says so, and finishes; the L1 term is in the flow (the final weights
+    /// differ from those without it by far more than the tolerance).
+    func testL1DecayDefaultsToALowOrderStepperAndFinishes() throws {
+        let base = ["solve", "--model", "committee", "--K", "1", "--L", "16", "--closure", "gaussian", "--bias", "0.3",
+                    "--t-max", "2", "--saves", "3"]
+        let outcome = try CLI.run(base + ["--l1", "0.05", "--out", path("l1")], timeout: 60)
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+        XCTAssertTrue(outcome.stderr.contains("note: --l1: "), outcome.stderr)
+        let manifest = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("l1/manifest.json")))) as? [String: Any])
+        let integrator = try XCTUnwrap((manifest["parameters"] as? [String: Any])?["integrator"] as? [String: Any])
+        XCTAssertEqual(integrator["stepper"] as? String, "rk2")
+        XCTAssertEqual(manifest["status"] as? String, "completed")
+        try runOK(base + ["--stepper", "rk2", "--rtol", "1e-3", "--atol", "1e-4", "--quiet", "--out", path("plain")])
+        let decayed = try NpyArray.read(from: path("l1/weights.npy"), flag: "test").values.suffix(16)
+        let plain = try NpyArray.read(from: path("plain/weights.npy"), flag: "test").values.suffix(16)
+        let difference = zip(decayed, plain).map { abs($0 - $1) }.max()!
+        XCTAssertGreaterThan(difference, 1e-2 * plain.map(abs).max()!)
+    }
 }
