@@ -6,7 +6,8 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Receptive fields of a run: per unit IPR, centre and width; tiling and CNN alignment against chance.",
         discussion: """
-        For the final weights of a solve run (one unit) or a simulate run (every replica and unit): IPR, centre \
+        For the final weights of a solve run (one unit, or K units of --model committee|twolayer) or a simulate run \
+        (every replica and unit): IPR, centre \
         (circular mean of w^2 per axis, in sites) and width (circular standard deviation of w^2, in sites). A unit is \
         localised when its IPR exceeds --threshold x 3/(D+2), the mean IPR of a random Gaussian vector. The centres of \
         each replica's localised units are compared with as many uniformly random centres (--null-samples Monte Carlo \
@@ -43,6 +44,12 @@ struct Analyze: ParsableCommand {
         // Two null statistics per draw are kept for the p-values.
         try MemoryBudget.require(MemoryBudget.product(nullSamples, 2, MemoryLayout<Double>.size), flag: "--null-samples", for: "the null sample")
         let weights = try RunWeights.load(directory, flag: "RUN")
+        // A run that stopped early holds the weights of its last save, not of its --t-max.
+        if let run = try? RunDirectory.readManifest(Outcome.self, in: directory, flag: "RUN"), run.status != .completed {
+            let reason = run.message.flatMap { $0.isEmpty ? nil : ": " + $0 } ?? ""
+            let warning = "warning: RUN: '\(directory)' did not complete (status \(run.status.rawValue)\(reason)); its last saved weights are analysed\n"
+            FileHandle.standardError.write(Data(warning.utf8))
+        }
         let reference = try match.map { try RunWeights.load($0, flag: "--match") }
         if let reference {
             try require(weights.isFilterRun, flag: "--match", "compares the filters of a --model cnn run with RFs; '\(directory)' is a \(weights.model) run")
@@ -63,6 +70,12 @@ struct Analyze: ParsableCommand {
         }
         if let reference { lines += describeAlignment(filters: weights, fields: reference, into: &object) }
         if json { try Report.printJSON(object) } else { print(lines.joined(separator: "\n")) }
+    }
+
+    /// The status of a solve or simulate run.
+    private struct Outcome: Decodable {
+        var status: RunStatus
+        var message: String?
     }
 
     /// Per unit shapes and the tiling report, as JSON fields and as table lines.

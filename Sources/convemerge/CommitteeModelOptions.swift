@@ -16,7 +16,7 @@ struct CommitteeModelOptions: ParsableArguments {
     var biasInit: String?
     @Option(help: "--model committee|twolayer: output heads, 1 (the only one the K-unit theory integrates).") var heads: Int?
     @Option(help: "--model committee|twolayer: loss, mse (the only one the K-unit theory integrates).") var loss: LossKind?
-    @Option(help: "--model committee|twolayer: L1 decay rate of the first layer, dw/dt -= l1 sign(w), in [0, 1000] (default 0).") var l1: Double = 0
+    @Option(help: "--model committee|twolayer: L1 decay rate of the first layer, dw/dt -= l1 sign(w), in [0, 1000] (default 0); solve then defaults to --stepper rk2 --rtol 1e-3 --atol 1e-4 (sign(w) is not smooth).") var l1: Double = 0
     @Option(help: "--model committee|twolayer: L2 decay rate of the first layer, dw/dt -= l2 w, in [0, 1000] (default 0).") var l2: Double = 0
 
     /// The K-unit model, its K and network options; nil for the neuron, which then must have

@@ -12,7 +12,11 @@ struct Simulate: ParsableCommand {
         DIR/manifest.json, DIR/weights.npy (seeds x saves x D; seeds x saves x K x D for K > 1; seeds x saves x K x s \
         for --model cnn, whose channel k computes u_ki = sum_j f_kj x_(i+j mod L) / sqrt s + b_k and whose output is \
         the mean of sigma(u_ki) over k and i), \
-        DIR/weights_mean.npy, DIR/times.npy, DIR/observables_seed<k>.csv and DIR/observables.csv (seed mean).
+        DIR/weights_mean.npy, DIR/times.npy, DIR/observables_seed<k>.csv and DIR/observables.csv (seed mean). \
+        Their columns: t, ipr, participation_ratio, q0, q1, test_loss, test_accuracy, center (and center_col on the \
+        torus), width, norm for one neuron; for K units t, ipr, participation_ratio (unit means), test_loss, \
+        test_accuracy, width (unit mean), center_resultant (mean resultant length of the unit centres: 1 when all \
+        sit at one place, near 0 when they tile) and norm (root mean square of |w_k|).
 
         --inputs data:FILE.npy[,FILE.npy] trains on your rows (README, Your own data): each step draws a row \
         uniformly with replacement, or with --epochs E walks the rows E times, each pass in a fresh random order.

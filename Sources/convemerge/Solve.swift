@@ -12,8 +12,10 @@ struct Solve: ParsableCommand {
 
         --model committee|twolayer --K K: the flow of K units with simulate's readout, bias and rate \
         conventions, under --closure montecarlo, gaussian (the default for K units) or cumulant (nlgp and odd copulas); weights.npy is n_saves x K x D, readouts.npy \
-        (twolayer) and biases.npy (--train-bias) n_saves x K, observables.csv the unit means and ipr_k, q0_k, \
-        q1_k, norm_k, center_k, width_k per unit; the random w0 of --seed is simulate's.
+        (twolayer) and biases.npy (--train-bias) n_saves x K, observables.csv the unit means (t, loss, ipr, \
+        participation_ratio, q0, q1), norm (root mean square of |w_k|, as simulate) and per unit k ipr_k, q0_k, q1_k, norm_k, center_k (and center_col_k on \
+        the torus), width_k (and v_k, b_k when trained); the random w0 of --seed is simulate's. K units run on one \
+        thread (--threads is ignored) and refuse --closure conditional and lufkin.
 
         Example (SPEC §3 localisation setting):
           convemerge solve --L 40 --gain 3 --xi0 0.5 --xi1 2 --closure montecarlo \\
@@ -40,7 +42,7 @@ struct Solve: ParsableCommand {
     @Option(name: .customLong("init"), help: "Initial weights: random, or a .npy file (length D, or the last row of an (n, D) array; for --model committee|twolayer (K, D), or the last save of an (n, K, D) array).") var initial: String = "random"
     @Option(name: .customLong("init-scale"), help: "Standard deviation of random initial weights, in (0, 1000].") var initScale: Double = 0.1
     @Option(help: "Seed of the random initial weights.") var seed: UInt64 = 0
-    @Option(help: "Worker threads, 1 ... 1024 (default: the available cores). The montecarlo closure splits its sample across them; the gaussian and cumulant closures evaluate the two classes at once from D = 4096 up. The result does not depend on it, to the bit.")
+    @Option(help: "Worker threads, 1 ... 1024 (default: the available cores). The montecarlo closure splits its sample across them; the gaussian and cumulant closures evaluate the two classes at once from D = 4096 up. The result does not depend on it, to the bit. K units (--model committee|twolayer) run on one thread.")
     var threads: Int?
     // Optional to the parser, required in run(): an unknown option is then reported first.
     @Option(name: .customLong("out"), help: "Output run directory (required; created with its parents).") var outOption: String?
@@ -60,6 +62,9 @@ struct Solve: ParsableCommand {
             parameters.model = model
             parameters.hiddenUnits = units
             parameters.network = network
+            if defaultsToLowOrderStepper(network) {
+                parameters.integrator = try IntegratorSpec.suited(to: .montecarlo, tMax: tMax, saves: saves, logSpacedSaves: !linearSaves)
+            }
         }
         return parameters
     }

@@ -17,9 +17,22 @@ extension Solve {
         return try closureOptions.spec()
     }
 
+    /// --l1 adds -l1 sign(w), discontinuous where a weight reaches 0: there the adaptive high-order
+    /// steppers shrink their steps without end (rk8pd at 1e-8 crawls from t ~ 0.2 on at K = 1, D = 16,
+    /// bias 0.3), so unless the user chose the stepper, the montecarlo closure's rk2 at 1e-3 / 1e-4 is used.
+    func defaultsToLowOrderStepper(_ network: NetworkOptions) -> Bool {
+        network.l1 > 0 && stepper == nil && rtol == nil && atol == nil
+    }
+
     /// K units: CommitteeSolveJob, the same run directory with a unit axis.
     func runCommittee(_ parameters: SolveParameters, out: String) throws {
         try CommitteeSolveJob.validate(parameters, holdingSaves: false)
+        if let network = parameters.network, defaultsToLowOrderStepper(network) {
+            FileHandle.standardError.write(Data("note: --l1: sign(w) is discontinuous where a weight reaches 0, so the flow is integrated by rk2 at --rtol 1e-3 --atol 1e-4; give --stepper, --rtol or --atol to choose\n".utf8))
+        }
+        if let threads, threads > 1 {
+            FileHandle.standardError.write(Data("note: --threads: the K-unit closures run on one thread; --threads \(threads) changes nothing\n".utf8))
+        }
         let directory = try RunDirectory(path: out)
         let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.model!.rawValue) K=\(parameters.hiddenUnits!) \(parameters.closure.kind.rawValue)")
         // Each save is written as it comes: the trajectory is never held in memory.

@@ -60,7 +60,7 @@ struct TaskOptions: ParsableArguments {
 
 /// Flags of the closure, shared by the theory commands.
 struct ClosureOptions: ParsableArguments {
-    @Option(help: "Closure of the input expectations: gaussian, cumulant (fourth cumulant; plus the third for skewed marginals), conditional, montecarlo, or lufkin (Lufkin et al.'s reduced relu model, bias 0).")
+    @Option(help: "Closure of the input expectations: gaussian, cumulant (fourth cumulant; plus the third for skewed marginals), conditional, montecarlo, or lufkin (Lufkin et al.'s reduced relu model, bias 0). K units (--model committee|twolayer) take gaussian (their default), cumulant or montecarlo.")
     var closure: ClosureKind = .cumulant
 
     @Option(help: "Fourth-cumulant action for --closure cumulant: leading (O(D log D)) or full (exact to 1e-10: a tabulated 4-point kernel, O(D x table) per call).")

@@ -104,6 +104,8 @@ final class CLIBadInputTableTests: CLITestCase {
             ("--bias-init", ["nan", "inf", "wide", "1e7"]), ("--readout", ["bogus"]), ("--loss", ["bogus", "ce"]),
             ("--closure", ["conditional", "lufkin"]), ("--model", ["cnn", "bogus"])]])
         all += cases(["solve", "--out", "run", "--model", "committee", "--inputs", "copula:exponential", "--t-max", "1"] + small, [[("--closure", ["cumulant"])]])
+        // K x D = 4096 x 1e6 weights: some 1 TB of stepper state, refused before anything is allocated.
+        all += cases(["solve", "--out", "run", "--model", "committee", "--t-max", "1", "--L", "1000000"], [[("--K", ["4096"])]])
         let data = ["--inputs", "data:DATA"]
         all += cases(["solve", "--out", "run"] + data + small, [dataFlags, [("--closure", ["conditional", "lufkin"]), ("--cumulant", ["full"])]])
         all += cases(["solve", "--out", "run", "--stationarity", "raw"] + data + small, [[("--augment", ["translate"])]])

@@ -7,6 +7,9 @@ public enum RunComparison: Sendable {
     case neuron(TheoryVersusSimulation)
     case units(UnitTheoryVersusSimulation)
 
+    /// The command that wrote a run directory.
+    private struct WritingCommand: Decodable { var command: String }
+
     /// What the theory's manifest may say about its network beyond SolveParameters: `solve
     /// --model committee|twolayer --K K` writes the model, K and network options; a one-neuron
     /// solve run has none of them.
@@ -33,14 +36,19 @@ public enum RunComparison: Sendable {
     /// as `--sim` when it differs, the theory as `--theory` when its own files disagree).
     /// `searchShifts`: K-unit matching also over common lattice translations.
     public static func load(theory: String, simulation: String, searchShifts: Bool) throws -> RunComparison {
+        // The command first: a swapped --theory and --sim is named as such, not as a manifest missing keys.
+        for (directory, flag, command) in [(theory, "--theory", "solve"), (simulation, "--sim", "simulate")] {
+            let written = try RunDirectory.readManifest(WritingCommand.self, in: directory, flag: flag).command
+            try require(written == command, flag: flag, "'\(directory)' is a '\(written)' run, not a \(command) run")
+        }
         let ode = try RunDirectory.readManifest(SolveManifest.self, in: theory, flag: "--theory")
         let sgd = try RunDirectory.readManifest(SimulationManifest.self, in: simulation, flag: "--sim")
-        try require(ode.command == "solve", flag: "--theory", "'\(theory)' is a '\(ode.command)' run, not a solve run")
-        try require(sgd.command == "simulate", flag: "--sim", "'\(simulation)' is a '\(sgd.command)' run, not a simulate run")
         let network = try RunDirectory.readManifest(TheoryNetwork.self, in: theory, flag: "--theory").parameters
         let p = sgd.parameters, d = p.dimension
         try require(ode.parameters.task.dimension == d, flag: "--sim",
                     "'\(simulation)' has D = \(d) sites, the theory run '\(theory)' has D = \(ode.parameters.task.dimension)")
+        try require(ode.parameters.task.lattice == p.task.lattice, flag: "--sim",
+                    "'\(simulation)' is on \(describe(p.task.lattice)), the theory run '\(theory)' on \(describe(ode.parameters.task.lattice))")
         let theoryModel = network.model ?? ModelKind.neuron.rawValue
         try require(p.model.rawValue == theoryModel, flag: "--sim", theoryModel == ModelKind.neuron.rawValue
                     ? "the ODE describes one neuron; '\(simulation)' trained a \(p.model.rawValue)"
@@ -70,6 +78,12 @@ public enum RunComparison: Sendable {
         let n = simulationTimes.count
         let expected = p.model == .neuron ? [p.seeds, n, d] : [p.seeds, n, p.hiddenUnits, d]
         try require(simulationWeights.shape == expected, flag: "--sim", "weights.npy has shape \(simulationWeights.shape), expected \(expected)")
+        // At t = 0 both runs hold the same w0 when the seeds agree: a comparison there alone says nothing.
+        try require(TheoryVersusSimulation.commonSaves(theoryTimes: theoryTimes, simulationTimes: simulationTimes, dimension: d)
+                        .contains { simulationTimes[$0.simulation] > 0 }, flag: "--sim",
+                    "'\(simulation)' and '\(theory)' share no saved time after t = 0 (t-max \(p.tMax) vs \(ode.parameters.integrator.tMax), "
+                    + "saves \(p.saves) vs \(ode.parameters.integrator.saves)"
+                    + (ode.status == .completed ? "" : "; the theory run stopped early: \(ode.status.rawValue)") + "); rerun with the same --t-max, --saves and spacing")
         let warnings = differences(ode, sgd)
         if p.model == .neuron && oneNeuron {
             let rows = { (values: [Double], start: Int, count: Int) in
@@ -91,6 +105,11 @@ public enum RunComparison: Sendable {
             simulationTimes: simulationTimes,
             simulationWeights: (0..<p.seeds).map { seed in (0..<n).map { units(simulationWeights.values, seed * n + $0) } },
             searchShifts: searchShifts, unitGroups: groups, warnings: warnings))
+    }
+
+    /// "a ring of L = 40" or "a 6 x 6 torus".
+    private static func describe(_ lattice: Lattice) -> String {
+        lattice.dimension == 1 ? "a ring of L = \(lattice.length)" : "a \(lattice.length) x \(lattice.length) torus"
     }
 
     /// Differences between the runs that do not forbid the comparison.

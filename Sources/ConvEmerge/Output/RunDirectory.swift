@@ -9,6 +9,9 @@ public final class RunDirectory {
     private let flag: String
     private let staging: URL
     private var committed = false
+    /// The parents of `path` this run created, deepest first: removed again (while empty) when the
+    /// run never commits, so a refused or interrupted run into a fresh `a/b/run` leaves no `a/b`.
+    private let createdParents: [String]
 
     /// File types a run writes; a directory holding anything else is not replaced.
     static let runFileExtensions: Set<String> = ["json", "npy", "csv", "png", "md"]
@@ -22,11 +25,19 @@ public final class RunDirectory {
         self.flag = flag
         staging = Staging.sibling(of: url, kind: .partial)
         // `--out runs/mc` in a fresh directory: the parents are created like `mkdir -p`.
+        var missing: [String] = [], parent = url.deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: parent.path) && parent.path != "/" {
+            missing.append(parent.path)
+            parent = parent.deletingLastPathComponent()
+        }
+        createdParents = missing
+        Staging.registerCreatedParents(missing)
         try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         Staging.register(staging.path)
         guard mkdir(staging.path, 0o755) == 0 else {
             let reason = POSIXRename.reason()
             Staging.unregister(staging.path)
+            Staging.removeCreatedParents(missing)
             throw ConvEmergeError.invalidInput(flag: flag, message: "cannot create a directory next to '\(path)': \(reason)")
         }
     }
@@ -65,6 +76,7 @@ public final class RunDirectory {
     deinit {
         if !committed { try? FileManager.default.removeItem(at: staging) }
         Staging.unregister(staging.path)
+        if committed { Staging.unregisterCreatedParents(createdParents) } else { Staging.removeCreatedParents(createdParents) }
     }
 
     public func write(_ array: NpyArray, as name: String) throws {

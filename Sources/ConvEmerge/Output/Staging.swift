@@ -29,11 +29,33 @@ public enum Staging {
         live.remove(path)
     }
 
+    /// Parents of output paths created by this process, deepest first; rmdir(2) removes them only
+    /// while empty, so whatever else appeared in them meanwhile is never touched.
+    nonisolated(unsafe) private static var createdParents: [String] = []
+
+    static func registerCreatedParents(_ paths: [String]) {
+        lock.lock(); defer { lock.unlock() }
+        createdParents = paths + createdParents
+    }
+
+    static func unregisterCreatedParents(_ paths: [String]) {
+        lock.lock(); defer { lock.unlock() }
+        createdParents.removeAll { paths.contains($0) }
+    }
+
+    /// For output that was never committed: its created parents go, deepest first, when empty.
+    static func removeCreatedParents(_ paths: [String]) {
+        lock.lock(); defer { lock.unlock() }
+        for path in paths { _ = rmdir(path) }
+        createdParents.removeAll { paths.contains($0) }
+    }
+
     /// Removes every registered path and keeps the lock: the caller exits next.
     static func removeAllForExit() {
         lock.lock()
         for path in live { try? FileManager.default.removeItem(atPath: path) }
         live.removeAll()
+        for path in createdParents { _ = rmdir(path) }
     }
 
     /// Removes the staging siblings of `target` left by processes that no longer exist. An `old`

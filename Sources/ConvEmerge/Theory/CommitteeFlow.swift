@@ -205,8 +205,9 @@ public enum CommitteeClosures {
 
     public static func requireSupported(_ closure: ClosureSpec, task: TaskSpec, network: CommitteeNetwork) throws {
         try closure.requireApplicable(to: task)
-        try require(network.options.heads == 1, flag: "--heads", "solve integrates one output head for K units, got \(network.options.heads)")
-        try require(network.options.loss == .mse, flag: "--loss", "solve integrates the mse loss for K units, got \(network.options.loss.rawValue)")
+        // Also instability's check: the messages name no command.
+        try require(network.options.heads == 1, flag: "--heads", "the K-unit theory integrates one output head (1), got \(network.options.heads)")
+        try require(network.options.loss == .mse, flag: "--loss", "the K-unit theory integrates the mse loss only, got \(network.options.loss.rawValue)")
         switch closure.kind {
         case .montecarlo:
             return

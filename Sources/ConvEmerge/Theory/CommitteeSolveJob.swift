@@ -51,6 +51,10 @@ public enum CommitteeSolveJob {
         try SimulationParameters.requireNetwork(options, model: model, neuron: parameters.neuron)
         try CommitteeClosures.requireSupported(parameters.closure, task: parameters.task, network: parameters.committeeNetwork)
         try requirePositive(parameters.learningRate, flag: "--lr", atMost: ParameterBound.learningRate)
+        // The stepper's stages and the closures' scratch: a K = 16, D = 262144 solve peaks at about 25
+        // (gaussian) and 30 (cumulant) copies of the K x D state; K D grows to 2^36, so check first.
+        try MemoryBudget.require(MemoryBudget.product(32, units, parameters.task.dimension + 2, 8), flag: "--K",
+                                 for: "the ODE state of K x D = \(units) x \(parameters.task.dimension) weights (about 32 copies)")
         // The state per save: K x D weights and at most K readouts and K biases.
         if holdingSaves {
             try MemoryBudget.require(MemoryBudget.product(3, parameters.integrator.saves, units, parameters.task.dimension + 2, 8), flag: "--saves",
@@ -67,15 +71,19 @@ public enum CommitteeSolveJob {
 
     /// W0 (K x D, unit-major): --seed's K D Gaussians in the order of `simulate --model committee`
     /// (Initialization.weights of K D values), or a .npy file of shape (K, D), or the last save
-    /// (n, K, D) of another committee run.
+    /// (n, K, D) of another committee run (at K = 1 also a neuron's (D) or (n, D)).
     public static func initialWeights(_ parameters: SolveParameters) throws -> [Double] {
         let units = parameters.hiddenUnits ?? 1, d = parameters.task.dimension
         guard case let .file(path) = parameters.initialization else {
             return try parameters.initialization.weights(dimension: units * d)
         }
         let array = try NpyArray.read(from: path, flag: "--init")
-        try require(array.shape.count >= 2 && array.shape.count <= 3 && Array(array.shape.suffix(2)) == [units, d] && !array.values.isEmpty,
-                    flag: "--init", "'\(path)' must hold K x D = \(units) x \(d) weights (shape (\(units), \(d)) or (n, \(units), \(d))), has shape \(array.shape)")
+        // K = 1 also continues a one-neuron solve: its (D) or (n, D) weights.
+        let unitAxis = array.shape.count >= 2 && array.shape.count <= 3 && Array(array.shape.suffix(2)) == [units, d]
+        let neuron = units == 1 && array.shape.count >= 1 && array.shape.count <= 2 && array.shape.last == d
+        try require((unitAxis || neuron) && !array.values.isEmpty, flag: "--init",
+                    "'\(path)' must hold K x D = \(units) x \(d) weights (shape (\(units), \(d)) or (n, \(units), \(d))"
+                    + (units == 1 ? ", or a neuron's (\(d)) or (n, \(d))" : "") + "), has shape \(array.shape)")
         let w = Array(array.values.suffix(units * d))
         try require(w.allSatisfy(\.isFinite), flag: "--init", "'\(path)' holds non-finite weights")
         for k in 0..<units {
@@ -90,7 +98,8 @@ public enum CommitteeSolveJob {
         let start = Date()
         try validate(parameters)
         let (flow, initial) = try prepare(parameters, flow: prebuilt)
-        let trajectory = ODEIntegrator.integrate(flow, from: initial, settings: parameters.integrator, progress: progress)
+        let (field, report) = ProgressReportingField.wrap(flow, progress)
+        let trajectory = ODEIntegrator.integrate(field, from: initial, settings: parameters.integrator, progress: report)
         return CommitteeSolveResult(parameters: parameters, layout: flow.layout, trajectory: trajectory,
                                     observables: CommitteeObservables.table(trajectory, flow: flow),
                                     wallSeconds: Date().timeIntervalSince(start))
@@ -111,7 +120,8 @@ public enum CommitteeSolveJob {
         let extras = try layout.trainedParts.map { part in (part, try directory.npyWriter(part.name, plannedRows: planned, rowShape: [k])) }
         var table = CSVTable(columns: CommitteeObservables.columns(layout: layout, lattice: flow.task.lattice))
         var last: [Double]?
-        let trajectory = try ODEIntegrator.integrate(flow, from: initial, settings: parameters.integrator, progress: progress,
+        let (field, report) = ProgressReportingField.wrap(flow, progress)
+        let trajectory = try ODEIntegrator.integrate(field, from: initial, settings: parameters.integrator, progress: report,
                                                      saving: { t, state in
             try state.withUnsafeBufferPointer { all in
                 try weights.append(UnsafeBufferPointer(rebasing: all[0..<layout.weightCount]))
@@ -172,6 +182,39 @@ public enum CommitteeSolveJob {
     }
 }
 
+/// A K-unit right-hand side costs O(K^2 D): from K ~ 100 one stepper step (up to 13 evaluations)
+/// takes minutes, during which the integrator, which reports between steps, would fall silent. This
+/// field repeats the last fraction after every evaluation; the display decides what to print.
+final class ProgressReportingField: VelocityField {
+    private let flow: CommitteeFlow
+    private let report: (Double) -> Void
+    private var fraction = 0.0
+
+    private init(_ flow: CommitteeFlow, report: @escaping (Double) -> Void) {
+        self.flow = flow
+        self.report = report
+    }
+
+    /// The field to integrate and the progress to give the integrator (the flow itself without progress).
+    static func wrap(_ flow: CommitteeFlow, _ progress: ((Double) -> Void)?) -> (VelocityField, ((Double) -> Void)?) {
+        guard let progress else { return (flow, nil) }
+        let field = ProgressReportingField(flow, report: progress)
+        return (field, { fraction in
+            field.fraction = fraction
+            progress(fraction)
+        })
+    }
+
+    var dimension: Int { flow.dimension }
+
+    func velocity(_ w: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
+        flow.velocity(w, into: out)
+        report(fraction)
+    }
+
+    func jacobian(at w: [Double], relativeStep: Double) -> [Double] { flow.jacobian(at: w, relativeStep: relativeStep) }
+}
+
 extension CommitteeLayout {
     /// The trained per-unit parameters after the weights in the state: file name, offset, meaning.
     var trainedParts: [(name: String, offset: Int, meaning: String)] {
@@ -181,7 +224,7 @@ extension CommitteeLayout {
 }
 
 /// observables.csv of a K-unit run: the unit means under the single neuron's names (t, loss, ipr,
-/// participation_ratio, q0, q1, norm), then per unit k: ipr_k, q0_k, q1_k, norm_k, center_k
+/// participation_ratio, q0, q1) and the root mean square unit norm (norm), then per unit k: ipr_k, q0_k, q1_k, norm_k, center_k
 /// (center_col_k on the torus), width_k, and v_k, b_k when trained (derivations/observables.md).
 public enum CommitteeObservables {
     public static func columns(layout: CommitteeLayout, lattice: Lattice) -> [String] {
@@ -213,12 +256,13 @@ public enum CommitteeObservables {
             let unitIpr = Observables.inverseParticipationRatio(w), unitNorm = euclideanNorm(w)
             ipr += unitIpr
             participation += Observables.participationRatio(w)
-            norm += unitNorm
+            norm += unitNorm * unitNorm
             perUnit += [unitIpr, q[0][k], q[1][k], unitNorm] + Observables.center(w, lattice: lattice) + [Observables.width(w, lattice: lattice)]
             if layout.trainsReadout { perUnit.append(state[layout.readoutOffset + k]) }
             if layout.trainsBias { perUnit.append(state[layout.biasOffset + k]) }
         }
         let meanQ = q.map { $0.reduce(0, +) / units }
-        return [t, flow.loss(state), ipr / units, participation / units, meanQ[0], meanQ[1], norm / units] + perUnit
+        // derivations/observables.md §5, eq. (7): the root mean square unit norm, as simulate's rows.
+        return [t, flow.loss(state), ipr / units, participation / units, meanQ[0], meanQ[1], (norm / units).squareRoot()] + perUnit
     }
 }
