@@ -18,15 +18,13 @@ extension Instability {
 
     func runCommittee(_ network: CommitteeNetwork) throws {
         try requirePositive(lr, flag: "--lr", atMost: ParameterBound.learningRate)
-        var closureOptions = closureOptions
-        // Gaussian by default for K units, as in solve (derivations/committee-closures.md §5).
-        if !Simulate.typed("--closure") { closureOptions.closure = .gaussian }
+        let closureSpec = try closureOptions.committeeSpec()
         let analysis = try CommitteeStabilityAnalysis(task: taskOptions.taskSpec(input: input), network: network,
-                                                      closure: closureOptions.spec(), learningRate: lr)
+                                                      closure: closureSpec, learningRate: lr)
         let progress = quiet ? nil : ProgressLine(label: "instability K=\(network.units)")
         let report = try analysis.analyse(stage: progress?.stage, progress: progress?.update)
         progress?.finish()
-        let closure = closureOptions.closure.rawValue
+        let closure = closureSpec.kind.rawValue
         if json {
             try Report.printJSON(committeeJSON(report, closure: closure))
         } else {

@@ -58,7 +58,7 @@ struct Solve: ParsableCommand {
             learningRate: lr,
             initialization: initial == "random" ? .random(scale: initScale, seed: seed) : .file(path: initial))
         if let (model, units, network) = try committee() {
-            parameters.closure = try committeeClosure()
+            parameters.closure = try closureOptions.committeeSpec()
             parameters.model = model
             parameters.hiddenUnits = units
             parameters.network = network

@@ -10,13 +10,6 @@ extension Solve {
         try committeeModel.network(command: "solve", defaultUnits: 8).map { ($0.model, $0.units, $0.options) }
     }
 
-    /// K units default to gaussian: their cumulant closure omits the joint cumulants of pairs (derivations/committee-closures.md §5).
-    func committeeClosure() throws -> ClosureSpec {
-        var closureOptions = closureOptions
-        if !Simulate.typed("--closure") { closureOptions.closure = .gaussian }
-        return try closureOptions.spec()
-    }
-
     /// --l1 adds -l1 sign(w), discontinuous where a weight reaches 0: there the adaptive high-order
     /// steppers shrink their steps without end (rk8pd at 1e-8 crawls from t ~ 0.2 on at K = 1, D = 16,
     /// bias 0.3), so unless the user chose the stepper, the montecarlo closure's rk2 at 1e-3 / 1e-4 is used.

@@ -79,6 +79,14 @@ struct ClosureOptions: ParsableArguments {
         try ClosureSpec(kind: closure, cumulantMethod: cumulant, monteCarloSamples: monteCarloSamples, monteCarloSeed: monteCarloSeed,
                         monteCarloPrecision: monteCarloPrecision)
     }
+
+    /// K units default to gaussian, the one closure defined for every input family: their cumulant
+    /// closure takes nlgp and odd copulas only (derivations/committee-closures.md §5).
+    func committeeSpec() throws -> ClosureSpec {
+        var options = self
+        if !Simulate.typed("--closure") { options.closure = .gaussian }
+        return try options.spec()
+    }
 }
 
 extension TaskKind: ExpressibleByArgument {}
