@@ -6,11 +6,7 @@ import XCTest
 /// trained readout's drift E[(y - yhat) g_k] and the loss (derivations/committee-closures.md §5, "Scalar
 /// corrections (eq. S)").
 final class CommitteeCumulantScalarTests: XCTestCase {
-    private func task(gain: Double) throws -> TaskSpec {
-        let lattice = try Lattice(dimension: 1, length: 16)
-        let base = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 2), gain: gain)
-        return try TaskSpec.xi(base: base, xi0: 0.5, xi1: 2, gaussianControl: false, prior1: 0.4, targets: [0, 1])
-    }
+    private func task(gain: Double) throws -> TaskSpec { try CommitteeClosureFixture.task(gain: gain) }
 
     /// A two-layer network with trained readouts and biases (`twolayer --train-bias --bias-init`).
     private func network(_ units: Int, _ activation: ActivationKind) throws -> CommitteeNetwork {
@@ -20,67 +16,35 @@ final class CommitteeCumulantScalarTests: XCTestCase {
 
     /// Units three sites apart on the ring (their receptive fields overlap), then readouts and biases of both signs.
     private func state(units: Int, dimension d: Int) -> [Double] {
-        let weights = (0..<units).flatMap { k in
-            (0..<d).map { i -> Double in
-                let x = Double(min(abs(i - 3 * k), d - abs(i - 3 * k)))
-                return 2 * exp(-x * x / 4) + 0.2 * sin(Double(i * (k + 1)))
-            }
-        }
+        let weights = CommitteeClosureFixture.overlappingWeights(units: units, dimension: d)
         return weights + [0.9, -0.6, 0.7].prefix(units) + [0.3, -0.4, 0.1].prefix(units)
     }
 
-    private func norm(_ a: [Double]) -> Double { a.reduce(0) { $0 + $1 * $1 }.squareRoot() }
-    private func distance(_ a: [Double], _ b: [Double]) -> Double { norm(zip(a, b).map { $0 - $1 }) }
-
-    /// The components `range` of a velocity (or the loss as one component).
-    private struct Scalars {
-        let name: String
-        let truth: [Double], errors: [Double], gaussian: [Double], cumulant: [Double]
-    }
-
-    /// |c - mc| < |g - mc| iff the projection s of mc - c on e = (g - c)/|g - c| is below |g - c| / 2; the Monte
-    /// Carlo error of s is at most sum_i |e_i| SE_i whatever the correlations of the components: the margin
-    /// |g - c| / 2 - s must exceed 4 of those.
-    private func assertCumulantCloser(_ s: Scalars, _ label: String) {
-        let gap = distance(s.gaussian, s.cumulant)
-        let direction = zip(s.gaussian, s.cumulant).map { ($0 - $1) / gap }
-        let projection = zip(direction, zip(s.truth, s.cumulant)).reduce(0.0) { $0 + $1.0 * ($1.1.0 - $1.1.1) }
-        let projectionError = zip(direction, s.errors).reduce(0.0) { $0 + abs($1.0) * $1.1 }
-        print("\(label) \(s.name): |g - mc| = \(distance(s.gaussian, s.truth)), |c - mc| = \(distance(s.cumulant, s.truth)),",
-              "|mc| = \(norm(s.truth)), SE = \(norm(s.errors)), margin = \(gap / 2 - projection), 4 err = \(4 * projectionError)")
-        XCTAssertGreaterThan(gap / 2 - projection, 4 * projectionError, "\(label) \(s.name): cumulant closer to Monte Carlo than gaussian")
-    }
+    private func norm(_ a: [Double]) -> Double { CommitteeClosureFixture.norm(a) }
+    private func distance(_ a: [Double], _ b: [Double]) -> Double { CommitteeClosureFixture.distance(a, b) }
 
     /// On NLGP at gain 1.5, with trained readouts and biases at K = 2 and 3 (overlapping units), the cumulant closure's
     /// bias drift, readout drift and loss (exact cumulant, `--cumulant full`) are closer to Monte Carlo (M = 800000 per
     /// class) than the gaussian closure's, by a margin of more than 4 Monte Carlo errors of the projection.
     func testScalarCorrectionsBeatGaussianAgainstMonteCarlo() throws {
         let task = try self.task(gain: 1.5)
-        let d = task.dimension
-        let distributions = try task.classes.map(InputDistribution.init)
         for units in 2...3 {
             for activation in [ActivationKind.relu, .erf] {
-                let network = try self.network(units, activation)
-                func flow(_ closure: ClosureSpec) throws -> CommitteeFlow {
-                    try CommitteeFlow(task: task, network: network, closure: closure, learningRate: 1, distributions: distributions)
-                }
-                let reference = try flow(ClosureSpec(kind: .montecarlo, monteCarloSamples: 800_000, monteCarloSeed: 11))
-                let state = self.state(units: units, dimension: d)
-                let truth = reference.velocity(state)
-                let errors = try XCTUnwrap(reference.monteCarloStandardErrors(state))
-                let gaussianFlow = try flow(ClosureSpec(kind: .gaussian))
-                let cumulantFlow = try flow(ClosureSpec(kind: .cumulant, cumulantMethod: .full))
-                let gaussian = gaussianFlow.velocity(state), cumulant = cumulantFlow.velocity(state)
-                let layout = reference.layout
-                for (name, offset) in [("readout drift", layout.readoutOffset), ("bias drift", layout.biasOffset)] {
+                let (reference, gaussian, cumulant) = try CommitteeClosureFixture.closures(task: task, network: network(units, activation),
+                                                                                            seed: 11)
+                let state = self.state(units: units, dimension: task.dimension)
+                let truth = reference.velocity(state), errors = try XCTUnwrap(reference.monteCarloStandardErrors(state))
+                let gaussianVelocity = gaussian.velocity(state), cumulantVelocity = cumulant.velocity(state)
+                let label = "K = \(units) \(activation)"
+                for (name, offset) in [("readout drift", reference.layout.readoutOffset), ("bias drift", reference.layout.biasOffset)] {
                     let range = offset..<(offset + units)
-                    assertCumulantCloser(Scalars(name: name, truth: Array(truth[range]), errors: Array(errors.velocity[range]),
-                                                 gaussian: Array(gaussian[range]), cumulant: Array(cumulant[range])),
-                                         "K = \(units) \(activation)")
+                    CommitteeClosureFixture.assertCumulantCloser(
+                        truth: Array(truth[range]), errors: Array(errors.velocity[range]), gaussian: Array(gaussianVelocity[range]),
+                        cumulant: Array(cumulantVelocity[range]), "\(label) \(name)")
                 }
-                assertCumulantCloser(Scalars(name: "loss", truth: [reference.loss(state)], errors: [errors.loss],
-                                             gaussian: [gaussianFlow.loss(state)], cumulant: [cumulantFlow.loss(state)]),
-                                     "K = \(units) \(activation)")
+                CommitteeClosureFixture.assertCumulantCloser(truth: [reference.loss(state)], errors: [errors.loss],
+                                                             gaussian: [gaussian.loss(state)], cumulant: [cumulant.loss(state)],
+                                                             "\(label) loss")
             }
         }
     }

@@ -60,19 +60,15 @@ final class CommitteeCumulantTests: XCTestCase {
 
     // MARK: the K-unit cumulant closure (§5)
 
-    private func task(gain: Double, length: Int = 16) throws -> TaskSpec {
-        let lattice = try Lattice(dimension: 1, length: length)
-        let base = try InputSpec(lattice: lattice, kernel: Kernel(shape: .gaussian, correlationLength: 2), gain: gain)
-        return try TaskSpec.xi(base: base, xi0: 0.5, xi1: 2, gaussianControl: false, prior1: 0.4, targets: [0, 1])
-    }
+    private func task(gain: Double, length: Int = 16) throws -> TaskSpec { try CommitteeClosureFixture.task(gain: gain, length: length) }
 
     private func network(_ units: Int, _ activation: ActivationKind, trained: Bool = false) throws -> CommitteeNetwork {
         CommitteeNetwork(units: units, neuron: try NeuronSpec(activation: activation, bias: 0.2),
                          options: trained ? try NetworkOptions(readout: .trained, trainBias: true) : .standard)
     }
 
-    private func norm(_ a: [Double]) -> Double { a.reduce(0) { $0 + $1 * $1 }.squareRoot() }
-    private func distance(_ a: [Double], _ b: [Double]) -> Double { norm(zip(a, b).map { $0 - $1 }) }
+    private func norm(_ a: [Double]) -> Double { CommitteeClosureFixture.norm(a) }
+    private func distance(_ a: [Double], _ b: [Double]) -> Double { CommitteeClosureFixture.distance(a, b) }
 
     /// §5: one unit is the neuron, whose cumulant closure is GaussianClosure's: the whole trajectory
     /// and the loss agree to round-off, for relu and erf with biases.
@@ -142,30 +138,13 @@ final class CommitteeCumulantTests: XCTestCase {
     /// at most sum_i |e_i| SE_i whatever the correlations of the components: the margin must exceed 4 of those.
     func testCumulantBeatsGaussianAgainstMonteCarlo() throws {
         let task = try self.task(gain: 1.5)
-        let d = task.dimension
-        let distributions = try task.classes.map(InputDistribution.init)
         for units in 2...4 {
             for activation in [ActivationKind.relu, .erf] {
-                let network = try self.network(units, activation)
-                func flow(_ closure: ClosureSpec) throws -> CommitteeFlow {
-                    try CommitteeFlow(task: task, network: network, closure: closure, learningRate: 1, distributions: distributions)
-                }
-                let reference = try flow(ClosureSpec(kind: .montecarlo, monteCarloSamples: 800_000, monteCarloSeed: 7))
-                let state = (0..<units).flatMap { k in
-                    (0..<d).map { i -> Double in
-                        let x = Double(min(abs(i - 3 * k), d - abs(i - 3 * k)))
-                        return 2 * exp(-x * x / 4) + 0.2 * sin(Double(i * (k + 1)))
-                    }
-                }
-                let truth = reference.velocity(state)
-                let errors = try XCTUnwrap(reference.monteCarloStandardErrors(state)).velocity
-                let gaussian = try flow(ClosureSpec(kind: .gaussian)).velocity(state)
-                let cumulant = try flow(ClosureSpec(kind: .cumulant, cumulantMethod: .full)).velocity(state)
-                let gap = distance(gaussian, cumulant)
-                let direction = zip(gaussian, cumulant).map { ($0 - $1) / gap }
-                let projection = zip(direction, zip(truth, cumulant)).reduce(0.0) { $0 + $1.0 * ($1.1.0 - $1.1.1) }
-                let projectionError = zip(direction, errors).reduce(0.0) { $0 + abs($1.0) * $1.1 }
-                XCTAssertGreaterThan(gap / 2 - projection, 4 * projectionError, "K = \(units) \(activation): cumulant closer than gaussian")
+                let flows = try CommitteeClosureFixture.closures(task: task, network: network(units, activation), seed: 7)
+                let state = CommitteeClosureFixture.overlappingWeights(units: units, dimension: task.dimension)
+                CommitteeClosureFixture.assertCumulantCloser(
+                    truth: flows.reference.velocity(state), errors: try XCTUnwrap(flows.reference.monteCarloStandardErrors(state)).velocity,
+                    gaussian: flows.gaussian.velocity(state), cumulant: flows.cumulant.velocity(state), "K = \(units) \(activation)")
             }
         }
     }
