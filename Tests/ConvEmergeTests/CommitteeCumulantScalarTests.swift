@@ -23,6 +23,21 @@ final class CommitteeCumulantScalarTests: XCTestCase {
     private func norm(_ a: [Double]) -> Double { CommitteeClosureFixture.norm(a) }
     private func distance(_ a: [Double], _ b: [Double]) -> Double { CommitteeClosureFixture.distance(a, b) }
 
+    /// Both cumulant paths (`--cumulant full`, the polarisation, and the fused leading diagram) for relu and erf, each
+    /// with the gaussian closure of the same network.
+    private func forEachCumulantFlow(task: TaskSpec, units: Int,
+                                     _ body: (ActivationKind, CumulantMethod, CommitteeNetwork, CommitteeFlow, CommitteeFlow) throws -> Void) throws {
+        for activation in [ActivationKind.relu, .erf] {
+            let network = try self.network(units, activation)
+            let gaussian = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .gaussian), learningRate: 1)
+            for method in [CumulantMethod.full, .leading] {
+                let flow = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .cumulant, cumulantMethod: method),
+                                             learningRate: 1)
+                try body(activation, method, network, flow, gaussian)
+            }
+        }
+    }
+
     /// On NLGP at gain 1.5, with trained readouts and biases at K = 2 and 3 (overlapping units), the cumulant closure's
     /// bias drift, readout drift and loss (exact cumulant, `--cumulant full`) are closer to Monte Carlo (M = 800000 per
     /// class) than the gaussian closure's, by a margin of more than 4 Monte Carlo errors of the projection.
@@ -60,20 +75,14 @@ final class CommitteeCumulantScalarTests: XCTestCase {
             permutation.flatMap { Array(s[($0 * d)..<(($0 + 1) * d)]) } + permutation.map { s[units * d + $0] }
                 + permutation.map { s[units * d + units + $0] }
         }
-        for activation in [ActivationKind.relu, .erf] {
-            let network = try self.network(units, activation)
-            let gaussian = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .gaussian), learningRate: 1)
-            for method in [CumulantMethod.full, .leading] {
-                let flow = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .cumulant, cumulantMethod: method),
-                                             learningRate: 1)
-                let velocity = flow.velocity(state), scalars = Array(velocity[(units * d)...])
-                let permutedScalars = Array(flow.velocity(permuted(state))[(units * d)...])
-                XCTAssertLessThan(distance(permutedScalars, Array(permuted(velocity)[(units * d)...])), 1e-13 * norm(scalars),
-                                  "\(activation) \(method)")
-                XCTAssertEqual(flow.loss(permuted(state)), flow.loss(state), accuracy: 1e-13, "\(activation) \(method) loss")
-                let gaussianScalars = Array(gaussian.velocity(state)[(units * d)...])
-                XCTAssertGreaterThan(distance(scalars, gaussianScalars), 1e-3 * norm(gaussianScalars), "\(activation) \(method): corrected")
-            }
+        try forEachCumulantFlow(task: task, units: units) { activation, method, network, flow, gaussian in
+            let velocity = flow.velocity(state), scalars = Array(velocity[(units * d)...])
+            let permutedScalars = Array(flow.velocity(permuted(state))[(units * d)...])
+            XCTAssertLessThan(distance(permutedScalars, Array(permuted(velocity)[(units * d)...])), 1e-13 * norm(scalars),
+                              "\(activation) \(method)")
+            XCTAssertEqual(flow.loss(permuted(state)), flow.loss(state), accuracy: 1e-13, "\(activation) \(method) loss")
+            let gaussianScalars = Array(gaussian.velocity(state)[(units * d)...])
+            XCTAssertGreaterThan(distance(scalars, gaussianScalars), 1e-3 * norm(gaussianScalars), "\(activation) \(method): corrected")
         }
     }
 
@@ -164,24 +173,18 @@ final class CommitteeCumulantScalarTests: XCTestCase {
     func testScalarDriftsAreMinusTheGradientOfTheLoss() throws {
         let task = try self.task(gain: 2), units = 3
         let state = self.state(units: units, dimension: task.dimension), step = 1e-4
-        for activation in [ActivationKind.relu, .erf] {
-            let network = try self.network(units, activation)
-            let gaussian = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .gaussian), learningRate: 1)
-            for method in [CumulantMethod.full, .leading] {
-                let flow = try CommitteeFlow(task: task, network: network, closure: ClosureSpec(kind: .cumulant, cumulantMethod: method),
-                                             learningRate: 1)
-                let velocity = flow.velocity(state), gaussianVelocity = gaussian.velocity(state)
-                let layout = flow.layout
-                for (name, offset, rate) in [("v", layout.readoutOffset, 1.0), ("b", layout.biasOffset, network.weightRateFactor)] {
-                    let range = offset..<(offset + units)
-                    XCTAssertGreaterThan(distance(Array(velocity[range]), Array(gaussianVelocity[range])) / rate, 1e-5, "\(activation) \(method) \(name): corrected")
-                    for k in 0..<units {
-                        var plus = state, minus = state
-                        plus[offset + k] += step
-                        minus[offset + k] -= step
-                        let gradient = (flow.loss(plus) - flow.loss(minus)) / (2 * step)
-                        XCTAssertEqual(gradient, -velocity[offset + k] / rate, accuracy: 1e-7, "\(activation) \(method) dL/d\(name)_\(k)")
-                    }
+        try forEachCumulantFlow(task: task, units: units) { activation, method, network, flow, gaussian in
+            let velocity = flow.velocity(state), gaussianVelocity = gaussian.velocity(state)
+            let layout = flow.layout
+            for (name, offset, rate) in [("v", layout.readoutOffset, 1.0), ("b", layout.biasOffset, network.weightRateFactor)] {
+                let range = offset..<(offset + units)
+                XCTAssertGreaterThan(distance(Array(velocity[range]), Array(gaussianVelocity[range])) / rate, 1e-5, "\(activation) \(method) \(name): corrected")
+                for k in 0..<units {
+                    var plus = state, minus = state
+                    plus[offset + k] += step
+                    minus[offset + k] -= step
+                    let gradient = (flow.loss(plus) - flow.loss(minus)) / (2 * step)
+                    XCTAssertEqual(gradient, -velocity[offset + k] / rate, accuracy: 1e-7, "\(activation) \(method) dL/d\(name)_\(k)")
                 }
             }
         }
