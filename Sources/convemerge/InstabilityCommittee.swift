@@ -86,13 +86,14 @@ extension Instability {
     func committeeTable(_ report: CommitteeStabilityReport, closure: String) -> String {
         let f = Report.format
         let centers = { (centers: [[Double]]) in centers.map { $0.map(f).joined(separator: ",") }.joined(separator: "; ") }
+        let list = { (values: [Double]) in "[" + values.map(f).joined(separator: ", ") + "]" }
         var rows: [[String]] = [
             ["k*", "\(report.wavevector)", "|w_k| = \(f(report.amplitude)) (single neuron \(f(report.singleNeuronAmplitude)))"],
         ]
         if let spread = report.spread {
             rows.append(["spread pair", "\(spread.wavevector)",
                          (spread.replacesSelfConjugatePair ? "(k* has no sin: best two-dimensional pair) " : "")
-                         + "phases \(spread.phases.map(f)), max |rho| \(f(spread.maximumCorrelation))"])
+                         + "phases \(list(spread.phases)), max |rho| \(f(spread.maximumCorrelation))"])
             rows.append(["\(closure) state", report.refined ? "fixed point" : "not converged",
                          "residual \(f(report.stateResidual)) (at the Gaussian state \(f(spread.closureResidualAtGaussianState))), "
                          + "cyclic symmetry deviation \(f(report.symmetryDeviation))"])
@@ -111,7 +112,7 @@ extension Instability {
         for (rank, mode) in report.modes.prefix(4).enumerated() {
             rows.append(["mode \(rank + 1)", f(mode.mode.rate),
                          (mode.cyclicSector.map { "cyclic m = \($0) (\(f(mode.cyclicWeight!))), " } ?? "")
-                         + "symmetric fraction \(f(mode.symmetricFraction)), unit weights \(mode.units.map { f($0.weight) }), unit centres [\(centers(mode.units.map(\.center)))], unit IPRs \(mode.units.map { f($0.ipr) })"])
+                         + "symmetric fraction \(f(mode.symmetricFraction)), unit weights \(list(mode.units.map(\.weight))), unit centres [\(centers(mode.units.map(\.center)))], unit IPRs \(list(mode.units.map(\.ipr)))"])
         }
         return "instability (\(committeeModel.model.rawValue), K = \(report.units), \(closure)):\n" + Report.table(rows) + "\n" + report.verdict
     }
