@@ -35,6 +35,17 @@ public struct OutputSize: Sendable {
         fixed = MemoryBudget.sum(MemoryBudget.product(files, Self.fileOverhead), Self.manifestBytes)
     }
 
+    /// The bound of several runs written side by side at the same number of saves (`demo`):
+    /// the flag to change is `sizeFlag`, as the saves are not the user's to choose.
+    public static func together(_ sizes: [OutputSize], sizeFlag: String, saveShape: String) -> OutputSize {
+        var total = OutputSize(saves: sizes.map(\.saves).max() ?? 0, arrayValuesPerSave: 0, csvCellsPerSave: 0, files: 0,
+                               sizeFlag: sizeFlag, saveShape: saveShape)
+        total.perSave = sizes.reduce(Int?(0)) { MemoryBudget.sum($0, $1.perSave) }
+        total.fixed = sizes.reduce(Int?(0)) { MemoryBudget.sum($0, $1.fixed) }
+        total.blamesSizeFlag = true
+        return total
+    }
+
     /// The bound for `saves` saves (nil: overflowed Int).
     public func bytes(saves: Int) -> Int? { MemoryBudget.sum(fixed, MemoryBudget.product(saves, perSave ?? -1)) }
     public var total: Int? { bytes(saves: saves) }
@@ -47,10 +58,15 @@ public enum DiskBudget {
     public static let usableFraction = 0.9
 
     /// Bytes an unprivileged process may still write on the file system that will hold `path`:
-    /// f_bavail x f_frsize of its nearest existing ancestor (the staging sibling lives in `path`'s
-    /// parent, on the same file system, for rename(2)). nil if statvfs fails.
+    /// f_bavail x f_frsize of the nearest existing ancestor of its parent (the staging sibling
+    /// lives in `path`'s parent, on the same file system, for rename(2)). nil if statvfs fails.
     public static func freeBytes(forOutputAt path: String) -> Int? {
-        var directory = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent()
+        freeBytes(inDirectory: URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().path)
+    }
+
+    /// f_bavail x f_frsize of `path`, or of its nearest existing ancestor if it is still to be made.
+    public static func freeBytes(inDirectory path: String) -> Int? {
+        var directory = URL(fileURLWithPath: path).standardizedFileURL
         var isDirectory: ObjCBool = false
         while !(FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) && isDirectory.boolValue)
                 && directory.path != "/" {
@@ -64,8 +80,10 @@ public enum DiskBudget {
     /// Throws one line naming the flag to change, unless `size` fits in `usableFraction` of the
     /// free space of `path`'s file system: --saves with the largest number of saves that fits,
     /// or the size flag when even `OutputSize.minimumSaves` do not fit.
-    public static func require(_ size: OutputSize, writingTo path: String, flag outFlag: String = "--out") throws {
-        guard let free = freeBytes(forOutputAt: path) else { return }
+    /// `intoDirectory`: `path` is a directory that receives several runs (`demo --out`), whose
+    /// staging siblings live in it rather than next to it.
+    public static func require(_ size: OutputSize, writingTo path: String, flag outFlag: String = "--out", intoDirectory: Bool = false) throws {
+        guard let free = intoDirectory ? freeBytes(inDirectory: path) : freeBytes(forOutputAt: path) else { return }
         let usable = usableFraction * Double(free)
         if let total = size.total, Double(total) <= usable { return }
         let needed = size.total.map(MemoryBudget.format) ?? "more than 2^63 bytes"
