@@ -103,6 +103,18 @@ final class DiskBudgetTests: ScratchDirectoryTestCase {
         XCTAssertTrue(message.contains("not even 2 saves"), message)
     }
 
+    /// Runs written side by side (demo): their bounds add up, and the size flag is named even
+    /// when fewer saves would fit, since demo's saves are not the user's to choose.
+    func testRunsSideBySideAddUpAndNameTheSizeFlag() throws {
+        let free = try XCTUnwrap(DiskBudget.freeBytes(forOutputAt: scratch.appendingPathComponent("run").path))
+        let one = OutputSize(saves: 100, arrayValuesPerSave: free / 1600, csvCellsPerSave: 3, files: 4, sizeFlag: "--L", saveShape: "D")
+        let both = OutputSize.together([one, one], sizeFlag: "--L", saveShape: "D")
+        XCTAssertEqual(both.total, MemoryBudget.sum(one.total, one.total))
+        XCTAssertNoThrow(try DiskBudget.require(one, writingTo: scratch.appendingPathComponent("run").path), "half the free space fits")
+        guard case let .invalidInput(flag, message) = try refusal(both) else { return XCTFail() }
+        XCTAssertEqual(flag, "--L", message)
+    }
+
     /// A bound that overflows Int is refused as well.
     func testAnOverflowingBoundIsRefused() throws {
         let size = OutputSize(saves: 1_000_000, arrayValuesPerSave: Int.max / 4, csvCellsPerSave: 3, files: 4, sizeFlag: "--L", saveShape: "D")
