@@ -4,8 +4,8 @@ import ConvEmerge
 /// The K-unit model flags that `solve` and `instability` read as `simulate` does for its
 /// fully-connected models (derivations/network-options.md).
 struct CommitteeModelOptions: ParsableArguments {
-    @Option(help: "Network: neuron (default), committee (K units, fixed readout) or twolayer (trained readout): the fully-connected models of simulate, with the same options below.")
-    var model: ModelKind = .neuron
+    @Option(help: "Network: neuron (default), committee (K units, fixed readout) or twolayer (trained readout): the fully-connected models of simulate, with the same options below (simulate's cnn has no reduced theory).")
+    var model: FullyConnectedModel = .neuron
     @Option(name: .customLong("K"), help: "Hidden units of --model committee|twolayer, 1 ... 4096 (default 8; 2 for instability, where K D <= 2048).")
     var hiddenUnits: Int?
     @Option(help: "Readout of --model committee: mf (1/K, default), lazy (1/sqrt K), conv (1); trained is --model twolayer.")
@@ -20,9 +20,8 @@ struct CommitteeModelOptions: ParsableArguments {
     @Option(help: "--model committee|twolayer: L2 decay rate of the first layer, dw/dt -= l2 w, in [0, 1000] (default 0).") var l2: Double = 0
 
     /// The K-unit model, its K and network options; nil for the neuron, which then must have
-    /// none of the K-unit flags. `command` names what refuses the CNN.
-    func network(command: String, defaultUnits: Int) throws -> (model: ModelKind, units: Int, options: NetworkOptions)? {
-        try require(model != .cnn, flag: "--model", "\(command) takes neuron, committee or twolayer, got cnn")
+    /// none of the K-unit flags.
+    func network(defaultUnits: Int) throws -> (model: ModelKind, units: Int, options: NetworkOptions)? {
         guard model != .neuron else {
             for (flag, given) in [("--K", hiddenUnits.map { $0 != 1 } ?? false), ("--readout", readout != nil), ("--train-bias", trainBias),
                                   ("--bias-init", biasInit != nil), ("--heads", heads != nil), ("--loss", loss != nil),
@@ -35,9 +34,17 @@ struct CommitteeModelOptions: ParsableArguments {
                     "--model twolayer is the trained readout; give --readout trained or no --readout, got \(readout?.rawValue ?? "")")
         let units = hiddenUnits ?? defaultUnits
         try require(units >= 1 && units <= 4096, flag: "--K", "must be in 1 ... 4096, got \(units)")
-        let kind = readout == .trained ? ModelKind.twolayer : model
+        let kind = readout == .trained ? ModelKind.twolayer : model.kind
         let options = try NetworkOptions(readout: readout ?? (kind == .twolayer ? .trained : .mf), trainBias: trainBias, biasInit: biasInit,
                                          heads: heads ?? 1, loss: loss ?? .mse, l1: l1, l2: l2)
         return (kind, units, options)
     }
+}
+
+/// The models `solve` and `instability` take: simulate's `ModelKind` without cnn, so that their
+/// help lists, and their parser accepts, only these.
+enum FullyConnectedModel: String, CaseIterable, ExpressibleByArgument {
+    case neuron, committee, twolayer
+
+    var kind: ModelKind { ModelKind(rawValue: rawValue)! }
 }

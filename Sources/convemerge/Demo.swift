@@ -75,6 +75,10 @@ struct Demo: ParsableCommand {
         let names = closures.map(\.name) + (simulation == nil ? [] : ["simulation"])
         try require(!out.isEmpty, flag: "--out", "must be a directory path, got an empty string")
         for name in names { try RunDirectory.requireReplaceable("\(out)/\(name)", flag: "--out") }
+        // The closures' runs and the simulation share --out's file system: their sum must fit.
+        try DiskBudget.require(OutputSize.together(solves.map(\.outputSize) + (simulation.map { [$0.outputSize] } ?? []),
+                                                   sizeFlag: seeds > 1 ? "--seeds" : "--L", saveShape: "D = \(task.dimension)"),
+                               writingTo: out, intoDirectory: true)
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {

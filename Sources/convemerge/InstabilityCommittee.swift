@@ -8,7 +8,7 @@ import Foundation
 extension Instability {
     /// The K-unit network, read like `solve --model committee|twolayer` (nil for the neuron).
     func committeeNetwork() throws -> CommitteeNetwork? {
-        guard let committee = try committeeModel.network(command: "instability", defaultUnits: 2) else { return nil }
+        guard let committee = try committeeModel.network(defaultUnits: 2) else { return nil }
         try require(scanGain == nil, flag: "--scan-gain", "applies to --model neuron only")
         let neuron = try taskOptions.neuronSpec()
         try require(committee.options.biasInit == nil || neuron.bias == 0, flag: "--bias-init",

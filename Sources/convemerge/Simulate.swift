@@ -148,7 +148,7 @@ struct Simulate: ParsableCommand {
     func run() throws {
         let out = try required(outOption, flag: "--out", "the run directory to write")
         let parameters = try parameters()
-        let directory = try RunDirectory(path: out)
+        let directory = try RunDirectory(path: out, expecting: parameters.outputSize)
         let progress = quiet ? nil : ProgressLine(label: "simulate \(parameters.model.rawValue)")
         let result = try SimulationJob.run(parameters, progress: progress?.update, stage: progress?.stage)
         progress?.finish()

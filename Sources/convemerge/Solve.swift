@@ -75,7 +75,7 @@ struct Solve: ParsableCommand {
         let threads = try Self.workerThreads(threads)
         if parameters.isCommittee { return try runCommittee(parameters, out: out) }
         try parameters.validate(holdingSaves: false)
-        let directory = try RunDirectory(path: out)
+        let directory = try RunDirectory(path: out, expecting: parameters.outputSize)
         let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.closure.kind.rawValue)")
         // On data the flow is built here, so that a jitter the clone needed is reported.
         let flow = try parameters.task.usesData ? GradientFlow(task: parameters.task, neuron: parameters.neuron, closure: parameters.closure,

@@ -7,7 +7,7 @@ import Foundation
 extension Solve {
     /// The K-unit model as simulate reads it (nil for the neuron, whose run is unchanged).
     func committee() throws -> (ModelKind, Int, NetworkOptions)? {
-        try committeeModel.network(command: "solve", defaultUnits: 8).map { ($0.model, $0.units, $0.options) }
+        try committeeModel.network(defaultUnits: 8).map { ($0.model, $0.units, $0.options) }
     }
 
     /// --l1 adds -l1 sign(w), discontinuous where a weight reaches 0: there the adaptive high-order
@@ -26,7 +26,7 @@ extension Solve {
         if let threads, threads > 1 {
             FileHandle.standardError.write(Data("note: --threads: the K-unit closures run on one thread; --threads \(threads) changes nothing\n".utf8))
         }
-        let directory = try RunDirectory(path: out)
+        let directory = try RunDirectory(path: out, expecting: parameters.outputSize)
         let progress = quiet ? nil : ProgressLine(label: "solve \(parameters.model!.rawValue) K=\(parameters.hiddenUnits!) \(parameters.closure.kind.rawValue)")
         // Each save is written as it comes: the trajectory is never held in memory.
         let result = try CommitteeSolveJob.runAndSave(parameters, to: directory) { progress?.update($0) }

@@ -52,7 +52,7 @@ final class CLICommitteeInstabilityTests: CLITestCase {
                                   (["--model", "committee", "--K", "2", "--scan-gain", "0:3"], "--scan-gain"),
                                   (["--K", "2"], "--K"),
                                   (["--model", "committee", "--K", "2", "--bias", "0.3"], "--bias"),
-                                  (["--model", "committee", "--K", "400"], "--K")] {
+                                  (["--model", "committee", "--K", "400"], "--K, --L")] {
             let outcome = try CLI.run(small + arguments)
             XCTAssertEqual(outcome.status, 2, "\(arguments)")
             XCTAssertEqual(outcome.stderrLines.count, 1, "\(arguments): \(outcome.stderr)")

@@ -140,9 +140,10 @@ public final class CommitteeStabilityAnalysis: @unchecked Sendable {
         let layout = CommitteeLayout(units: network.units, dimension: task.dimension,
                                      trainsReadout: network.trainsReadout, trainsBias: network.trainsBias)
         try require(network.units >= 1, flag: "--K", "must be at least 1, got \(network.units)")
-        try require(layout.stateSize <= Self.maximumStateSize, flag: "--K",
+        // The state holds K x D values: --K and --L share the blame for its size.
+        try require(layout.stateSize <= Self.maximumStateSize, flag: "--K, --L",
                     "the dense Jacobian needs K x (D + trained readout and bias) <= \(Self.maximumStateSize), got \(network.units) x \(layout.stateSize / network.units)")
-        try MemoryBudget.require(MemoryBudget.product(8, layout.stateSize, layout.stateSize, 8), flag: "--K",
+        try MemoryBudget.require(MemoryBudget.product(8, layout.stateSize, layout.stateSize, 8), flag: "--K, --L",
                                  for: "the dense \(layout.stateSize) x \(layout.stateSize) Jacobian of K = \(network.units) units")
         // derivations/committee-stability.md §1: the sectors exist only for identical units.
         try require(Set(network.initialBiases).count == 1, flag: network.options.biasInit == nil ? "--bias" : "--bias-init",

@@ -16,9 +16,11 @@ public final class RunDirectory {
     /// File types a run writes; a directory holding anything else is not replaced.
     static let runFileExtensions: Set<String> = ["json", "npy", "csv", "png", "md"]
 
-    /// `flag` names the option that gave the path, for error messages.
-    public init(path: String, flag: String = "--out") throws {
+    /// `flag` names the option that gave the path, for error messages. `size`: the bound on what
+    /// the run will write, checked against the free space before anything is created (DiskBudget).
+    public init(path: String, flag: String = "--out", expecting size: OutputSize? = nil) throws {
         try RunDirectory.requireReplaceable(path, flag: flag)
+        if let size { try DiskBudget.require(size, writingTo: path, flag: flag) }
         let url = URL(fileURLWithPath: path).standardizedFileURL
         Staging.sweepStale(next: url)
         self.path = url.path

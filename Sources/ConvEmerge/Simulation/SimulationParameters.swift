@@ -170,6 +170,23 @@ public struct SimulationParameters: Codable, Hashable, Sendable {
                                  for: "the saved weights and the sampler together")
     }
 
+    /// The bound on what `SimulationJob.save` writes (OutputSize): per save the weights of every
+    /// replica and their mean, the replicas' trained readouts (K x heads) and biases, the time, and
+    /// one row of each replica's observables and of their mean.
+    public var outputSize: OutputSize {
+        let unitValues = hiddenUnits * weightsPerUnit, options = networkOptions
+        let readouts = model == .twolayer ? hiddenUnits * options.heads : 0, biases = options.trainBias ? hiddenUnits : 0
+        let columns = ReplicaObservables.columns(for: self).count
+        var size = OutputSize(saves: saves, arrayValuesPerSave: (seeds + 1) * unitValues + seeds * (readouts + biases) + 1,
+                              csvCellsPerSave: (seeds + 1) * columns, files: seeds + 7, sizeFlag: "--seeds",
+                              saveShape: "\(seeds) replicas x " + (model == .neuron ? "D = \(dimension)"
+                                  : "K x \(model == .cnn ? "s" : "D") = \(hiddenUnits) x \(weightsPerUnit)"))
+        // As MemoryBudget's check of the same arrays: with several replicas, --seeds is named.
+        size.blamesSizeFlag = seeds > 1
+        if seeds == 1 { size.sizeFlag = model == .neuron ? "--L" : "--K" }
+        return size
+    }
+
     public var dimension: Int { task.dimension }
     public var totalSteps: Int { Int((tMax * Double(dimension)).rounded()) }
 

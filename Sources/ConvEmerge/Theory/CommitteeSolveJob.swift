@@ -8,6 +8,23 @@ extension SolveParameters {
     public var committeeNetwork: CommitteeNetwork {
         CommitteeNetwork(units: hiddenUnits ?? 1, neuron: neuron, options: network ?? .standard)
     }
+
+    /// The bound on what `SolveJob` / `CommitteeSolveJob` write (OutputSize): per save the weights
+    /// (D, or K x D), the trained readouts and biases (K each), the time, and one observables row.
+    public var outputSize: OutputSize {
+        let d = task.dimension
+        guard isCommittee else {
+            return OutputSize(saves: integrator.saves, arrayValuesPerSave: d + 1,
+                              csvCellsPerSave: TrajectoryObservables.columns(for: task.lattice).count,
+                              files: 4, sizeFlag: "--L", saveShape: "D = \(d)")
+        }
+        let network = committeeNetwork, units = network.units
+        let layout = CommitteeLayout(units: units, dimension: d, trainsReadout: network.trainsReadout, trainsBias: network.trainsBias)
+        return OutputSize(saves: integrator.saves, arrayValuesPerSave: layout.stateSize + 1,
+                          csvCellsPerSave: CommitteeObservables.columns(layout: layout, lattice: task.lattice).count,
+                          files: 4 + layout.trainedParts.count, sizeFlag: units > 1 ? "--K" : "--L",
+                          saveShape: "K x D = \(units) x \(d)")
+    }
 }
 
 /// The result of a K-unit `solve`: the trajectory of the state (W, then v and b when trained).
