@@ -51,8 +51,28 @@ struct Convemerge: ParsableCommand {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
             if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
-            fail(Convemerge.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments")
+            fail(oneLine(for: error))
         }
+    }
+
+    /// ArgumentParser's type errors ("The value 'nan' is invalid for '--K <K>'") name the flag but
+    /// not what it takes; its help line for that flag does, so the one line becomes
+    /// "--K: 'nan' is not a valid value; <the flag's help>".
+    static func oneLine(for error: Error) -> String {
+        let first = Convemerge.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+        let prefix = "The value '"
+        guard first.hasPrefix(prefix), let quoteEnd = first.range(of: "' is invalid for '") else { return first }
+        let value = first[first.index(first.startIndex, offsetBy: prefix.count)..<quoteEnd.lowerBound]
+        let synopsis = first[quoteEnd.upperBound...].prefix { $0 != "'" }
+        let flag = synopsis.split(separator: " ").first.map(String.init) ?? String(synopsis)
+        let helpLine = Convemerge.fullMessage(for: error).split(separator: "\n").first { $0.hasPrefix("Help:") }
+        // "Help:  --K <K>   text (default: 8)": the text after the synopsis's column gap.
+        let help = helpLine.flatMap { line -> String? in
+            guard let gap = line.dropFirst("Help:".count).trimmingCharacters(in: .whitespaces).range(of: "  ") else { return nil }
+            let text = line.dropFirst("Help:".count).trimmingCharacters(in: .whitespaces)[gap.upperBound...]
+            return text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        }
+        return "\(flag): '\(value)' is not a valid value" + (help.map { "; allowed: \($0)" } ?? "")
     }
 
     static func fail(_ message: String) -> Never {

@@ -228,6 +228,26 @@ extension CLIBadInputTableTests {
             }
         }
     }
+
+    /// A value of the wrong type (an integer flag given nan or 1.5, a choice given a name it does not
+    /// know) is refused by the argument parser before any check of ours: its one line still names the
+    /// flag and says what the flag takes, from the flag's own help.
+    func testWrongTypesNameTheFlagAndWhatItTakes() throws {
+        let cases: [([String], String, String)] = [
+            (["solve", "--model", "committee", "--K", "nan"], "--K", "1 ... 4096"),
+            (["solve", "--saves", "1.5"], "--saves", "2 ... 1000000"),
+            (["simulate", "--seeds", "x"], "--seeds", "1 ... 10000"),
+            (["solve", "--closure", "bogus"], "--closure", "gaussian, cumulant"),
+        ]
+        for (arguments, flag, allowed) in cases {
+            let outcome = try CLI.run(arguments + ["--out", "run"], in: directory, timeout: 20)
+            XCTAssertEqual(outcome.status, 2, outcome.stderr)
+            XCTAssertEqual(outcome.stderrLines.count, 1, outcome.stderr)
+            XCTAssertTrue(outcome.stderr.hasPrefix("error: \(flag): "), outcome.stderr)
+            XCTAssertTrue(outcome.stderr.contains(allowed), outcome.stderr)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
+        }
+    }
 }
 
 private final class Failures: @unchecked Sendable {
