@@ -113,6 +113,7 @@ final class DiskBudgetTests: ScratchDirectoryTestCase {
         XCTAssertNoThrow(try DiskBudget.require(one, writingTo: scratch.appendingPathComponent("run").path), "half the free space fits")
         guard case let .invalidInput(flag, message) = try refusal(both) else { return XCTFail() }
         XCTAssertEqual(flag, "--L", message)
+        XCTAssertFalse(message.contains("saves"), "demo's saves are not the user's to change: \(message)")
     }
 
     /// A bound that overflows Int is refused as well.

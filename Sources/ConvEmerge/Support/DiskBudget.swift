@@ -95,8 +95,8 @@ public enum DiskBudget {
         if allowedSaves >= OutputSize.minimumSaves && !size.blamesSizeFlag {
             throw ConvEmergeError.invalidInput(flag: "--saves", message: "\(situation); allowed: saves <= \(allowedSaves) at \(size.saveShape)")
         }
-        let advice = allowedSaves >= OutputSize.minimumSaves ? "allowed: \(allowedSaves) saves at \(size.saveShape)"
-            : "not even \(OutputSize.minimumSaves) saves of \(size.saveShape) fit"
-        throw ConvEmergeError.invalidInput(flag: size.sizeFlag, message: "\(situation); \(advice): choose a smaller \(size.sizeFlag) or another \(outFlag)")
+        // Saves the user cannot choose (demo's) are no advice; only the size flag is.
+        let advice = allowedSaves >= OutputSize.minimumSaves ? "" : "; not even \(OutputSize.minimumSaves) saves of \(size.saveShape) fit"
+        throw ConvEmergeError.invalidInput(flag: size.sizeFlag, message: "\(situation)\(advice): choose a smaller \(size.sizeFlag) or another \(outFlag)")
     }
 }
