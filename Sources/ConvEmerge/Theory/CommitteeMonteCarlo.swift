@@ -50,6 +50,19 @@ public final class CommitteeMonteCarloClosure: CommitteeClassExpectation {
         return target - prediction
     }
 
+    /// The forward pass over the whole sample: `body` gets each input and its error y - yhat, with the
+    /// units' g_k and g'_k in `activations` and `derivatives` (the drift, its standard errors and the loss).
+    @inline(__always)
+    private func forEachInput(_ w: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+                              _ body: (UnsafePointer<Double>, Double) -> Void) {
+        inputs.withUnsafeBufferPointer { x in
+            for m in 0..<sampleCount {
+                let row = x.baseAddress! + m * size
+                body(row, forward(row, w, v, b))
+            }
+        }
+    }
+
     public func drift(weights w: UnsafePointer<Double>, readouts v: UnsafePointer<Double>, biases b: UnsafePointer<Double>,
                       weightDrift out: UnsafeMutablePointer<Double>, readoutDrift: UnsafeMutablePointer<Double>?,
                       biasDrift: UnsafeMutablePointer<Double>?) {
@@ -59,16 +72,12 @@ public final class CommitteeMonteCarloClosure: CommitteeClassExpectation {
             readoutDrift?[k] = 0
             biasDrift?[k] = 0
         }
-        inputs.withUnsafeBufferPointer { x in
-            for m in 0..<sampleCount {
-                let row = x.baseAddress! + m * size
-                let error = forward(row, w, v, b)
-                for k in 0..<units {
-                    let f = error * v[k] * derivatives[k]
-                    if f != 0 { axpy(f, row, out + k * size, size) }
-                    readoutDrift?[k] += error * activations[k]
-                    biasDrift?[k] += f
-                }
+        forEachInput(w, v, b) { row, error in
+            for k in 0..<units {
+                let f = error * v[k] * derivatives[k]
+                if f != 0 { axpy(f, row, out + k * size, size) }
+                readoutDrift?[k] += error * activations[k]
+                biasDrift?[k] += f
             }
         }
         let scale = Double(size).squareRoot() / Double(sampleCount)
@@ -81,12 +90,7 @@ public final class CommitteeMonteCarloClosure: CommitteeClassExpectation {
 
     public func loss(weights w: UnsafePointer<Double>, readouts v: UnsafePointer<Double>, biases b: UnsafePointer<Double>) -> Double {
         var total = 0.0
-        inputs.withUnsafeBufferPointer { x in
-            for m in 0..<sampleCount {
-                let error = forward(x.baseAddress! + m * size, w, v, b)
-                total += 0.5 * error * error
-            }
-        }
+        forEachInput(w, v, b) { _, error in total += 0.5 * error * error }
         return total / Double(sampleCount)
     }
 
@@ -96,18 +100,14 @@ public final class CommitteeMonteCarloClosure: CommitteeClassExpectation {
                                biases b: UnsafePointer<Double>) -> (weights: [Double], readouts: [Double], biases: [Double], loss: Double) {
         let count = units * size, root = Double(size).squareRoot()
         var weightTerms = SampleMoments(count), readoutTerms = SampleMoments(units), biasTerms = SampleMoments(units), lossTerms = SampleMoments(1)
-        inputs.withUnsafeBufferPointer { x in
-            for m in 0..<sampleCount {
-                let row = x.baseAddress! + m * size
-                let error = forward(row, w, v, b)
-                for k in 0..<units {
-                    let f = error * v[k] * derivatives[k]
-                    for i in 0..<size { weightTerms.add(root * f * row[i], at: k * size + i) }
-                    readoutTerms.add(error * activations[k], at: k)
-                    biasTerms.add(f, at: k)
-                }
-                lossTerms.add(0.5 * error * error, at: 0)
+        forEachInput(w, v, b) { row, error in
+            for k in 0..<units {
+                let f = error * v[k] * derivatives[k]
+                for i in 0..<size { weightTerms.add(root * f * row[i], at: k * size + i) }
+                readoutTerms.add(error * activations[k], at: k)
+                biasTerms.add(f, at: k)
             }
+            lossTerms.add(0.5 * error * error, at: 0)
         }
         precondition(weightTerms.sum.count == count)
         return (weightTerms.standardErrors(sampleCount), readoutTerms.standardErrors(sampleCount),
